@@ -48,7 +48,7 @@ FORMATS: tuple[FormatSpec, ...] = (
                "CED Spike2 SON via Neo (pip install 'emgkit[spike2]')"),
     FormatSpec("delsys_csv", "delsys_csv", (".csv",),
                "Delsys EMGworks / Trigno CSV export"),
-    FormatSpec("csv", "csv", (".csv", ".txt", ".tsv", ".npy"),
+    FormatSpec("plain", "plain", (".csv", ".txt", ".tsv", ".npy"),
                "plain CSV/TSV/text columns or a NumPy .npy array, with fs= given"),
 )
 
