@@ -536,7 +536,8 @@ class WfdbSource:
         for gi, g in enumerate(groups):
             for col, si in enumerate(g.signal_indices):
                 self.location[si] = (gi, col)
-        self.factor = np.array([scale / s.gain for s, scale in zip(signals, scales)])
+        self.gain = np.array([s.gain for s in signals], dtype=np.float64)
+        self.scale = np.array(scales, dtype=np.float64)
         self.baseline = np.array([s.baseline for s in signals], dtype=np.float64)
         self.sentinel = [INVALID_SAMPLE.get(s.fmt) for s in signals]
 
@@ -556,7 +557,9 @@ class WfdbSource:
                     for row, col in rows:
                         si = group.signal_indices[col]
                         d = digital[:, col]
-                        values = (d - self.baseline[si]) * self.factor[si]
+                        values = (d - self.baseline[si]) / self.gain[si]  # physical = (adu - baseline) / gain
+                        if self.scale[si] != 1.0:
+                            values *= self.scale[si]
                         sentinel = self.sentinel[si]
                         if sentinel is not None:
                             values[d == sentinel] = np.nan
