@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -604,3 +606,14 @@ def _duration(truth, result, discharge_tables, other_tables) -> float:
 
 
 __all__ = ["evaluate", "Scores", "ToleranceDefaults", "DEFAULT_TOLERANCES"]
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``emgkit.evaluate`` (the module) rebinds the package attribute
+    ``emgkit.evaluate`` from the function to this module; calling it still scores."""
+
+    def __call__(self, *args, **kwargs) -> Scores:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
