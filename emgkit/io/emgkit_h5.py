@@ -29,7 +29,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import EmgkitFileNotFoundError, FileFormatError, ParameterError, file_error
+from ..errors import EmgkitFileNotFoundError, ParameterError, file_error
 from ..recording import ELECTRODE_KINDS, Electrode, Recording
 
 log = logging.getLogger("emgkit")
@@ -39,6 +39,8 @@ SCHEMA_VERSION = 1
 #: Chunks hold about this many bytes at most (1 s × all channels when that fits).
 _MAX_CHUNK_BYTES = 1 << 20
 _COMPRESSIONS = (None, "gzip", "lzf")
+_CHANNEL_FIELDS = ("name", "muscle", "type", "unit", "electrode_kind", "electrode_grid", "electrode_row",
+                   "electrode_col", "electrode_x_mm", "electrode_y_mm", "electrode_ied_mm")
 _RESERVED_ATTRS = ("emgkit_format", "schema_version", "fs", "n_channels", "n_samples",
                    "source_format", "meta")
 
@@ -239,10 +241,11 @@ class _H5Source:
         idx = np.asarray(channel_indices)
         # h5py wants increasing unique indices: read those, then reorder.
         uniq, inverse = np.unique(idx, return_inverse=True)
-        if uniq.size == data.shape[0]:
-            block = data[:, start:stop]
-        else:
-            block = data[uniq, start:stop]
+        try:
+            block = data[:, start:stop] if uniq.size == data.shape[0] else data[uniq, start:stop]
+        except OSError as exc:
+            raise file_error(self.path, f"cannot read samples {start}:{stop} of /emg ({exc})",
+                             "the file is damaged; write it again") from None
         return np.asarray(block, dtype=np.float64)[inverse]
 
     def __getstate__(self):
@@ -279,6 +282,11 @@ def read(path, **options) -> Recording:
         if version > SCHEMA_VERSION:
             raise file_error(path, f"schema_version {version} is newer than this emgkit reads ({SCHEMA_VERSION})",
                              "upgrade emgkit")
+        required = ["emg"] + [f"channels/{k}" for k in _CHANNEL_FIELDS]
+        missing = [f"/{k}" for k in required if k not in f] + (["the fs attribute"] if "fs" not in f.attrs else [])
+        if missing:
+            raise file_error(path, f"emgkit recording is missing {', '.join(missing)}",
+                             "the file is incomplete; write it again with emgkit.io.write_h5")
         try:
             fs = float(f.attrs["fs"])
             emg = f["emg"]
@@ -291,10 +299,7 @@ def read(path, **options) -> Recording:
             meta = json.loads(f.attrs.get("meta", "{}"))
             shape = emg.shape
             n_promised = int(f.attrs.get("n_samples", shape[-1] if len(shape) == 2 else -1))
-        except KeyError as exc:
-            raise file_error(path, f"emgkit recording is missing {exc.args[0]}",
-                             "the file is incomplete; write it again with emgkit.io.write_h5") from None
-        except (ValueError, OSError) as exc:
+        except (KeyError, ValueError, OSError, TypeError) as exc:
             raise file_error(path, f"unreadable emgkit recording header ({exc})") from None
         if len(shape) != 2 or shape[0] != len(names):
             raise file_error(path, f"/emg has shape {shape} but the file lists {len(names)} channels")

@@ -80,7 +80,11 @@ class _OpenSignalsSource:
             self._file = h5py.File(self.path, "r")
         out = np.empty((len(channel_indices), stop - start))
         for row, i in enumerate(channel_indices):
-            out[row] = self._file[self.datasets[i]][start:stop, 0]
+            try:
+                out[row] = self._file[self.datasets[i]][start:stop, 0]
+            except OSError as exc:
+                raise file_error(self.path, f"cannot read samples {start}:{stop} of {self.datasets[i]} ({exc})",
+                                 "the file is damaged") from None
         return out * self.gains[channel_indices, None] + self.offsets[channel_indices, None]
 
     def __getstate__(self):
