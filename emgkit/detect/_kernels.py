@@ -14,175 +14,560 @@ from numba import prange
 from .._numba import jit
 
 # ----------------------------------------------------------------------------- IIR filtering
-# Direct form II transposed biquads, state in float64. Sections are applied in
-# groups of four (then two, one) inside one sample loop with the state in
-# registers: the groups' recurrences are independent chains the CPU overlaps,
-# where one section at a time would be latency-bound.
+# Direct form II transposed biquads, state in float64, samples float32. The
+# generated kernels below run a group of sections inside one sample loop with
+# the state in registers (independent recurrences the CPU overlaps, where one
+# section at a time is latency-bound), on 1 channel or on 4 channels at once
+# (lanes LLVM packs into SIMD registers).
+
+# --- BEGIN GENERATED biquad kernels (benchmarks/generate_sos_kernels.py) ---
+@jit()
+def _biquads_s1_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
 
 
 @jit()
-def _sections4(buf, m, sos, z, s):
-    b0a, b1a, b2a, a1a, a2a = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-    b0b, b1b, b2b, a1b, a2b = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
-    b0c, b1c, b2c, a1c, a2c = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2], sos[s + 2, 4], sos[s + 2, 5]
-    b0d, b1d, b2d, a1d, a2d = sos[s + 3, 0], sos[s + 3, 1], sos[s + 3, 2], sos[s + 3, 4], sos[s + 3, 5]
-    z0a, z1a = z[s, 0], z[s, 1]
-    z0b, z1b = z[s + 1, 0], z[s + 1, 1]
-    z0c, z1c = z[s + 2, 0], z[s + 2, 1]
-    z0d, z1d = z[s + 3, 0], z[s + 3, 1]
+def _biquads_s2_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
     for i in range(m):
-        v = buf[i]
-        ya = b0a * v + z0a
-        z0a = b1a * v - a1a * ya + z1a
-        z1a = b2a * v - a2a * ya
-        yb = b0b * ya + z0b
-        z0b = b1b * ya - a1b * yb + z1b
-        z1b = b2b * ya - a2b * yb
-        yc = b0c * yb + z0c
-        z0c = b1c * yb - a1c * yc + z1c
-        z1c = b2c * yb - a2c * yc
-        yd = b0d * yc + z0d
-        z0d = b1d * yc - a1d * yd + z1d
-        z1d = b2d * yc - a2d * yd
-        buf[i] = yd
-    z[s, 0], z[s, 1] = z0a, z1a
-    z[s + 1, 0], z[s + 1, 1] = z0b, z1b
-    z[s + 2, 0], z[s + 2, 1] = z0c, z1c
-    z[s + 3, 0], z[s + 3, 1] = z0d, z1d
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        y0 = b0_1 * v0 + p1_0
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
 
 
 @jit()
-def _sections2(buf, m, sos, z, s):
-    b0a, b1a, b2a, a1a, a2a = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-    b0b, b1b, b2b, a1b, a2b = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
-    z0a, z1a = z[s, 0], z[s, 1]
-    z0b, z1b = z[s + 1, 0], z[s + 1, 1]
+def _biquads_s3_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    b0_2, b1_2, b2_2 = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2]
+    a1_2, a2_2 = sos[s + 2, 4], sos[s + 2, 5]
+    p2_0, q2_0 = z[s + 2, 0, 0], z[s + 2, 0, 1]
     for i in range(m):
-        v = buf[i]
-        ya = b0a * v + z0a
-        z0a = b1a * v - a1a * ya + z1a
-        z1a = b2a * v - a2a * ya
-        yb = b0b * ya + z0b
-        z0b = b1b * ya - a1b * yb + z1b
-        z1b = b2b * ya - a2b * yb
-        buf[i] = yb
-    z[s, 0], z[s, 1] = z0a, z1a
-    z[s + 1, 0], z[s + 1, 1] = z0b, z1b
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        y0 = b0_1 * v0 + p1_0
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        v0 = y0
+        y0 = b0_2 * v0 + p2_0
+        p2_0 = b1_2 * v0 - a1_2 * y0 + q2_0
+        q2_0 = b2_2 * v0 - a2_2 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 2, 0, 0], z[s + 2, 0, 1] = p2_0, q2_0
 
 
 @jit()
-def _sections1(buf, m, sos, z, s):
-    b0a, b1a, b2a, a1a, a2a = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-    z0a, z1a = z[s, 0], z[s, 1]
+def _biquads_s4_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    b0_2, b1_2, b2_2 = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2]
+    a1_2, a2_2 = sos[s + 2, 4], sos[s + 2, 5]
+    p2_0, q2_0 = z[s + 2, 0, 0], z[s + 2, 0, 1]
+    b0_3, b1_3, b2_3 = sos[s + 3, 0], sos[s + 3, 1], sos[s + 3, 2]
+    a1_3, a2_3 = sos[s + 3, 4], sos[s + 3, 5]
+    p3_0, q3_0 = z[s + 3, 0, 0], z[s + 3, 0, 1]
     for i in range(m):
-        v = buf[i]
-        ya = b0a * v + z0a
-        z0a = b1a * v - a1a * ya + z1a
-        z1a = b2a * v - a2a * ya
-        buf[i] = ya
-    z[s, 0], z[s, 1] = z0a, z1a
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        y0 = b0_1 * v0 + p1_0
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        v0 = y0
+        y0 = b0_2 * v0 + p2_0
+        p2_0 = b1_2 * v0 - a1_2 * y0 + q2_0
+        q2_0 = b2_2 * v0 - a2_2 * y0
+        v0 = y0
+        y0 = b0_3 * v0 + p3_0
+        p3_0 = b1_3 * v0 - a1_3 * y0 + q3_0
+        q3_0 = b2_3 * v0 - a2_3 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 2, 0, 0], z[s + 2, 0, 1] = p2_0, q2_0
+    z[s + 3, 0, 0], z[s + 3, 0, 1] = p3_0, q3_0
+
+
+@jit()
+def _biquads_s5_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    b0_2, b1_2, b2_2 = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2]
+    a1_2, a2_2 = sos[s + 2, 4], sos[s + 2, 5]
+    p2_0, q2_0 = z[s + 2, 0, 0], z[s + 2, 0, 1]
+    b0_3, b1_3, b2_3 = sos[s + 3, 0], sos[s + 3, 1], sos[s + 3, 2]
+    a1_3, a2_3 = sos[s + 3, 4], sos[s + 3, 5]
+    p3_0, q3_0 = z[s + 3, 0, 0], z[s + 3, 0, 1]
+    b0_4, b1_4, b2_4 = sos[s + 4, 0], sos[s + 4, 1], sos[s + 4, 2]
+    a1_4, a2_4 = sos[s + 4, 4], sos[s + 4, 5]
+    p4_0, q4_0 = z[s + 4, 0, 0], z[s + 4, 0, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        y0 = b0_1 * v0 + p1_0
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        v0 = y0
+        y0 = b0_2 * v0 + p2_0
+        p2_0 = b1_2 * v0 - a1_2 * y0 + q2_0
+        q2_0 = b2_2 * v0 - a2_2 * y0
+        v0 = y0
+        y0 = b0_3 * v0 + p3_0
+        p3_0 = b1_3 * v0 - a1_3 * y0 + q3_0
+        q3_0 = b2_3 * v0 - a2_3 * y0
+        v0 = y0
+        y0 = b0_4 * v0 + p4_0
+        p4_0 = b1_4 * v0 - a1_4 * y0 + q4_0
+        q4_0 = b2_4 * v0 - a2_4 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 2, 0, 0], z[s + 2, 0, 1] = p2_0, q2_0
+    z[s + 3, 0, 0], z[s + 3, 0, 1] = p3_0, q3_0
+    z[s + 4, 0, 0], z[s + 4, 0, 1] = p4_0, q4_0
+
+
+@jit()
+def _biquads_s6_l1(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    b0_2, b1_2, b2_2 = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2]
+    a1_2, a2_2 = sos[s + 2, 4], sos[s + 2, 5]
+    p2_0, q2_0 = z[s + 2, 0, 0], z[s + 2, 0, 1]
+    b0_3, b1_3, b2_3 = sos[s + 3, 0], sos[s + 3, 1], sos[s + 3, 2]
+    a1_3, a2_3 = sos[s + 3, 4], sos[s + 3, 5]
+    p3_0, q3_0 = z[s + 3, 0, 0], z[s + 3, 0, 1]
+    b0_4, b1_4, b2_4 = sos[s + 4, 0], sos[s + 4, 1], sos[s + 4, 2]
+    a1_4, a2_4 = sos[s + 4, 4], sos[s + 4, 5]
+    p4_0, q4_0 = z[s + 4, 0, 0], z[s + 4, 0, 1]
+    b0_5, b1_5, b2_5 = sos[s + 5, 0], sos[s + 5, 1], sos[s + 5, 2]
+    a1_5, a2_5 = sos[s + 5, 4], sos[s + 5, 5]
+    p5_0, q5_0 = z[s + 5, 0, 0], z[s + 5, 0, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        y0 = b0_0 * v0 + p0_0
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        v0 = y0
+        y0 = b0_1 * v0 + p1_0
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        v0 = y0
+        y0 = b0_2 * v0 + p2_0
+        p2_0 = b1_2 * v0 - a1_2 * y0 + q2_0
+        q2_0 = b2_2 * v0 - a2_2 * y0
+        v0 = y0
+        y0 = b0_3 * v0 + p3_0
+        p3_0 = b1_3 * v0 - a1_3 * y0 + q3_0
+        q3_0 = b2_3 * v0 - a2_3 * y0
+        v0 = y0
+        y0 = b0_4 * v0 + p4_0
+        p4_0 = b1_4 * v0 - a1_4 * y0 + q4_0
+        q4_0 = b2_4 * v0 - a2_4 * y0
+        v0 = y0
+        y0 = b0_5 * v0 + p5_0
+        p5_0 = b1_5 * v0 - a1_5 * y0 + q5_0
+        q5_0 = b2_5 * v0 - a2_5 * y0
+        v0 = y0
+        buf[i, 0] = v0
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 2, 0, 0], z[s + 2, 0, 1] = p2_0, q2_0
+    z[s + 3, 0, 0], z[s + 3, 0, 1] = p3_0, q3_0
+    z[s + 4, 0, 0], z[s + 4, 0, 1] = p4_0, q4_0
+    z[s + 5, 0, 0], z[s + 5, 0, 1] = p5_0, q5_0
+
+
+@jit()
+def _biquads_s1_l4(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    p0_1, q0_1 = z[s + 0, 1, 0], z[s + 0, 1, 1]
+    p0_2, q0_2 = z[s + 0, 2, 0], z[s + 0, 2, 1]
+    p0_3, q0_3 = z[s + 0, 3, 0], z[s + 0, 3, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        v1 = buf[i, 1]
+        v2 = buf[i, 2]
+        v3 = buf[i, 3]
+        y0 = b0_0 * v0 + p0_0
+        y1 = b0_0 * v1 + p0_1
+        y2 = b0_0 * v2 + p0_2
+        y3 = b0_0 * v3 + p0_3
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        p0_1 = b1_0 * v1 - a1_0 * y1 + q0_1
+        p0_2 = b1_0 * v2 - a1_0 * y2 + q0_2
+        p0_3 = b1_0 * v3 - a1_0 * y3 + q0_3
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        q0_1 = b2_0 * v1 - a2_0 * y1
+        q0_2 = b2_0 * v2 - a2_0 * y2
+        q0_3 = b2_0 * v3 - a2_0 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        buf[i, 0] = v0
+        buf[i, 1] = v1
+        buf[i, 2] = v2
+        buf[i, 3] = v3
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 0, 1, 0], z[s + 0, 1, 1] = p0_1, q0_1
+    z[s + 0, 2, 0], z[s + 0, 2, 1] = p0_2, q0_2
+    z[s + 0, 3, 0], z[s + 0, 3, 1] = p0_3, q0_3
+
+
+@jit()
+def _biquads_s2_l4(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    p0_1, q0_1 = z[s + 0, 1, 0], z[s + 0, 1, 1]
+    p0_2, q0_2 = z[s + 0, 2, 0], z[s + 0, 2, 1]
+    p0_3, q0_3 = z[s + 0, 3, 0], z[s + 0, 3, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    p1_1, q1_1 = z[s + 1, 1, 0], z[s + 1, 1, 1]
+    p1_2, q1_2 = z[s + 1, 2, 0], z[s + 1, 2, 1]
+    p1_3, q1_3 = z[s + 1, 3, 0], z[s + 1, 3, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        v1 = buf[i, 1]
+        v2 = buf[i, 2]
+        v3 = buf[i, 3]
+        y0 = b0_0 * v0 + p0_0
+        y1 = b0_0 * v1 + p0_1
+        y2 = b0_0 * v2 + p0_2
+        y3 = b0_0 * v3 + p0_3
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        p0_1 = b1_0 * v1 - a1_0 * y1 + q0_1
+        p0_2 = b1_0 * v2 - a1_0 * y2 + q0_2
+        p0_3 = b1_0 * v3 - a1_0 * y3 + q0_3
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        q0_1 = b2_0 * v1 - a2_0 * y1
+        q0_2 = b2_0 * v2 - a2_0 * y2
+        q0_3 = b2_0 * v3 - a2_0 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        y0 = b0_1 * v0 + p1_0
+        y1 = b0_1 * v1 + p1_1
+        y2 = b0_1 * v2 + p1_2
+        y3 = b0_1 * v3 + p1_3
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        p1_1 = b1_1 * v1 - a1_1 * y1 + q1_1
+        p1_2 = b1_1 * v2 - a1_1 * y2 + q1_2
+        p1_3 = b1_1 * v3 - a1_1 * y3 + q1_3
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        q1_1 = b2_1 * v1 - a2_1 * y1
+        q1_2 = b2_1 * v2 - a2_1 * y2
+        q1_3 = b2_1 * v3 - a2_1 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        buf[i, 0] = v0
+        buf[i, 1] = v1
+        buf[i, 2] = v2
+        buf[i, 3] = v3
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 0, 1, 0], z[s + 0, 1, 1] = p0_1, q0_1
+    z[s + 0, 2, 0], z[s + 0, 2, 1] = p0_2, q0_2
+    z[s + 0, 3, 0], z[s + 0, 3, 1] = p0_3, q0_3
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 1, 1, 0], z[s + 1, 1, 1] = p1_1, q1_1
+    z[s + 1, 2, 0], z[s + 1, 2, 1] = p1_2, q1_2
+    z[s + 1, 3, 0], z[s + 1, 3, 1] = p1_3, q1_3
+
+
+@jit()
+def _biquads_s3_l4(buf, m, sos, z, s):
+    b0_0, b1_0, b2_0 = sos[s + 0, 0], sos[s + 0, 1], sos[s + 0, 2]
+    a1_0, a2_0 = sos[s + 0, 4], sos[s + 0, 5]
+    p0_0, q0_0 = z[s + 0, 0, 0], z[s + 0, 0, 1]
+    p0_1, q0_1 = z[s + 0, 1, 0], z[s + 0, 1, 1]
+    p0_2, q0_2 = z[s + 0, 2, 0], z[s + 0, 2, 1]
+    p0_3, q0_3 = z[s + 0, 3, 0], z[s + 0, 3, 1]
+    b0_1, b1_1, b2_1 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2]
+    a1_1, a2_1 = sos[s + 1, 4], sos[s + 1, 5]
+    p1_0, q1_0 = z[s + 1, 0, 0], z[s + 1, 0, 1]
+    p1_1, q1_1 = z[s + 1, 1, 0], z[s + 1, 1, 1]
+    p1_2, q1_2 = z[s + 1, 2, 0], z[s + 1, 2, 1]
+    p1_3, q1_3 = z[s + 1, 3, 0], z[s + 1, 3, 1]
+    b0_2, b1_2, b2_2 = sos[s + 2, 0], sos[s + 2, 1], sos[s + 2, 2]
+    a1_2, a2_2 = sos[s + 2, 4], sos[s + 2, 5]
+    p2_0, q2_0 = z[s + 2, 0, 0], z[s + 2, 0, 1]
+    p2_1, q2_1 = z[s + 2, 1, 0], z[s + 2, 1, 1]
+    p2_2, q2_2 = z[s + 2, 2, 0], z[s + 2, 2, 1]
+    p2_3, q2_3 = z[s + 2, 3, 0], z[s + 2, 3, 1]
+    for i in range(m):
+        v0 = buf[i, 0]
+        v1 = buf[i, 1]
+        v2 = buf[i, 2]
+        v3 = buf[i, 3]
+        y0 = b0_0 * v0 + p0_0
+        y1 = b0_0 * v1 + p0_1
+        y2 = b0_0 * v2 + p0_2
+        y3 = b0_0 * v3 + p0_3
+        p0_0 = b1_0 * v0 - a1_0 * y0 + q0_0
+        p0_1 = b1_0 * v1 - a1_0 * y1 + q0_1
+        p0_2 = b1_0 * v2 - a1_0 * y2 + q0_2
+        p0_3 = b1_0 * v3 - a1_0 * y3 + q0_3
+        q0_0 = b2_0 * v0 - a2_0 * y0
+        q0_1 = b2_0 * v1 - a2_0 * y1
+        q0_2 = b2_0 * v2 - a2_0 * y2
+        q0_3 = b2_0 * v3 - a2_0 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        y0 = b0_1 * v0 + p1_0
+        y1 = b0_1 * v1 + p1_1
+        y2 = b0_1 * v2 + p1_2
+        y3 = b0_1 * v3 + p1_3
+        p1_0 = b1_1 * v0 - a1_1 * y0 + q1_0
+        p1_1 = b1_1 * v1 - a1_1 * y1 + q1_1
+        p1_2 = b1_1 * v2 - a1_1 * y2 + q1_2
+        p1_3 = b1_1 * v3 - a1_1 * y3 + q1_3
+        q1_0 = b2_1 * v0 - a2_1 * y0
+        q1_1 = b2_1 * v1 - a2_1 * y1
+        q1_2 = b2_1 * v2 - a2_1 * y2
+        q1_3 = b2_1 * v3 - a2_1 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        y0 = b0_2 * v0 + p2_0
+        y1 = b0_2 * v1 + p2_1
+        y2 = b0_2 * v2 + p2_2
+        y3 = b0_2 * v3 + p2_3
+        p2_0 = b1_2 * v0 - a1_2 * y0 + q2_0
+        p2_1 = b1_2 * v1 - a1_2 * y1 + q2_1
+        p2_2 = b1_2 * v2 - a1_2 * y2 + q2_2
+        p2_3 = b1_2 * v3 - a1_2 * y3 + q2_3
+        q2_0 = b2_2 * v0 - a2_2 * y0
+        q2_1 = b2_2 * v1 - a2_2 * y1
+        q2_2 = b2_2 * v2 - a2_2 * y2
+        q2_3 = b2_2 * v3 - a2_2 * y3
+        v0 = y0
+        v1 = y1
+        v2 = y2
+        v3 = y3
+        buf[i, 0] = v0
+        buf[i, 1] = v1
+        buf[i, 2] = v2
+        buf[i, 3] = v3
+    z[s + 0, 0, 0], z[s + 0, 0, 1] = p0_0, q0_0
+    z[s + 0, 1, 0], z[s + 0, 1, 1] = p0_1, q0_1
+    z[s + 0, 2, 0], z[s + 0, 2, 1] = p0_2, q0_2
+    z[s + 0, 3, 0], z[s + 0, 3, 1] = p0_3, q0_3
+    z[s + 1, 0, 0], z[s + 1, 0, 1] = p1_0, q1_0
+    z[s + 1, 1, 0], z[s + 1, 1, 1] = p1_1, q1_1
+    z[s + 1, 2, 0], z[s + 1, 2, 1] = p1_2, q1_2
+    z[s + 1, 3, 0], z[s + 1, 3, 1] = p1_3, q1_3
+    z[s + 2, 0, 0], z[s + 2, 0, 1] = p2_0, q2_0
+    z[s + 2, 1, 0], z[s + 2, 1, 1] = p2_1, q2_1
+    z[s + 2, 2, 0], z[s + 2, 2, 1] = p2_2, q2_2
+    z[s + 2, 3, 0], z[s + 2, 3, 1] = p2_3, q2_3
 
 
 @jit()
 def _apply_sos(buf, m, sos, z):
+    """Run every section of ``sos`` over buf[:m] (lanes = buf.shape[1], 1 or 4), state z (n_sec, lanes, 2)."""
     n_sec = sos.shape[0]
     s = 0
-    while s + 4 <= n_sec:
-        _sections4(buf, m, sos, z, s)
-        s += 4
-    if s + 2 <= n_sec:
-        _sections2(buf, m, sos, z, s)
-        s += 2
-    if s < n_sec:
-        _sections1(buf, m, sos, z, s)
+    if buf.shape[1] == 4:
+        while n_sec - s > 0:
+            g = min(3, n_sec - s)
+            if g == 1:
+                _biquads_s1_l4(buf, m, sos, z, s)
+            elif g == 2:
+                _biquads_s2_l4(buf, m, sos, z, s)
+            elif g == 3:
+                _biquads_s3_l4(buf, m, sos, z, s)
+            s += g
+    else:
+        while n_sec - s > 0:
+            g = n_sec - s if n_sec - s <= 6 else 4
+            if g == 1:
+                _biquads_s1_l1(buf, m, sos, z, s)
+            elif g == 2:
+                _biquads_s2_l1(buf, m, sos, z, s)
+            elif g == 3:
+                _biquads_s3_l1(buf, m, sos, z, s)
+            elif g == 4:
+                _biquads_s4_l1(buf, m, sos, z, s)
+            elif g == 5:
+                _biquads_s5_l1(buf, m, sos, z, s)
+            elif g == 6:
+                _biquads_s6_l1(buf, m, sos, z, s)
+            s += g
+# --- END GENERATED biquad kernels ---
 
 
 @jit()
-def _filtfilt_channel(x, y, sos, zi, pad, block):
-    """Zero-phase filter one channel exactly as ``sosfiltfilt(padtype='odd', padlen=pad)``.
+def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
+    """Zero-phase filter rows c0 .. c0+lanes-1 exactly as ``sosfiltfilt(padtype='odd', padlen=pad)``.
 
-    ``y`` may be ``x`` (in place). Needs 0 <= pad < len(x). The forward pass is
-    stored in ``y`` as float32 (no float64 copy of the channel); only the right
-    pad's forward output is kept in float64.
+    ``y`` may be ``x`` (in place). Needs 0 <= pad < n and n >= 1. The forward
+    pass is stored in ``y`` as float32 (no float64 copy of a channel); only the
+    right pad's forward output is kept in float64.
     """
-    n = x.shape[0]
+    n = x.shape[1]
     n_sec = sos.shape[0]
-    if n == 0:
-        return
-    if n_sec == 0:
-        for i in range(n):
-            y[i] = x[i]
-        return
     # Right-edge inputs saved first: y may overwrite x.
-    edge = np.empty(pad + 1, np.float64)
+    edge = np.empty((pad + 1, lanes), np.float64)
     for j in range(pad + 1):
-        edge[j] = x[n - 1 - pad + j]
-    x_first = np.float64(x[0])
-    x_last = edge[pad]
-    tail = np.empty(max(pad, 1), np.float64)
-    buf = np.empty(block, np.float64)
-    z = np.empty((n_sec, 2), np.float64)
+        for l in range(lanes):
+            edge[j, l] = x[c0 + l, n - 1 - pad + j]
+    first = np.empty(lanes, np.float64)
+    for l in range(lanes):
+        first[l] = x[c0 + l, 0]
+    tail = np.empty((max(pad, 1), lanes), np.float64)
+    buf = np.empty((block, lanes), np.float64)
+    z = np.empty((n_sec, lanes, 2), np.float64)
+    last = np.empty(lanes, np.float64)
 
-    start = 2.0 * x_first - x[pad] if pad > 0 else x_first
-    for s in range(n_sec):
-        z[s, 0] = zi[s, 0] * start
-        z[s, 1] = zi[s, 1] * start
+    for l in range(lanes):
+        start = 2.0 * first[l] - x[c0 + l, pad] if pad > 0 else first[l]
+        for s in range(n_sec):
+            z[s, l, 0] = zi[s, 0] * start
+            z[s, l, 1] = zi[s, 1] * start
     # forward: left odd extension, body, right odd extension
     k = 0
     while k < pad:
         m = min(block, pad - k)
-        for i in range(m):
-            buf[i] = 2.0 * x_first - x[pad - (k + i)]
+        for l in range(lanes):
+            for i in range(m):
+                buf[i, l] = 2.0 * first[l] - x[c0 + l, pad - (k + i)]
         _apply_sos(buf, m, sos, z)
         k += m
-    last = 0.0
     k = 0
     while k < n:
         m = min(block, n - k)
-        for i in range(m):
-            buf[i] = x[k + i]
+        for l in range(lanes):
+            row = x[c0 + l]
+            for i in range(m):
+                buf[i, l] = row[k + i]
         _apply_sos(buf, m, sos, z)
-        for i in range(m):
-            y[k + i] = buf[i]
-        last = buf[m - 1]
+        for l in range(lanes):
+            row = y[c0 + l]
+            for i in range(m):
+                row[k + i] = buf[i, l]
+            last[l] = buf[m - 1, l]
         k += m
     k = 0
     while k < pad:
         m = min(block, pad - k)
-        for i in range(m):
-            buf[i] = 2.0 * x_last - edge[pad - 1 - (k + i)]
+        for l in range(lanes):
+            for i in range(m):
+                buf[i, l] = 2.0 * edge[pad, l] - edge[pad - 1 - (k + i), l]
         _apply_sos(buf, m, sos, z)
-        for i in range(m):
-            tail[k + i] = buf[i]
-        last = buf[m - 1]
+        for l in range(lanes):
+            for i in range(m):
+                tail[k + i, l] = buf[i, l]
+            last[l] = buf[m - 1, l]
         k += m
     # backward, from the steady state of the last forward output
-    for s in range(n_sec):
-        z[s, 0] = zi[s, 0] * last
-        z[s, 1] = zi[s, 1] * last
+    for l in range(lanes):
+        for s in range(n_sec):
+            z[s, l, 0] = zi[s, 0] * last[l]
+            z[s, l, 1] = zi[s, 1] * last[l]
     k = 0
     while k < pad:
         m = min(block, pad - k)
-        for i in range(m):
-            buf[i] = tail[pad - 1 - (k + i)]
+        for l in range(lanes):
+            for i in range(m):
+                buf[i, l] = tail[pad - 1 - (k + i), l]
         _apply_sos(buf, m, sos, z)
         k += m
     k = 0
     while k < n:
         m = min(block, n - k)
-        for i in range(m):
-            buf[i] = y[n - 1 - (k + i)]
+        for l in range(lanes):
+            row = y[c0 + l]
+            for i in range(m):
+                buf[i, l] = row[n - 1 - (k + i)]
         _apply_sos(buf, m, sos, z)
-        for i in range(m):
-            y[n - 1 - (k + i)] = buf[i]
+        for l in range(lanes):
+            row = y[c0 + l]
+            for i in range(m):
+                row[n - 1 - (k + i)] = buf[i, l]
         k += m
 
 
 @jit(parallel=True)
 def filtfilt(x, y, sos, zi, pad, block):
-    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``), in parallel over channels."""
-    for c in prange(x.shape[0]):
-        _filtfilt_channel(x[c], y[c], sos, zi, pad, block)
+    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``); channels 4 at a time, in parallel."""
+    n_ch, n = x.shape
+    if n == 0:
+        return
+    if sos.shape[0] == 0:
+        for c in prange(n_ch):
+            for i in range(n):
+                y[c, i] = x[c, i]
+        return
+    n_quads = n_ch // 4
+    for job in prange(n_quads + n_ch - 4 * n_quads):
+        if job < n_quads:
+            _filtfilt_rows(x, y, 4 * job, sos, zi, pad, block, 4)
+        else:
+            _filtfilt_rows(x, y, 4 * n_quads + job - n_quads, sos, zi, pad, block, 1)
 
 
 # ----------------------------------------------------------------------------- robust noise (MAD)
