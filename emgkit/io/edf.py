@@ -573,7 +573,12 @@ def _record_length(fs: float, n_samples: int) -> tuple[int, str]:
         text = duration_text(length)
         if text is not None:
             return length, text
-    raise ParameterError(f"no EDF data-record length fits {n_samples} samples at {fs} Hz exactly")
+    # No exact record length divides n_samples: the caller pads the last record.
+    for length in range(target, 0, -1):
+        text = duration_text(length)
+        if text is not None:
+            return length, text
+    raise ParameterError(f"sampling rate {fs} Hz has no data-record duration that EDF can state exactly")
 
 
 def _field(text: str, width: int) -> bytes:
@@ -588,7 +593,8 @@ def write_edf(rec: Recording, path, bdf: bool = False) -> str:
     field), so the quantisation step is (max - min) / 65535 (EDF) or / 16777215 (BDF). EMG is
     written in µV; auxiliary channels in their ``rec.units``. The transducer field holds
     ``muscle=<muscle>; electrode=<kind>``, which :func:`read` takes back. EDF has no NaN: NaN
-    samples are written as the digital minimum. The file is written to a temporary name and
+    samples are written as the digital minimum. Where no record duration that EDF can state
+    exactly tiles the samples, the last record is padded with the last sample (logged). The file is written to a temporary name and
     renamed, so a failed write leaves no partial file.
     """
     path = os.fspath(path)
@@ -596,7 +602,11 @@ def write_edf(rec: Recording, path, bdf: bool = False) -> str:
         raise ParameterError("cannot write an empty recording (0 samples) to EDF")
     dmin, dmax = (-(1 << 23), (1 << 23) - 1) if bdf else (-32768, 32767)
     spr, duration = _record_length(rec.fs, rec.n_samples)
-    n_records = rec.n_samples // spr
+    n_records = -(-rec.n_samples // spr)
+    n_pad = n_records * spr - rec.n_samples
+    if n_pad:
+        logger.warning("%s: no EDF record length tiles %d samples at %g Hz; the last record is padded with "
+                       "%d copies of the last sample", path, rec.n_samples, rec.fs, n_pad)
     ns = rec.n_channels
 
     # Physical ranges from the data (one pass, in blocks).
@@ -651,7 +661,9 @@ def write_edf(rec: Recording, path, bdf: bool = False) -> str:
             records_per_block = max(1, (2 ** 22 // ns) // spr)
             for start in range(0, n_records * spr, records_per_block * spr):
                 stop = min(start + records_per_block * spr, n_records * spr)
-                data = rec.get_data(start, stop)
+                data = rec.get_data(start, min(stop, rec.n_samples))
+                if data.shape[1] < stop - start:
+                    data = np.pad(data, ((0, 0), (0, stop - start - data.shape[1])), mode="edge")
                 with np.errstate(invalid="ignore"):
                     d = np.round((data - pmin[:, None]) / gain[:, None] + dmin)
                 d = np.where(np.isnan(d), dmin, np.clip(d, dmin, dmax)).astype(np.int32)
