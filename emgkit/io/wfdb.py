@@ -61,8 +61,8 @@ MAX_SAMPLES = 10**12
 MAX_FS_HZ = 1e7
 MAX_HEADER_BYTES = 64 * 2**20
 
-#: Frames decoded per block, bounding the raw buffer of one read.
-_BLOCK_FRAMES = 2**18
+#: Samples decoded per block (frames x signals in the file), bounding a read's working memory.
+_BLOCK_SAMPLES = 2**22
 
 # Voltage units → factor to µV (keys lower-case, µ/μ folded to u).
 _VOLT_TO_UV = {
@@ -428,17 +428,17 @@ def _read_exact(f, pos: int, nbytes: int) -> np.ndarray:
 
 
 def _decode(fmt: int, raw: np.ndarray) -> np.ndarray:
-    """Bytes (uint8) → digital samples (int64) for non-difference formats."""
+    """Bytes (uint8) → digital samples (a signed integer array) for non-difference formats."""
     if fmt == 16:
-        return raw[: raw.size // 2 * 2].view("<i2").astype(np.int64)
+        return raw[: raw.size // 2 * 2].view("<i2")
     if fmt == 61:
-        return raw[: raw.size // 2 * 2].view(">i2").astype(np.int64)
+        return raw[: raw.size // 2 * 2].view(">i2")
     if fmt == 160:
-        return raw[: raw.size // 2 * 2].view("<u2").astype(np.int64) - 32768
+        return raw[: raw.size // 2 * 2].view("<u2").astype(np.int32) - 32768
     if fmt == 80:
-        return raw.astype(np.int64) - 128
+        return raw.astype(np.int16) - 128
     if fmt == 32:
-        return raw[: raw.size // 4 * 4].view("<i4").astype(np.int64)
+        return raw[: raw.size // 4 * 4].view("<i4")
     if fmt == 24:
         b = raw[: raw.size // 3 * 3].reshape(-1, 3).astype(np.int64)
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
@@ -512,8 +512,9 @@ class _FileGroup:
         w = self.width
         running = self.initial_values.astype(np.int64).copy()
         out = np.empty((stop - start, w), dtype=np.int64)
-        for b0 in range(0, stop, _BLOCK_FRAMES):
-            b1 = min(stop, b0 + _BLOCK_FRAMES)
+        block = max(1, _BLOCK_SAMPLES // w)
+        for b0 in range(0, stop, block):
+            b1 = min(stop, b0 + block)
             raw = _read_exact(f, self.byte_offset + b0 * w, (b1 - b0) * w)
             if raw.size != (b1 - b0) * w:
                 raise file_error(self.path, "data ended early", cls=TruncatedFileError)
@@ -539,7 +540,6 @@ class WfdbSource:
         self.gain = np.array([s.gain for s in signals], dtype=np.float64)
         self.scale = np.array(scales, dtype=np.float64)
         self.baseline = np.array([s.baseline for s in signals], dtype=np.float64)
-        self.sentinel = [INVALID_SAMPLE.get(s.fmt) for s in signals]
 
     def read(self, start: int, stop: int, channel_indices) -> np.ndarray:
         channel_indices = np.asarray(channel_indices, dtype=np.int64)
@@ -548,22 +548,23 @@ class WfdbSource:
         for row, si in enumerate(channel_indices):
             gi, col = self.location[int(si)]
             wanted.setdefault(gi, []).append((row, col))
-        for gi, rows in wanted.items():
+        for gi, pairs in wanted.items():
             group = self.groups[gi]
+            rows = np.array([r for r, _ in pairs])
+            cols = np.array([c for _, c in pairs])
+            sig = np.asarray(group.signal_indices)[cols]
+            baseline, gain, scale = self.baseline[sig], self.gain[sig], self.scale[sig]
+            sentinel = INVALID_SAMPLE.get(group.fmt)
+            block = max(1, _BLOCK_SAMPLES // group.width)
             with open(group.path, "rb", buffering=0) as f:
-                for b0 in range(start, stop, _BLOCK_FRAMES):
-                    b1 = min(stop, b0 + _BLOCK_FRAMES)
-                    digital = group.read_frames(f, b0, b1)
-                    for row, col in rows:
-                        si = group.signal_indices[col]
-                        d = digital[:, col]
-                        values = (d - self.baseline[si]) / self.gain[si]  # physical = (adu - baseline) / gain
-                        if self.scale[si] != 1.0:
-                            values *= self.scale[si]
-                        sentinel = self.sentinel[si]
-                        if sentinel is not None:
-                            values[d == sentinel] = np.nan
-                        out[row, b0 - start:b1 - start] = values
+                for b0 in range(start, stop, block):
+                    b1 = min(stop, b0 + block)
+                    digital = group.read_frames(f, b0, b1)[:, cols]
+                    values = (digital - baseline) / gain  # physical = (adu - baseline) / gain
+                    values *= scale                       # units → µV (exactly 1 for µV and aux channels)
+                    if sentinel is not None:
+                        values[digital == sentinel] = np.nan
+                    out[rows, b0 - start:b1 - start] = values.T
         return out
 
 
@@ -713,9 +714,10 @@ def verify_checksums(path) -> list[bool | None]:
     sums = {}
     for g in groups:
         total = np.zeros(g.width, dtype=np.int64)
+        block = max(1, _BLOCK_SAMPLES // g.width)
         with open(g.path, "rb", buffering=0) as f:
-            for b0 in range(0, rec.n_samples, _BLOCK_FRAMES):
-                total += g.read_frames(f, b0, min(rec.n_samples, b0 + _BLOCK_FRAMES)).sum(axis=0)
+            for b0 in range(0, rec.n_samples, block):
+                total += g.read_frames(f, b0, min(rec.n_samples, b0 + block)).sum(axis=0)
         for col, si in enumerate(g.signal_indices):
             sums[si] = _to_int16(int(total[col]))
     return [None if s.checksum is None else sums[i] == s.checksum for i, s in enumerate(header.signals)]
