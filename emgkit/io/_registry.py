@@ -58,6 +58,11 @@ def supported_formats() -> str:
     return "\n".join(f"  {f.name:<12} {' '.join(f.extensions):<22} {f.description}" for f in FORMATS)
 
 
+def _format_list() -> str:
+    """The formats on one line (errors stay one line; ``emgkit formats`` gives the table)."""
+    return ", ".join(f"{f.name} ({' '.join(f.extensions)})" for f in FORMATS)
+
+
 def _extension(path: str) -> str:
     name = os.path.basename(path).lower()
     for f in FORMATS:
@@ -72,7 +77,7 @@ def format_module(name: str):
         if f.name == name:
             return importlib.import_module(f".{f.module}", __package__)
     raise UnsupportedFormatError(
-        f"unknown format {name!r}; supported formats:\n{supported_formats()}"
+        f"unknown format {name!r}; supported formats: {_format_list()}"
     )
 
 
@@ -94,7 +99,7 @@ def guess_format(path) -> str:
                 hint = f" (did you mean {sibling!r}? {f.name} records are opened by their {f.entry_hint[ext]} header)"
         raise file_error(
             path,
-            f"no reader for extension {ext or '(none)'!r}{hint}; supported formats:\n{supported_formats()}",
+            f"no reader for extension {ext or '(none)'!r}{hint}; supported formats: {_format_list()}",
             cls=UnsupportedFormatError,
         )
     for spec in cands[:-1]:
