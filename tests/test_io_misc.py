@@ -332,3 +332,16 @@ def test_spike2_without_neo(tmp_path, monkeypatch):
     msg = _raises(UnsupportedFormatError, "needs the 'neo' package", emgkit.read, path)
     assert "pip install 'emgkit[spike2]'" in msg and str(path) in msg
     assert isinstance(UnsupportedFormatError("x"), EmgkitError)
+
+
+def test_spike2_smrx_without_sonpy(tmp_path):
+    pytest.importorskip("neo")
+    try:
+        import sonpy  # noqa: F401
+        pytest.skip("sonpy is installed: the missing-sonpy message cannot be shown")
+    except ImportError:
+        pass
+    path = tmp_path / "x.smrx"
+    path.write_bytes(bytes(256))
+    msg = _raises(UnsupportedFormatError, "sonpy", emgkit.read, path)
+    assert str(path) in msg

@@ -8,7 +8,8 @@ other streams are listed in ``rec.meta["channels_at_other_rates"]`` and never
 resampled. Samples are integers scaled on read with Neo's per-channel gain and
 offset; voltage channels are converted from Neo's unit to µV and count as EMG
 unless their title says force/torque/acc/trigger (those keep the file's unit).
-Spike2 files say nothing about the electrode, so it is "unknown".
+Spike2 files say nothing about the electrode, so it is "unknown". ``.smrx``
+(64-bit SON) goes through Neo's ``CedRawIO``, which needs CED's ``sonpy``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from ..recording import Recording
 log = logging.getLogger("emgkit")
 
 INSTALL_HINT = "install it with: pip install 'emgkit[spike2]'  (or: pip install neo)"
+SMRX_HINT = ("pip install sonpy (wheels exist for Windows, and for Linux/macOS from Python 3.14), "
+             "or save the file as .smr from Spike2")
 _AUX_TITLES = ((re.compile(r"(?i)force|load"), "force"), (re.compile(r"(?i)torque"), "torque"),
                (re.compile(r"(?i)\bacc"), "acc"), (re.compile(r"(?i)trig|sync|marker|ttl"), "trigger"))
 _RATE_RTOL = 1e-6
@@ -31,17 +34,22 @@ _RATE_RTOL = 1e-6
 
 def _spike2_rawio(path):
     try:
-        from neo.rawio import Spike2RawIO
+        from neo.rawio import CedRawIO, Spike2RawIO
     except ImportError:
         raise file_error(path, "reading Spike2 files needs the 'neo' package, which is not installed",
                          INSTALL_HINT, cls=UnsupportedFormatError) from None
-    return Spike2RawIO
+    # Spike2RawIO is pure Python but reads only 32-bit SON (.smr); .smrx needs CED's sonpy.
+    return CedRawIO if os.fspath(path).lower().endswith(".smrx") else Spike2RawIO
 
 
 def _open(path):
-    rawio = _spike2_rawio(path)(filename=path)
+    rawio_class = _spike2_rawio(path)
     try:
+        rawio = rawio_class(filename=path)
         rawio.parse_header()
+    except ImportError as exc:
+        raise file_error(path, f".smrx (64-bit SON) files need CED's 'sonpy' package ({exc})",
+                         SMRX_HINT, cls=UnsupportedFormatError) from None
     except Exception as exc:  # neo raises assorted errors on damaged files
         raise file_error(path, f"Neo cannot parse it as a Spike2 file ({type(exc).__name__}: {exc})",
                          "the file may be truncated or not a CED SON file") from None
