@@ -303,6 +303,53 @@ def test_registry_hint_for_data_file(tmp_path):
         emgkit.read(tmp_path / "rec.dat")
 
 
+# ---------------------------------------------------------------------------- multi-segment records
+def _segment(tmp_path, name, digital, descriptions, gain=100):
+    (tmp_path / f"{name}.dat").write_bytes(np.asarray(digital, dtype="<i2").tobytes())
+    lines = [f"{name} {len(descriptions)} 500 {len(digital)}"]
+    lines += [f"{name}.dat 16 {gain}/uV 16 0 0 0 0 {d}" for d in descriptions]
+    (tmp_path / f"{name}.hea").write_text("\n".join(lines) + "\n")
+
+
+def test_multisegment_fixed_layout_with_gap(tmp_path):
+    rng = np.random.default_rng(5)
+    a = rng.integers(-1000, 1000, size=(40, 2))
+    b = rng.integers(-1000, 1000, size=(25, 2))
+    _segment(tmp_path, "m_1", a, ["x", "y"])
+    _segment(tmp_path, "m_2", b, ["x", "y"])
+    (tmp_path / "m.hea").write_text("m/3 2 500 75\nm_1 40\n~ 10\nm_2 25\n# muscle: soleus\n")
+    rec = check_recording(emgkit.read(tmp_path / "m.hea"), expected_fs=500.0, expected_shape=(2, 75))
+    expected = np.vstack([a / 100, np.full((10, 2), np.nan), b / 100]).T
+    np.testing.assert_array_equal(rec.get_data(), expected)
+    assert rec.channels == ["x", "y"] and rec.muscles == ["soleus", "soleus"]
+    assert rec.invalid.tolist() == [10, 10]
+
+
+def test_multisegment_variable_layout(tmp_path):
+    rng = np.random.default_rng(6)
+    a = rng.integers(-1000, 1000, size=(30, 2))
+    b = rng.integers(-1000, 1000, size=(20, 1))
+    (tmp_path / "v_layout.hea").write_text("v_layout 3 500 0\n~ 0 100/uV 16 0 0 0 0 x\n"
+                                           "~ 0 100/uV 16 0 0 0 0 y\n~ 0 100/uV 16 0 0 0 0 z\n")
+    _segment(tmp_path, "v_1", a, ["z", "x"])
+    _segment(tmp_path, "v_2", b, ["y"], gain=50)
+    (tmp_path / "v.hea").write_text("v/3 3 500 50\nv_layout 0\nv_1 30\nv_2 20\n")
+    rec = check_recording(emgkit.read(tmp_path / "v.hea"), expected_shape=(3, 50))
+    d = rec.get_data()
+    assert rec.channels == ["x", "y", "z"]
+    np.testing.assert_array_equal(d[0, :30], a[:, 1] / 100)
+    np.testing.assert_array_equal(d[2, :30], a[:, 0] / 100)
+    np.testing.assert_array_equal(d[1, 30:], b[:, 0] / 50)
+    assert np.isnan(d[1, :30]).all() and np.isnan(d[[0, 2], 30:]).all()
+
+
+def test_multisegment_length_mismatch(tmp_path):
+    _segment(tmp_path, "s_1", np.zeros((40, 1)), ["x"])
+    (tmp_path / "s.hea").write_text("s/1 1 500 40\ns_1 41\n")
+    with pytest.raises(FileFormatError, match=r"s\.hea: segment s_1 has 40 samples but the master header says 41"):
+        emgkit.read(tmp_path / "s.hea")
+
+
 # ---------------------------------------------------------------------------- broken inputs
 def _write(tmp_path, header: str, data: bytes | None = b"\x00" * 200, name="bad"):
     if data is not None:
@@ -332,7 +379,10 @@ BROKEN = [
     ("bad 1 1000 10\nbad.dat 16 200/mV 16 zero\n", FileFormatError, "ADC zero"),
     ("bad 1 1000 10\nbad.dat 16x2 200/mV\n", UnsupportedFormatError, "samples per frame"),
     ("bad 1 1000 10\nbad.dat 16:3 200/mV\n", UnsupportedFormatError, "skew"),
-    ("bad/3 1 1000 10\nbad.dat 16\n", UnsupportedFormatError, "multi-segment"),
+    ("bad/3 1 1000 10\nbad.dat 16\n", FileFormatError, "declares 3 segments but the header has 1"),
+    ("bad/2 1 1000 10\nseg_a 5\nseg_b\n", FileFormatError, "not 'name n_samples'"),
+    ("bad/1 1 1000 10\nmissing_seg 10\n", EmgkitFileNotFoundError, "segment header 'missing_seg.hea' not found"),
+    ("bad/1 1 1000 10\n~ 10\n", FileFormatError, "every segment is a gap"),
     ("# only a comment\n", FileFormatError, "no record line"),
     ("", FileFormatError, "no record line"),
     ("bad 2 1000 10\nbad.dat 16\nbad.dat 212\n", FileFormatError, "mix formats"),

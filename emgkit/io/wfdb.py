@@ -133,6 +133,8 @@ class WfdbHeader:
     base_date: str | None = None
     signals: list[WfdbSignal] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    #: Multi-segment records: (segment record name, n_samples) per segment ("~" = a gap).
+    segments: list[tuple[str, int]] | None = None
 
     @property
     def directory(self) -> str:
@@ -194,11 +196,10 @@ def read_header(path) -> WfdbHeader:
     if len(fields) < 2:
         raise file_error(path, f"line {no}: record line {record_line[:80]!r} lacks the number of signals",
                          "expected 'name nsig [fs [nsamp]]'")
-    name = fields[0]
-    if "/" in name:
-        raise file_error(path, f"multi-segment record ({name!r}) is not supported",
-                         "merge the segments into one record first (e.g. with wfdb-python)",
-                         cls=UnsupportedFormatError)
+    name, _, nseg_text = fields[0].partition("/")
+    n_segments = _num(path, nseg_text, "number of segments", no, int) if nseg_text else None
+    if n_segments is not None and not 0 < n_segments <= MAX_SIGNALS:
+        raise file_error(path, f"line {no}: record declares {n_segments} segments")
     n_signals = _num(path, fields[1], "number of signals", no, int)
     if n_signals <= 0:
         raise file_error(path, f"line {no}: record declares {n_signals} signals; there is nothing to read")
@@ -223,6 +224,20 @@ def read_header(path) -> WfdbHeader:
     header = WfdbHeader(path, name, n_signals, fs, n_samples, counter, base_counter,
                         fields[4] if len(fields) > 4 else None, fields[5] if len(fields) > 5 else None,
                         comments=comments)
+    if n_segments is not None:
+        if len(body) - 1 != n_segments:
+            raise file_error(path, f"the record line declares {n_segments} segments but the header has "
+                                   f"{len(body) - 1} segment lines")
+        header.segments = []
+        for seg_no, line in body[1:]:
+            parts = line.split()
+            if len(parts) != 2:
+                raise file_error(path, f"line {seg_no}: segment line {line[:80]!r} is not 'name n_samples'")
+            seg_n = _num(path, parts[1], "segment length", seg_no, int)
+            if not 0 <= seg_n <= MAX_SAMPLES:
+                raise file_error(path, f"line {seg_no}: segment length {seg_n} is outside 0..{MAX_SAMPLES:.0e}")
+            header.segments.append((parts[0], seg_n))
+        return header
     sig_lines = body[1:]
     if len(sig_lines) != n_signals:
         raise file_error(path, f"the record line declares {n_signals} signals but the header has "
@@ -239,7 +254,7 @@ def _parse_signal_line(path, no: int, line: str) -> WfdbSignal:
     if not m:
         raise file_error(path, f"line {no}: format field {parts[1]!r} is not 'fmt[xspf][:skew][+offset]'")
     fmt = int(m.group(1))
-    if fmt not in SUPPORTED_FORMATS:
+    if fmt not in SUPPORTED_FORMATS and not (fmt == 0 and parts[0] == "~"):  # "~ 0": a layout's null signal
         extra = " (FLAC-compressed; convert to format 16 first)" if fmt in (508, 516, 524) else ""
         raise file_error(path, f"line {no}: WFDB format {fmt}{extra} is not supported; supported formats: "
                                f"{', '.join(map(str, SUPPORTED_FORMATS))}", cls=UnsupportedFormatError)
@@ -406,11 +421,6 @@ def _samples_in_bytes(fmt: int, nbytes: int) -> int:
         extra = 0 if rem < 2 else 1 if (rem < 3 or fmt == 310) else 2
         return (nbytes // 4) * 3 + extra
     return nbytes // (_BITS[fmt] // 8)
-
-
-def _sign_extend(values: np.ndarray, bits: int) -> np.ndarray:
-    values = values.astype(np.int32)
-    return np.where(values >= 2 ** (bits - 1), values - 2**bits, values)
 
 
 def _read_exact(f, pos: int, nbytes: int) -> np.ndarray:
@@ -632,27 +642,16 @@ def _check_sizes(header: WfdbHeader, groups: list[_FileGroup]) -> int:
     return n
 
 
-def read(path, fs: float | None = None, **options) -> Recording:
-    """Read a WFDB record from its ``.hea`` header; samples are read lazily.
-
-    ``fs`` is used only when the header gives no sampling frequency (WFDB's
-    default would be 250 Hz).
-    """
-    if options:
-        raise ParameterError(f"the WFDB reader takes no options {sorted(options)} (only fs=)")
-    path = os.fspath(path)
-    header = read_header(path)
-    groups = _file_groups(header)
-    n_samples = _check_sizes(header, groups)
-    if n_samples == 0:
-        raise file_error(path, "the record holds zero samples", "the data file is empty or the header says 0")
-
-    meta = parse_comments(header.comments)
-    kit_channels, kit_meta = _emgkit_lines(header.comments, path)
+def _describe(header: WfdbHeader, comments: list[str], fs: float | None, path: str):
+    """Channel names, muscles, electrodes, types, units and µV scales, plus meta and rate, from a header."""
+    meta = parse_comments(comments)
+    kit_channels, kit_meta = _emgkit_lines(comments, path)
     notes = meta.get("notes", [])
     record_fs = header.fs
     if record_fs is None:
         record_fs = float(fs) if fs is not None else DEFAULT_FS_HZ
+        if not 0 < record_fs <= MAX_FS_HZ:
+            raise ParameterError(f"fs must be in (0, {MAX_FS_HZ:g}] Hz; got {fs}")
         log.warning("%s: header gives no sampling frequency; using %g Hz%s", path, record_fs,
                     "" if fs is not None else " (the WFDB default; pass fs= to override)")
         meta["fs_assumed"] = True
@@ -660,7 +659,7 @@ def read(path, fs: float | None = None, **options) -> Recording:
     muscle_all = _lookup(meta, "muscle") or _muscle_from_notes(notes)
     electrode_all = electrode_from_text(_electrode_text(meta, notes))
 
-    channels, muscles, electrodes, types, units, scales = [], [], [], [], [], []
+    info = {k: [] for k in ("channels", "muscles", "electrodes", "channel_types", "units", "scales")}
     for i, sig in enumerate(header.signals):
         kit = kit_channels.get(i, {})
         name = kit.get("name") or sig.description or f"signal{i + 1}"
@@ -681,16 +680,41 @@ def read(path, fs: float | None = None, **options) -> Recording:
                                   col=int(hyser.group(3)) - 1)
             muscle = muscle or _HYSER_MUSCLE[hyser.group(1)[0]]
         if "electrode" in kit:
-            electrode = Electrode(**kit["electrode"])
-        channels.append(name)
-        muscles.append(muscle or name)
-        electrodes.append(electrode if ctype == "emg" or "electrode" in kit else Electrode())
-        types.append(ctype)
-        units.append(unit)
-        scales.append(scale)
-
+            try:
+                electrode = Electrode(**kit["electrode"])
+            except (TypeError, ParameterError) as exc:
+                raise file_error(path, f"'# emgkit channel:' comment for signal {i + 1} has a bad electrode "
+                                       f"({exc})") from None
+        elif ctype != "emg":
+            electrode = Electrode()
+        info["channels"].append(name)
+        info["muscles"].append(muscle or name)
+        info["electrodes"].append(electrode)
+        info["channel_types"].append(ctype)
+        info["units"].append(unit)
+        info["scales"].append(scale)
     meta.update(kit_meta)
-    meta["comments"] = list(header.comments)
+    meta["comments"] = list(comments)
+    return info, meta, record_fs
+
+
+def read(path, fs: float | None = None, **options) -> Recording:
+    """Read a WFDB record from its ``.hea`` header; samples are read lazily.
+
+    ``fs`` is used only when the header gives no sampling frequency (WFDB's
+    default would be 250 Hz).
+    """
+    if options:
+        raise ParameterError(f"the WFDB reader takes no options {sorted(options)} (only fs=)")
+    path = os.fspath(path)
+    header = read_header(path)
+    if header.segments is not None:
+        return _read_multisegment(header, fs)
+    groups = _file_groups(header)
+    n_samples = _check_sizes(header, groups)
+    if n_samples == 0:
+        raise file_error(path, "the record holds zero samples", "the data file is empty or the header says 0")
+    info, meta, record_fs = _describe(header, header.comments, fs, path)
     meta["wfdb"] = {
         "record": header.record_name,
         "formats": sorted({s.fmt for s in header.signals}),
@@ -698,9 +722,102 @@ def read(path, fs: float | None = None, **options) -> Recording:
         "base_time": header.base_time, "base_date": header.base_date,
         "n_samples_inferred": header.n_samples is None,
     }
+    scales = info.pop("scales")
     source = WfdbSource(groups, header.signals, scales)
-    return Recording(source, record_fs, channels, n_samples, muscles=muscles, electrodes=electrodes,
-                     channel_types=types, units=units, meta=meta, path=path, format="wfdb")
+    return Recording(source, record_fs, info.pop("channels"), n_samples, **info, meta=meta, path=path,
+                     format="wfdb")
+
+
+class MultiSegmentSource:
+    """Concatenates segment recordings; channels a segment lacks (and "~" gaps) read as NaN."""
+
+    def __init__(self, segments: list[tuple[int, Recording | None, np.ndarray]]):
+        # (first sample, segment recording or None for a gap, segment channel index per output channel or -1)
+        self.segments = segments
+
+    def read(self, start: int, stop: int, channel_indices) -> np.ndarray:
+        channel_indices = np.asarray(channel_indices, dtype=np.int64)
+        out = np.full((channel_indices.size, stop - start), np.nan)
+        for first, rec, mapping in self.segments:
+            if rec is None:
+                continue
+            lo, hi = max(start, first), min(stop, first + rec.n_samples)
+            if hi <= lo:
+                continue
+            seg_channels = mapping[channel_indices]
+            present = seg_channels >= 0
+            if present.any():
+                out[present, lo - start:hi - start] = rec.get_data(lo - first, hi - first,
+                                                                  channels=seg_channels[present])
+        return out
+
+
+def _read_multisegment(header: WfdbHeader, fs: float | None) -> Recording:
+    path = header.path
+    segments = list(header.segments)
+    layout = None
+    if segments and segments[0][1] == 0 and segments[0][0] != "~":
+        # Variable layout: the first, empty segment lists every signal of the record.
+        layout = read_header(os.path.join(header.directory, segments[0][0] + ".hea"))
+        segments = segments[1:]
+    parts: list = []
+    first = 0
+    describe_from = layout
+    for seg_name, seg_n in segments:
+        if seg_name == "~":
+            parts.append((first, None, None))
+        else:
+            seg_path = os.path.join(header.directory, seg_name + ".hea")
+            if not os.path.exists(seg_path):
+                raise file_error(path, f"segment header {seg_name + '.hea'!r} not found (expected at {seg_path})",
+                                 cls=EmgkitFileNotFoundError)
+            seg_header = read_header(seg_path)
+            if seg_header.segments is not None:
+                raise file_error(seg_path, "a segment is itself multi-segment (nested segments are not allowed)")
+            seg_rec = read(seg_path, fs=fs if header.fs is None else header.fs)
+            if header.fs is not None and seg_header.fs is not None and seg_header.fs != header.fs:
+                raise file_error(seg_path, f"segment rate {seg_header.fs:g} Hz differs from the record's "
+                                           f"{header.fs:g} Hz")
+            if seg_rec.n_samples != seg_n:
+                raise file_error(path, f"segment {seg_name} has {seg_rec.n_samples} samples but the master "
+                                       f"header says {seg_n}")
+            if describe_from is None:
+                describe_from = seg_header
+            parts.append((first, seg_rec, None))
+        first += seg_n
+    if describe_from is None:
+        raise file_error(path, "every segment is a gap ('~'); there are no signals to read")
+    info, meta, record_fs = _describe(describe_from, header.comments or describe_from.comments, fs, path)
+    if header.fs is not None:
+        record_fs = header.fs
+    names = info["channels"]
+    resolved = []
+    for seg_first, seg_rec, _ in parts:
+        if seg_rec is None:
+            resolved.append((seg_first, None, None))
+            continue
+        if layout is None:
+            if seg_rec.n_channels != len(names):
+                raise file_error(path, f"segment {os.path.basename(seg_rec.path)} has {seg_rec.n_channels} signals; "
+                                       f"the first has {len(names)} (fixed-layout records need the same signals)")
+            mapping = np.arange(len(names))
+        else:
+            mapping = np.array([seg_rec.channels.index(c) if c in seg_rec.channels else -1 for c in names])
+            units = [seg_rec.units[k] if k >= 0 else u for k, u in zip(mapping, info["units"])]
+            if units != info["units"]:
+                raise file_error(path, f"segment {os.path.basename(seg_rec.path)} has channel units {units}; "
+                                       f"the layout says {info['units']}")
+        resolved.append((seg_first, seg_rec, mapping))
+    n_samples = header.n_samples if header.n_samples is not None else first
+    if n_samples != first:
+        raise file_error(path, f"the record line says {n_samples} samples but the segments hold {first}")
+    if n_samples == 0:
+        raise file_error(path, "the record holds zero samples")
+    meta["wfdb"] = {"record": header.record_name, "segments": [list(s) for s in header.segments],
+                    "layout": layout is not None, "base_time": header.base_time, "base_date": header.base_date}
+    info.pop("scales")
+    return Recording(MultiSegmentSource(resolved), record_fs, info.pop("channels"), n_samples, **info, meta=meta,
+                     path=path, format="wfdb")
 
 
 def verify_checksums(path) -> list[bool | None]:
