@@ -1,0 +1,293 @@
+"""The detector's numba kernels (through ``emgkit.detect.dsp``) against hand-made exact cases and their NumPy twins."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from emgkit.errors import EmgkitError, ParameterError
+from emgkit.detect import _naive, dsp
+
+RNG_SEED = 1234
+
+
+def spiky_noise(n_ch, n, seed=RNG_SEED, spike_every=400, dtype=np.float32):
+    """Gaussian noise (σ = 1) plus sparse biphasic spikes of ±5..20 σ."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_ch, n))
+    for c in range(n_ch):
+        for s in rng.integers(5, max(n - 5, 6), size=max(1, n // spike_every)):
+            amp = rng.uniform(5, 20) * rng.choice([-1, 1])
+            x[c, s - 2:s + 3] += amp * np.array([0.3, 1.0, -0.6, -0.2, 0.1])[: x[c, s - 2:s + 3].size]
+    return x.astype(dtype)
+
+
+def assert_filtered_close(y, ref):
+    # float32 samples, float64 state: agreement to ~100 float32 ulps of the channel's peak.
+    scale = np.maximum(np.abs(ref).max(axis=-1, keepdims=True), 1e-30)
+    np.testing.assert_array_less(np.abs(y - ref) / scale, 1e-5)
+
+
+def assert_peaks_equal(got, want):
+    for g, w, name in zip(got, want, ("channels", "samples", "values")):
+        np.testing.assert_array_equal(g, w, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- import cost
+def test_importing_dsp_does_not_load_numba():
+    code = "import sys, emgkit, emgkit.detect.dsp; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- design_sos
+def test_design_sos_band_and_notches_have_the_intended_response():
+    fs = 2048.0
+    sos = dsp.design_sos(fs, band=(20, 450), notch_hz=50, order=2, n_harmonics=3, notch_q=30)
+    assert sos.dtype == np.float64 and sos.shape == (2 + 3, 6)
+    np.testing.assert_allclose(sos[:, 3], 1.0)
+    f, h = signal.sosfreqz(sos, worN=[10.0, 50.0, 100.0, 150.0, 200.0, 1000.0], fs=fs)
+    gain = np.abs(h)
+    assert gain[1] < 1e-6 and gain[2] < 1e-6 and gain[3] < 1e-6  # notched harmonics
+    assert 0.95 < gain[4] <= 1.0 + 1e-9  # pass band between harmonics
+    assert gain[0] < 0.3 and gain[5] < 0.3  # outside the band
+
+
+def test_design_sos_skips_harmonics_above_nyquist_and_accepts_one_sided_bands():
+    sos = dsp.design_sos(250.0, band=None, notch_hz=50, n_harmonics=5)
+    assert sos.shape == (2, 6)  # 50 and 100 Hz; 150 Hz >= fs/2
+    assert dsp.design_sos(1000.0, band=(None, 100)).shape == (1, 6)
+    assert dsp.design_sos(1000.0, band=(10, None)).shape == (1, 6)
+    assert dsp.design_sos(1000.0).shape == (0, 6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(fs=4000, band=(20, 2500)), "band high edge (Hz) must be below fs/2 = 2000.0, got 2500.0"),
+    (dict(fs=4000, band=(2100, 2500)), "band low edge (Hz) must be below fs/2"),
+    (dict(fs=4000, band=(450, 20)), "must be below the high edge"),
+    (dict(fs=4000, band=(-5, 100)), "band low edge (Hz) must be a positive number"),
+    (dict(fs=0, band=(20, 450)), "fs (Hz) must be a positive number"),
+    (dict(fs=4000, band=20), "band must be (low_hz, high_hz)"),
+    (dict(fs=100, notch_hz=60), "notch_hz (Hz) must be below fs/2 = 50.0, got 60.0"),
+    (dict(fs=1000, notch_hz=50, notch_q=0), "notch_q must be a positive number"),
+])
+def test_design_sos_rejects_bad_parameters_naming_them(kwargs, message):
+    with pytest.raises(ParameterError) as err:
+        dsp.design_sos(**kwargs)
+    assert message in str(err.value)
+
+
+# ----------------------------------------------------------------------------- filter_zero_phase
+@pytest.mark.parametrize("n_ch", [1, 4, 6])
+@pytest.mark.parametrize("n_harmonics", [1, 3, 6])
+def test_filter_matches_sosfiltfilt(n_ch, n_harmonics):
+    # 3..8 sections: every group shape of the generated kernels; 6 channels = one 4-lane group + 2 single.
+    x = spiky_noise(n_ch, 3000) + 50.0  # an offset exercises the steady-state initial conditions
+    sos = dsp.design_sos(2048.0, band=(20, 450), notch_hz=50, n_harmonics=n_harmonics)
+    for pad in (None, 0, 7, 2999, 10_000):
+        assert_filtered_close(dsp.filter_zero_phase(x, sos, pad=pad), _naive.filter_zero_phase(x, sos, pad=pad))
+
+
+def test_filter_single_section_and_no_section():
+    x = spiky_noise(2, 500)
+    sos = dsp.design_sos(1000.0, band=(None, 100))
+    assert_filtered_close(dsp.filter_zero_phase(x, sos), _naive.filter_zero_phase(x, sos))
+    np.testing.assert_array_equal(dsp.filter_zero_phase(x, np.zeros((0, 6))), x)
+
+
+def test_filter_edge_sizes():
+    sos = dsp.design_sos(1000.0, band=(10, 200), notch_hz=50)
+    assert dsp.filter_zero_phase(np.zeros((3, 0), np.float32), sos).shape == (3, 0)
+    one = dsp.filter_zero_phase(np.array([[2.5]], np.float32), sos)
+    # a band-pass of one constant sample is ~0; both agree to float32 precision of the input
+    np.testing.assert_allclose(one, _naive.filter_zero_phase(np.array([[2.5]]), sos), atol=2.5e-6)
+    for n in (2, 3, 31):
+        x = spiky_noise(2, n, seed=n)
+        assert_filtered_close(dsp.filter_zero_phase(x, sos), _naive.filter_zero_phase(x, sos))
+
+
+def test_filter_input_conversions_and_in_place():
+    sos = dsp.design_sos(2048.0, band=(20, 450), notch_hz=50)
+    x = spiky_noise(5, 2000)
+    ref = _naive.filter_zero_phase(x, sos)
+    # float64, non-contiguous (every other channel of a wider block), read-only, 1-D
+    assert_filtered_close(dsp.filter_zero_phase(x.astype(np.float64), sos), ref)
+    wide = np.repeat(x, 2, axis=0)[::2]
+    assert not wide.flags.c_contiguous
+    assert_filtered_close(dsp.filter_zero_phase(wide, sos), ref)
+    ro = x.copy()
+    ro.setflags(write=False)
+    assert_filtered_close(dsp.filter_zero_phase(ro, sos), ref)
+    one = dsp.filter_zero_phase(x[2], sos)
+    assert one.shape == (2000,) and one.dtype == np.float32
+    assert_filtered_close(one, ref[2])
+    # in place: out is x
+    y = x.copy()
+    result = dsp.filter_zero_phase(y, sos, out=y)
+    assert result is y
+    assert_filtered_close(y, ref)
+    with pytest.raises(ParameterError, match="out must be"):
+        dsp.filter_zero_phase(x, sos, out=np.empty((5, 2000), np.float64))
+
+
+def test_filter_rejects_bad_input():
+    sos = dsp.design_sos(1000.0, band=(10, 200))
+    with pytest.raises(ParameterError, match="1-D .* or 2-D"):
+        dsp.filter_zero_phase(np.zeros((2, 2, 2)), sos)
+    with pytest.raises(ParameterError, match="sos must be"):
+        dsp.filter_zero_phase(np.zeros((2, 20)), np.zeros((2, 5)))
+    with pytest.raises(ParameterError, match="real numeric"):
+        dsp.filter_zero_phase(np.zeros((2, 20), complex), sos)
+    with pytest.raises(EmgkitError, match="pad must be >= 0"):
+        dsp.filter_zero_phase(np.zeros((2, 20)), sos, pad=-1)
+
+
+# ----------------------------------------------------------------------------- noise_sigma
+def test_noise_sigma_exact_small_cases():
+    x = np.array([[1.0, 2.0, 3.0, 4.0, 100.0],      # median 3, |dev| 2 1 0 1 97 -> MAD 1
+                  [5.0, 5.0, 5.0, 5.0, 5.0],        # constant -> 0
+                  [np.nan, 1.0, np.nan, 3.0, 2.0],  # NaN ignored: MAD of 1 2 3 = 1
+                  [np.nan] * 5])                    # no valid sample -> NaN
+    sigma = dsp.noise_sigma(x)
+    np.testing.assert_allclose(sigma[:3], [1 / 0.6744897501960817, 0.0, 1 / 0.6744897501960817], rtol=1e-12)
+    assert np.isnan(sigma[3])
+    np.testing.assert_allclose(dsp.noise_sigma(x[:3]), _naive.noise_sigma(x[:3]), rtol=1e-12)
+    assert dsp.noise_sigma(np.zeros((2, 0))).shape == (2,)
+
+
+def test_noise_sigma_histogram_path_within_1e_3_of_exact():
+    # Long channels take the one-pass histogram path; the twin is the exact np.median MAD.
+    n = 300_000
+    rng = np.random.default_rng(7)
+    base = spiky_noise(3, n, spike_every=50)
+    x = np.vstack([
+        base * 12.0 + 3000.0,                                    # large DC offset
+        rng.standard_t(3, size=(1, n)).astype(np.float32),       # heavy tails
+        np.where(rng.random((1, n)) < 0.01, np.nan, base[1:2]),  # 1 % NaN
+        base[2:3],
+    ]).astype(np.float32)
+    got, want = dsp.noise_sigma(x), _naive.noise_sigma(x)
+    np.testing.assert_array_less(np.abs(got / want - 1), 1e-3)
+    sub, sub_want = dsp.noise_sigma(x, subsample=3), _naive.noise_sigma(x, subsample=3)
+    np.testing.assert_array_less(np.abs(sub / sub_want - 1), 1e-3)
+
+
+def test_noise_sigma_degenerate_long_channels_fall_back_to_exact():
+    n = 200_000
+    rng = np.random.default_rng(3)
+    mostly_zero = np.where(rng.random(n) < 0.6, 0.0, rng.normal(size=n))  # MAD of the subsample is 0
+    constant = np.full(n, -7.0)
+    x = np.vstack([mostly_zero, constant]).astype(np.float32)
+    np.testing.assert_allclose(dsp.noise_sigma(x), _naive.noise_sigma(x), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- find_abs_peaks
+def peaks(x, thr, exclusion, **kw):
+    got = dsp.find_abs_peaks(x, thr, exclusion, **kw)
+    assert_peaks_equal(got, _naive.find_abs_peaks(x, thr, exclusion, **kw))
+    return got
+
+
+def test_peaks_exact_small_cases():
+    # empty and one sample
+    ch, s, v = peaks(np.zeros((2, 0), np.float32), [1.0, 1.0], 3)
+    assert ch.size == s.size == v.size == 0 and ch.dtype == np.int64 and v.dtype == np.float32
+    assert peaks(np.array([[5.0]]), [1.0], 3)[1].tolist() == [0]
+    assert peaks(np.array([[0.5]]), [1.0], 3)[1].tolist() == []
+    # peaks at the very first and last sample, negative polarity found by |x|
+    x = np.array([[-9.0, 1, 0, 0, 0, 0, 0, 2, 8]])
+    ch, s, v = peaks(x, [1.5], 2)
+    assert s.tolist() == [0, 8] and v.tolist() == [-9.0, 8.0]
+    # a plateau gives one peak, its first sample; equal peaks further apart than exclusion both count
+    x = np.array([[0, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3, 0]], np.float32)
+    assert peaks(x, [1.0], 2)[1].tolist() == [1, 11]
+    # exactly at the threshold is not above it
+    assert peaks(np.array([[0, 2.0, 0]]), [2.0], 1)[1].tolist() == []
+    # NaN is never a peak and never blocks a neighbour
+    x = np.array([[0, np.nan, 4.0, np.nan, 0, 0, np.nan]])
+    assert peaks(x, [1.0], 2)[1].tolist() == [2]
+    # a larger sample within exclusion suppresses; beyond it does not
+    x = np.array([[0, 5, 0, 6, 0, 0, 0, 0, 5, 0]])
+    assert peaks(x, [1.0], 2)[1].tolist() == [3, 8]
+    # NaN threshold disables its channel; order is (sample, channel)
+    x = np.array([[0, 5, 0, 0], [0, 5, 0, 4], [0, 0, 0, 4]])
+    ch, s, _ = peaks(x, [1.0, 1.0, np.nan], 1)
+    assert list(zip(s.tolist(), ch.tolist())) == [(1, 0), (1, 1), (3, 1)]
+
+
+def test_peaks_match_twin_on_random_data_including_dense_overflow():
+    x = spiky_noise(5, 20_000)
+    thr = dsp.noise_sigma(x) * 4
+    for exclusion in (0, 1, 3, 30):
+        peaks(x, thr, exclusion)
+    # threshold 0: about a third of all samples are peaks, far beyond the first-pass buffer
+    ch, s, _ = peaks(x, np.zeros(5), 1)
+    assert s.size > 20_000
+
+
+def test_peaks_start_stop_and_chunks_find_each_peak_once():
+    x = spiky_noise(4, 30_000, spike_every=30)
+    thr = np.full(4, 3.0)
+    exclusion = 7
+    whole = peaks(x, thr, exclusion)
+    # windows of one array
+    parts = [dsp.find_abs_peaks(x, thr, exclusion, start=a, stop=min(a + 997, 30_000)) for a in range(0, 30_000, 997)]
+    assert_peaks_equal([np.concatenate(p) for p in zip(*parts)], whole)
+    # separate chunks with `exclusion` samples of context on each side, as a chunked caller reads them
+    chunk, margin, chunks = 4096, exclusion, []
+    for a in range(0, 30_000, chunk):
+        lo, hi = max(0, a - margin), min(30_000, a + chunk + margin)
+        ch, s, v = dsp.find_abs_peaks(x[:, lo:hi], thr, exclusion, start=a - lo, stop=min(a + chunk, 30_000) - lo)
+        chunks.append((ch, s + lo, v))
+    assert_peaks_equal([np.concatenate(p) for p in zip(*chunks)], whole)
+    assert peaks(x, thr, exclusion, start=100, stop=100)[0].size == 0
+
+
+def test_peaks_input_conversions():
+    x = spiky_noise(3, 5000)
+    thr = np.full(3, 4.0)
+    want = _naive.find_abs_peaks(x, thr, 5)
+    assert_peaks_equal(dsp.find_abs_peaks(x.astype(np.float64), thr, 5), want)
+    assert_peaks_equal(dsp.find_abs_peaks(np.repeat(x, 2, axis=0)[::2], thr, 5), want)
+    ro = x.copy()
+    ro.setflags(write=False)
+    assert_peaks_equal(dsp.find_abs_peaks(ro, thr, 5), want)
+    ch, s, v = dsp.find_abs_peaks(x[1], 4.0, 5)  # 1-D: channel 0
+    assert_peaks_equal((ch, s, v), _naive.find_abs_peaks(x[1:2], [4.0], 5))
+    # a float64 threshold between two float32 values keeps its float64 meaning
+    y = np.array([[0, np.float32(1.1), 0]], np.float32)
+    assert dsp.find_abs_peaks(y, [float(np.float32(1.1)) - 1e-12], 1)[1].tolist() == [1]
+    assert dsp.find_abs_peaks(y, [float(np.float32(1.1))], 1)[1].tolist() == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(thresholds=[1.0, 2.0], exclusion=2), "one value per channel"),
+    (dict(thresholds=[-1.0, 1.0, 1.0], exclusion=2), "thresholds must be >= 0"),
+    (dict(thresholds=[1.0] * 3, exclusion=-1), "exclusion (samples) must be >= 0"),
+    (dict(thresholds=[1.0] * 3, exclusion=1.5), "exclusion (samples) must be an integer"),
+    (dict(thresholds=[1.0] * 3, exclusion=1, start=50, stop=20), "must lie within 0:100"),
+    (dict(thresholds=[1.0] * 3, exclusion=1, stop=101), "must lie within 0:100"),
+])
+def test_peaks_reject_bad_parameters(kwargs, message):
+    with pytest.raises(ParameterError) as err:
+        dsp.find_abs_peaks(np.zeros((3, 100)), **kwargs)
+    assert message in str(err.value)
+
+
+# ----------------------------------------------------------------------------- snippets
+def test_snippets_match_twin_with_zero_padding_at_edges():
+    x = spiky_noise(3, 100)
+    channels = np.array([0, 2, 1, 1, 0])
+    samples = np.array([0, 99, 50, 3, 97])
+    for all_channels in (False, True):
+        got = dsp.snippets(x, channels, samples, 5, 7, all_channels=all_channels)
+        want = _naive.snippets(x, channels, samples, 5, 7, all_channels=all_channels)
+        assert got.shape == (5, 3 if all_channels else 1, 12)
+        np.testing.assert_array_equal(got, want)
+    first = dsp.snippets(x, channels, samples, 5, 7)[0, 0]
+    np.testing.assert_array_equal(first[:5], 0)
+    np.testing.assert_array_equal(first[5:], x[0, :7])
+    assert dsp.snippets(x, [], np.array([], np.int64), 2, 2).shape == (0, 1, 4)
+    with pytest.raises(ParameterError, match="channels must lie"):
+        dsp.snippets(x, [3], [10], 2, 2)
