@@ -38,7 +38,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import FileFormatError, ParameterError, TruncatedFileError, file_error
+from ..errors import ParameterError, TruncatedFileError, file_error
 from ..recording import Electrode, Recording, electrode_from_text
 
 logger = logging.getLogger("emgkit")

@@ -29,7 +29,7 @@ import threading
 
 import numpy as np
 
-from ..errors import FileFormatError, ParameterError, check_option, file_error
+from ..errors import ParameterError, check_option, file_error
 from ..recording import Electrode, Recording
 
 logger = logging.getLogger("emgkit")

@@ -33,7 +33,6 @@ This module also holds the geometry of OT electrode grids (``OT_GRIDS``,
 """
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
