@@ -345,3 +345,50 @@ def test_spike2_smrx_without_sonpy(tmp_path):
     path.write_bytes(bytes(256))
     msg = _raises(UnsupportedFormatError, "sonpy", emgkit.read, path)
     assert str(path) in msg
+
+
+# ============================================================================ OpenSignals .txt
+def _opensignals_txt(path, header, rows):
+    import json
+
+    lines = ["# OpenSignals Text File Format", "# " + json.dumps(header), "# EndOfHeader"]
+    lines += ["\t".join(str(int(v)) for v in row) + "\t" for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_opensignals_txt_matches_h5(tmp_path, shared_data):
+    h5 = shared_file(shared_data, "biosignalsnotebooks-opensignals/emg_bursts.h5")
+    with h5py.File(h5) as f:
+        mac = list(f)[0]
+        adc = f[mac]["raw/channel_3"][:, 0]
+    n = 5000
+    header = {mac: {"sensor": ["EMG"], "column": ["nSeq", "DI", "CH3"], "label": ["PORT3_CHN1"],
+                    "resolution": [16], "channels": [3], "sampling rate": 1000, "device": "channeller",
+                    "position": 0}}
+    path = tmp_path / "export.txt"
+    _opensignals_txt(path, header, np.column_stack([np.arange(n), np.zeros(n), adc[:n]]))
+    assert opensignals.sniff_txt(path)
+    rec = check_recording(emgkit.read(path), expected_fs=1000.0, expected_shape=(1, n))
+    assert rec.format == "opensignals" and rec.channels == ["PORT3_CHN1"]
+    np.testing.assert_array_equal(rec.get_data(), emgkit.read(h5).get_data(0, n))
+    _raises(ParameterError, "OpenSignals text export", emgkit.read, path, fs=1000)
+
+
+def test_opensignals_txt_bitalino_and_broken(tmp_path):
+    header = {"20:16:04:12:01:40": {"sensor": ["EMG", "RAW"], "column": ["nSeq", "I1", "I2", "O1", "O2", "A1", "A2"],
+                                    "label": ["A1", "A2"], "resolution": [4, 1, 1, 1, 1, 10, 10],
+                                    "sampling rate": 1000, "device": "bitalino_rev"}}
+    rows = [[i % 16, 1, 1, 0, 0, a, 7] for i, a in enumerate([0, 512, 1023, 256])]
+    path = tmp_path / "bit.txt"
+    _opensignals_txt(path, header, rows)
+    rec = check_recording(emgkit.read(path), expected_shape=(2, 4))
+    assert rec.channel_types == ["emg", "misc"] and rec.units == ["uV", "adc"]
+    span = 3.3 / 1009 * 1e6  # BITalino EMG: VCC 3.3 V, gain 1009
+    np.testing.assert_allclose(rec.get_data()[0], (np.array([0, 512, 1023, 256]) / 1024 - 0.5) * span)
+    np.testing.assert_array_equal(rec.get_data()[1], [7, 7, 7, 7])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# OpenSignals Text File Format\n# {not json\n# EndOfHeader\n1\t2\n")
+    _raises(FileFormatError, "line 2: .*not valid JSON", emgkit.read, bad)
+    short = tmp_path / "short.txt"
+    _opensignals_txt(short, header, [r[:-1] for r in rows])
+    _raises(FileFormatError, "rows have 6 columns; the header lists 7", emgkit.read, short)

@@ -19,6 +19,10 @@ sensors (``rec.meta["sensor_assumed"]`` says so); other sensors (ACC, EDA, ...)
 are kept as auxiliary channels in raw ADC counts (unit "adc"), since emgkit
 knows no transfer function for them. The electrode is bipolar surface
 (PLUX EMG sensors with gelled Ag/AgCl electrodes). Samples are read lazily.
+
+OpenSignals ``.txt`` exports (``# OpenSignals Text File Format``, a JSON header
+line, ``# EndOfHeader``, tab-separated ADC counts) are read by :func:`read_txt`,
+which ``emgkit.read`` uses for such ``.txt`` files.
 """
 from __future__ import annotations
 
@@ -91,6 +95,18 @@ class _OpenSignalsSource:
         return {**self.__dict__, "_file": None}
 
 
+def _transfer_for(device_name) -> EmgTransfer:
+    return BITALINO_EMG if "bitalino" in str(device_name or "").lower() else BIOSIGNALSPLUX_EMG
+
+
+def _channel_scale(sensor, resolution: int, transfer: EmgTransfer):
+    """(gain, offset, channel type, unit) turning ADC counts into physical values."""
+    if sensor is None or "EMG" in str(sensor).upper():
+        span_uv = transfer.vcc_v / transfer.gain * 1e6
+        return span_uv / 2.0 ** resolution, -0.5 * span_uv, "emg", "uV"
+    return 1.0, 0.0, "misc", "adc"
+
+
 def _lost_samples(seq: np.ndarray) -> int:
     """Samples missing according to the sequence counter (0 for a clean acquisition).
 
@@ -141,8 +157,7 @@ def read(path, *, device: str | None = None) -> Recording:
         for mac in macs:
             group = f[mac]
             attrs = group.attrs
-            device_name = str(_attr(attrs, "device", "")).lower()
-            transfer = BITALINO_EMG if "bitalino" in device_name else BIOSIGNALSPLUX_EMG
+            transfer = _transfer_for(_attr(attrs, "device", ""))
             numbers = [int(c) for c in np.atleast_1d(_attr(attrs, "channels", []))]
             bits = [int(b) for b in np.atleast_1d(_attr(attrs, "resolution", []))]
             promised = _attr(attrs, "nsamples")
@@ -176,19 +191,11 @@ def read(path, *, device: str | None = None) -> Recording:
                 label = str(_attr(ds.attrs, "label", "") or key)
                 if sensor is None:
                     sensor_assumed.append(label)
-                is_emg = sensor is None or "EMG" in str(sensor).upper()
-                full = 2.0 ** resolution
-                if is_emg:
-                    scale = transfer.vcc_v / transfer.gain * 1e6
-                    gains.append(scale / full)
-                    offsets.append(-0.5 * scale)
-                    types.append("emg")
-                    units.append("uV")
-                else:
-                    gains.append(1.0)
-                    offsets.append(0.0)
-                    types.append("misc")
-                    units.append("adc")
+                gain, offset, kind, unit = _channel_scale(sensor, resolution, transfer)
+                gains.append(gain)
+                offsets.append(offset)
+                types.append(kind)
+                units.append(unit)
                 names.append(label if len(macs) == 1 else f"{mac} {label}")
                 labels[names[-1]] = {"dataset": f"{mac}/raw/{key}", "sensor": sensor, "resolution_bits": resolution}
                 datasets.append(ds.name)
@@ -216,4 +223,123 @@ def read(path, *, device: str | None = None) -> Recording:
                      format="opensignals")
 
 
-__all__ = ["read", "EmgTransfer", "BIOSIGNALSPLUX_EMG", "BITALINO_EMG"]
+# ----------------------------------------------------------------------------- .txt export
+TXT_MAGIC = "# OpenSignals Text File Format"
+_NOT_ANALOG = re.compile(r"^(nSeq|DI|I\d|O\d)$")
+
+
+def sniff_txt(path) -> bool:
+    """True when ``path`` is an OpenSignals text export (first line ``# OpenSignals Text File Format``)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            return fh.readline().startswith(TXT_MAGIC)
+    except OSError:
+        return False
+
+
+def read_txt(path, *, device: str | None = None) -> Recording:
+    """Read an OpenSignals ``.txt`` export: JSON header line, ``# EndOfHeader``, tab-separated ADC counts.
+
+    Same scaling and assumptions as the ``.h5`` reader; the samples are parsed into memory.
+    ``emgkit.read`` sends ``.txt`` files starting with the OpenSignals line here.
+    """
+    import json
+
+    import pandas as pd
+
+    from ..recording import ArraySource
+
+    path = os.fspath(path)
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        first, second = fh.readline(), fh.readline()
+        n_header = 2
+        for line in fh:
+            n_header += 1
+            if line.startswith("# EndOfHeader"):
+                break
+        else:
+            raise file_error(path, "OpenSignals text header has no '# EndOfHeader' line")
+    if not first.startswith(TXT_MAGIC):
+        raise file_error(path, f"does not start with {TXT_MAGIC!r}")
+    try:
+        header = json.loads(second.lstrip("#").strip())
+    except json.JSONDecodeError as exc:
+        raise file_error(path, f"line 2: the OpenSignals JSON header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict) or not header or not all(isinstance(v, dict) for v in header.values()):
+        raise file_error(path, "line 2: the OpenSignals header names no device")
+    macs = sorted(header, key=lambda m: header[m].get("position", 0))
+    try:
+        table = pd.read_csv(path, sep="\t", header=None, skiprows=n_header, dtype=np.float64, comment="#",
+                            engine="c", encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise file_error(path, "has an OpenSignals header but no data rows") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise file_error(path, f"data rows are not tab-separated numbers ({str(exc).splitlines()[0]})") from None
+    data = table.to_numpy()
+    if data.shape[1] and np.isnan(data[:, -1]).all():
+        data = data[:, :-1]  # rows end with a tab
+    n_columns = sum(len(header[m].get("column", [])) for m in macs)
+    if data.shape[1] != n_columns:
+        raise file_error(path, f"rows have {data.shape[1]} columns; the header lists {n_columns}")
+    if np.isnan(data).any():
+        raise file_error(path, "has empty or missing cells (ragged rows)")
+    if device is not None and device not in header:
+        raise file_error(path, f"no device {device!r}; devices are {', '.join(macs)}", cls=ParameterError)
+
+    names, types, units, blocks, sensor_assumed, meta_channels = [], [], [], [], [], {}
+    rates, offset_col = set(), 0
+    for mac in macs:
+        info = header[mac]
+        columns = list(info.get("column", []))
+        block = data[:, offset_col:offset_col + len(columns)]
+        offset_col += len(columns)
+        if device is not None and mac != device:
+            continue
+        if info.get("convertedValues"):
+            raise file_error(path, f"device {mac} holds converted values, not ADC counts",
+                             "export raw data from OpenSignals")
+        if "sampling rate" not in info:
+            raise file_error(path, f"device {mac} has no 'sampling rate' in the header")
+        rates.add(float(info["sampling rate"]))
+        transfer = _transfer_for(info.get("device"))
+        analog = [i for i, c in enumerate(columns) if not _NOT_ANALOG.match(str(c))]
+        sensors = list(info.get("sensor", [None] * len(analog)))
+        labels = list(info.get("label", [columns[i] for i in analog]))
+        bits = list(info.get("resolution", []))
+        if len(sensors) != len(analog) or len(labels) != len(analog):
+            raise file_error(path, f"device {mac}: {len(analog)} analog columns but {len(sensors)} sensors "
+                                   f"and {len(labels)} labels in the header")
+        for k, i in enumerate(analog):
+            if len(bits) == len(columns):
+                resolution = int(bits[i])  # BITalino lists a resolution for every column
+            elif len(bits) == len(analog):
+                resolution = int(bits[k])
+            else:
+                raise file_error(path, f"device {mac}: cannot tell the ADC resolution of {columns[i]} "
+                                       f"(resolution {bits})")
+            gain, offset, kind, unit = _channel_scale(sensors[k], resolution, transfer)
+            if sensors[k] is None:
+                sensor_assumed.append(str(labels[k]))
+            name = str(labels[k]) if len(macs) == 1 or device else f"{mac} {labels[k]}"
+            names.append(name)
+            types.append(kind)
+            units.append(unit)
+            blocks.append(block[:, i] * gain + offset)
+            meta_channels[name] = {"column": columns[i], "sensor": sensors[k], "resolution_bits": resolution}
+    if len(rates) != 1:
+        raise file_error(path, f"devices record at different rates ({sorted(rates)}); emgkit does not resample",
+                         "pick one with device='<MAC>'", cls=ParameterError)
+    if not names:
+        raise file_error(path, "has no analog channels")
+    meta = {"device": "PLUX OpenSignals", "channels": meta_channels,
+            "devices": {m: {k: header[m].get(k) for k in ("device", "date", "time", "firmware version")
+                            if k in header[m]} for m in macs}}
+    if sensor_assumed:
+        meta["sensor_assumed"] = f"no sensor listed for {', '.join(sensor_assumed)}: taken as EMG"
+    samples = np.vstack(blocks)
+    electrodes = [Electrode("surface_bipolar") if t == "emg" else Electrode() for t in types]
+    return Recording(ArraySource(samples), rates.pop(), names, samples.shape[1], electrodes=electrodes,
+                     channel_types=types, units=units, meta=meta, path=path, format="opensignals")
+
+
+__all__ = ["read", "read_txt", "sniff_txt", "EmgTransfer", "BIOSIGNALSPLUX_EMG", "BITALINO_EMG"]

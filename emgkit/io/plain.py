@@ -18,6 +18,9 @@ channels_first : bool, optional
     axis is time.
 delimiter : str, optional
     Column separator (default: tab for .tsv, else guessed from the first line).
+
+A ``.txt`` file starting with ``# OpenSignals Text File Format`` is handed to
+:func:`emgkit.io.opensignals.read_txt` (its header gives rate and scaling).
 """
 from __future__ import annotations
 
@@ -312,6 +315,14 @@ def read(path, *, fs=None, units: str = "uV", channels_first: bool | None = None
                          cls=ParameterError)
     if os.path.getsize(path) == 0:
         raise file_error(path, "is empty (0 bytes)")
+    from . import opensignals
+
+    if opensignals.sniff_txt(path):
+        # OpenSignals text exports carry their own rate and ADC scaling.
+        if fs is not None or units != "uV" or delimiter is not None:
+            raise file_error(path, "is an OpenSignals text export: its header gives the rate and units",
+                             "leave out fs=, units= and delimiter=", cls=ParameterError)
+        return opensignals.read_txt(path)
     return _read_text(path, fs, units, delimiter)
 
 
