@@ -63,6 +63,7 @@ def test_real_otb_mat_export(shared_data):
     assert set(np.unique(data[64:68])) <= {0.0, 1.0}
     assert 0.86 < data[74].min() < 0.88 and 27.1 < data[74].max() < 27.3
     assert rec.meta["start_time_s"] == 7.0
+    assert rec.meta["aux_descriptions"]["force 1"] == "acquired data[ %(MVC)]"
     # Values identical to the file's float32 columns.
     raw = scipy.io.loadmat(path, variable_names=["Data"])["Data"][0, 0]
     np.testing.assert_array_equal(rec.get_data(1000, 1100, channels=[0, 63, 74]), raw[1000:1100, [0, 63, 74]].T)
@@ -157,6 +158,8 @@ def test_otb_plus_archive(tmp_path, mode):
     e = rec.electrodes[24]  # channel 25 of the grid: top of column 1
     assert (e.kind, e.grid, e.row, e.col, e.ied_mm) == ("hd_grid", "GR08MM1305", 0, 1, 8.0)
     assert rec.meta["otb_power_supply_v"] == 5.0 and not rec.meta["otb_power_supply_assumed"]
+    # An uncompressed archive is read by seeking into the .sig member, never extracted whole.
+    assert rec._source.archive.seekable is (mode == "w")
 
 
 def test_otb_plus_unknown_device_assumes_supply(tmp_path, caplog):

@@ -180,7 +180,8 @@ def read(path) -> Recording:
     n_emg = types.count("emg")
     meta = {
         "source": "OT BioLab+ MATLAB export", "mat_version": mat.version,
-        "descriptions": descriptions,
+        # What each non-EMG column is, in OT BioLab+'s words (the EMG columns are all alike).
+        "aux_descriptions": {c: d for c, d, t in zip(channels, descriptions, types) if t != "emg"},
         "grids": sorted(grids),
         "n_decomposition_channels": types.count("decomposition"),
     }
