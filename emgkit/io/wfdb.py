@@ -7,8 +7,18 @@ dataset quirks in ``shared/docs/formats.md`` §3.1–3.2.
 Supported sample formats: 8 (first differences), 16, 24, 32, 61 (big-endian 16),
 80 (8-bit offset binary), 160 (16-bit offset binary), 212 (12-bit packed),
 310 and 311 (10-bit packed); byte offsets (``16+20``); several signals per file
-(frame-interleaved) and several files per record. Not supported (clear error):
-multi-segment records, samples-per-frame > 1, skew, FLAC formats 508/516/524.
+(frame-interleaved), several files per record, and multi-segment records (fixed
+or variable layout; gaps and signals a segment lacks read as NaN). Not supported
+(clear error): samples-per-frame > 1, skew, FLAC formats 508/516/524.
+
+Physical values are ``(adu - baseline) / gain``, converted to µV for EMG
+channels (units mV, mv, uV, µV, V, nV, ...); WFDB's invalid-sample value
+(the format's minimum, e.g. -32768 for format 16) reads as NaN.
+
+Muscle: a ``# muscle:`` comment, else free text such as "placed in tibialis
+anterior muscle", else the channel name; Hyser grid channels (``ED-8-8``) get
+``hd_grid`` electrodes with 0-based row/col and muscle "forearm extensors"
+(ED/EP grids) or "forearm flexors" (FD/FP), per formats.md §3.10.
 
 Samples are read lazily: a slice ``start:stop`` reads only the bytes of those
 frames (format 8, being cumulative, reads from the file start).
