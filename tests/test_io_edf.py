@@ -199,3 +199,16 @@ def test_channel_type_inference():
     assert aux_type_from_text("EDF Annotations") == "misc"
     assert aux_type_from_text("EMG R biceps") is None
     assert aux_type_from_text("Vastus Lateralis (Channel 1)") is None
+
+
+def test_older_emg_channels_tsv_and_channel_choice(tmp_path):
+    rec = emgkit.Recording.from_array(np.random.default_rng(4).normal(0, 20, (2, 1000)), 1000.0,
+                                      channels=["a", "b"])
+    path = emgkit.write_edf(rec, tmp_path / "sub-02_task-x_emg.edf")
+    (tmp_path / "sub-02_task-x_emg_channels.tsv").write_text(
+        "name\ttype\tunits\tmuscle\na\tEMG\tuV\tdeltoid\nb\tMISC\tuV\tn/a\n")
+    back = emgkit.read(path)
+    assert back.channel_types == ["emg", "misc"] and back.muscles[0] == "deltoid"
+    assert back.units == ["uV", "uV"]
+    with pytest.raises(emgkit.ParameterError, match="channels= names signals not in .*: zz"):
+        emgkit.read(path, channels=["zz"])
