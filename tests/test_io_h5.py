@@ -202,3 +202,15 @@ def test_damaged_files(tmp_path):
     with pytest.raises(ParameterError, match="no options"):
         emgkit_h5.read(good, fs=10)
     assert not emgkit_h5.sniff(tmp_path / "nope.h5")
+
+
+def test_public_entry_points_and_edge_recordings(tmp_path):
+    assert emgkit.write_h5 is write_h5 and emgkit.io.write_h5 is write_h5
+    empty = Recording.from_array(np.zeros((2, 0)), 100.0, meta={(1, 2): "tuple key", 3: [np.float32(1.5)]})
+    back = emgkit.read(write_h5(empty, tmp_path / "empty.h5"))
+    assert (back.n_channels, back.n_samples) == (2, 0)
+    assert back.meta["(1, 2)"] == "tuple key" and back.meta["3"] == [1.5]  # keys become strings
+    # Channel order requested out of order / repeated comes back as asked.
+    rec = emgkit.read(write_h5(_recording(n=50), tmp_path / "r.h5"))
+    full = rec.get_data()
+    np.testing.assert_array_equal(rec.get_data(channels=[3, 0, 3]), full[[3, 0, 3]])

@@ -62,6 +62,15 @@ def _json_default(value):
     return str(value)
 
 
+def _jsonable(value):
+    """``value`` with every mapping key a string, so any metadata dict serialises."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _string_dataset(group, name: str, values) -> None:
     h5py = _h5py()
     data = np.array(["" if v is None else str(v) for v in values], dtype=object)
@@ -163,7 +172,7 @@ def write_h5(rec: Recording, path, *, dtype="float32", compression: str | None =
             f.attrs["n_channels"] = n_ch
             f.attrs["n_samples"] = n
             f.attrs["source_format"] = rec.format or ""
-            f.attrs["meta"] = json.dumps(rec.meta, default=_json_default, ensure_ascii=False)
+            f.attrs["meta"] = json.dumps(_jsonable(rec.meta), default=_json_default, ensure_ascii=False)
             for key, value in (attrs or {}).items():
                 f.attrs[str(key)] = value
             kwargs = {}
@@ -246,7 +255,8 @@ class _H5Source:
         except OSError as exc:
             raise file_error(self.path, f"cannot read samples {start}:{stop} of /emg ({exc})",
                              "the file is damaged; write it again") from None
-        return np.asarray(block, dtype=np.float64)[inverse]
+        block = np.asarray(block, dtype=np.float64)
+        return block if np.array_equal(uniq, idx) else block[inverse]
 
     def __getstate__(self):
         return {"path": self.path, "dataset": self.dataset, "_file": None}
