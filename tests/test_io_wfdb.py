@@ -323,6 +323,8 @@ def test_multisegment_fixed_layout_with_gap(tmp_path):
     np.testing.assert_array_equal(rec.get_data(), expected)
     assert rec.channels == ["x", "y"] and rec.muscles == ["soleus", "soleus"]
     assert rec.invalid.tolist() == [10, 10]
+    with pytest.raises(UnsupportedFormatError, match="verify each segment"):
+        verify_checksums(tmp_path / "m.hea")
 
 
 def test_multisegment_variable_layout(tmp_path):
@@ -546,6 +548,16 @@ def test_written_header_fields_are_correct(tmp_path):
         assert sig.checksum == (total - 0x10000 if total >= 0x8000 else total)
     assert (raw[100:110, 2] == -32768).all()                 # NaN → invalid sentinel
     assert hdr.fs == 2048.0 and hdr.n_samples == 300
+
+
+def test_checksum_detects_corruption(tmp_path):
+    rec, _ = _generated_recording(n=300)
+    hea = write_wfdb(rec, tmp_path / "c")
+    dat = tmp_path / "c.dat"
+    raw = bytearray(dat.read_bytes())
+    raw[2 * 4 * 50 + 2] ^= 0x01                               # frame 50, channel 1, low byte
+    dat.write_bytes(bytes(raw))
+    assert verify_checksums(hea) == [True, False, True, True]
 
 
 def test_write_explicit_gain_and_fractional_fs(tmp_path):

@@ -836,6 +836,9 @@ def verify_checksums(path) -> list[bool | None]:
     Reads the whole record.
     """
     header = read_header(path)
+    if header.segments is not None:
+        raise file_error(path, "a multi-segment record has no checksums of its own",
+                         "verify each segment's header", cls=UnsupportedFormatError)
     rec = read(path)
     groups = rec._source.groups
     sums = {}
