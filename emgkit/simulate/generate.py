@@ -190,6 +190,7 @@ def render(block: np.ndarray, fs: float, unit: Unit, times: np.ndarray, gains: n
         comp_gains = comp_shifts = None
         if unit.jiggle:
             comp_gains = rng.normal(1.0, unit.jiggle, (tt.size, m))
+            comp_gains[:, 0] = rng.normal(1.0, unit.jiggle / 3.0, tt.size)  # the main spike varies least
             comp_shifts = rng.normal(0.0, 0.5 * unit.jiggle, (tt.size, m))  # ms
         first = np.floor(tt * fs + lo * fs / 1000.0).astype(np.int64)
         idx = first[:, None] + offs[None, :]
@@ -469,7 +470,7 @@ def _simulate_muscle(rng, muscle, p: SimulationParams, model: ElectrodeModel, el
     for i, ev in enumerate(temp_events):
         times = np.concatenate(ev["times"])
         rate = (float(np.mean(ev["unit_rates"])) if ev["kind"] == "cramp" and ev["unit_rates"]
-                else ((times.size - 1) / (times.max() - times.min()) if times.size > 1 else 0.0))
+                else ((times.size - 1) / (times.max() - times.min()) if times.max() > times.min() else 0.0))
         rows_e.append([("tmp", muscle, i), muscle, ev["unit"], ev["kind"], float(times.min()), float(times.max()),
                        int(times.size), float(rate), 1.0])
     info = {"noise_rms_uv": noise_rms, "ecg": bool(ecg), "n_channels": k}

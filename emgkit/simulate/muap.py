@@ -114,13 +114,36 @@ def _fit_duration(shape: MuapShape, duration_ms: float) -> MuapShape:
     return stretched.normalised()
 
 
+#: The largest phase of a MUAP is at least this much larger than any other, so its peak time is well defined [ENG].
+DOMINANT_PHASE_RATIO = 1.25
+
+
+def _second_peak_ratio(w: np.ndarray) -> float:
+    """Second-largest local maximum of |w| over the largest."""
+    a = np.abs(w)
+    inner = (a[1:-1] >= a[:-2]) & (a[1:-1] > a[2:])
+    peaks = np.sort(a[1:-1][inner])[::-1]
+    return float(peaks[1] / peaks[0]) if peaks.size > 1 else 0.0
+
+
 def random_muap(rng: np.random.Generator, duration_ms: float, polyphasic_probability: float = 0.2) -> MuapShape:
-    """A random bi-, tri- or polyphasic MUAP of the given duration, peak |w| = 1, largest peak near t = 0.
+    """A random bi-, tri- or polyphasic MUAP of the given duration, peak |w| = 1, largest peak at t = 0.
 
     Built from a main Gaussian-derivative spike (order 1–3, random sign) plus
     0–2 slower flanking components and, for polyphasic units, 1–4 late
-    small satellite components at random delays.
+    small satellite components at random delays. Component 0 is the main spike.
+    Shapes whose two largest phases are nearly equal are redrawn
+    (``DOMINANT_PHASE_RATIO``).
     """
+    for _ in range(100):
+        shape = _draw_muap(rng, polyphasic_probability)
+        lo, hi = shape.support_ms
+        if _second_peak_ratio(shape.evaluate(np.linspace(lo, hi, 2001))) <= 1.0 / DOMINANT_PHASE_RATIO:
+            break
+    return _fit_duration(shape, duration_ms)
+
+
+def _draw_muap(rng: np.random.Generator, polyphasic_probability: float) -> MuapShape:
     main_order = int(rng.choice([1, 2, 2, 3]))
     amps = [rng.choice([-1.0, 1.0])]
     centers = [0.0]
@@ -130,15 +153,14 @@ def random_muap(rng: np.random.Generator, duration_ms: float, polyphasic_probabi
         amps.append(rng.uniform(0.1, 0.45) * rng.choice([-1.0, 1.0]))
         centers.append(rng.uniform(-2.0, 2.5))
         widths.append(rng.uniform(1.2, 2.6))
-        orders.append(int(rng.choice([0, 1])))
+        orders.append(int(rng.choice([1, 2])))  # zero-area components: trains add no DC offset
     if rng.random() < polyphasic_probability:
         for _ in range(int(rng.integers(1, 5))):
             amps.append(rng.uniform(0.15, 0.5) * rng.choice([-1.0, 1.0]))
             centers.append(rng.uniform(1.5, 5.0))
             widths.append(rng.uniform(0.3, 0.8))
             orders.append(int(rng.choice([1, 2])))
-    shape = MuapShape(np.array(amps), np.array(centers), np.array(widths), np.array(orders))
-    return _fit_duration(shape, duration_ms)
+    return MuapShape(np.array(amps), np.array(centers), np.array(widths), np.array(orders))
 
 
 def fibrillation_shape(rng: np.random.Generator, duration_ms: float) -> MuapShape:
