@@ -66,9 +66,11 @@ def test_info_real_spike2_json(shared_data, capsys):
     (["info", "{tmp}/rec.csv"], "fs="),  # no time column, no --fs
     (["info", "{tmp}/rec.csv", "--fs", "100", "--format", "nope"], "unknown format 'nope'"),
     (["info", "{tmp}/bad.csv", "--fs", "100"], "line 3, column 1"),
+    (["info", "{tmp}/rec.h5", "--fs", "100"], "takes no options"),
 ])
 def test_info_errors_exit_2_with_one_line(tmp_path, csv_file, capsys, argv, fragment):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\nx,3\n")
+    write_h5(Recording.from_array(np.zeros((1, 10)), 100.0), tmp_path / "rec.h5")
     argv = [a.format(tmp=tmp_path) for a in argv]
     assert main(argv) == 2
     captured = capsys.readouterr()

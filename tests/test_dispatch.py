@@ -139,3 +139,14 @@ def test_mat_resolved_by_content(tmp_path):
     description[1, 0] = "Tibialis - MULTIPLE IN 1 (Channel 1->64) - GR08MM1305 (2)[uV]"
     savemat(otb, {"Data": data, "Description": description, "SamplingFrequency": 2048.0})
     assert guess_format(otb) == "otb_mat"
+
+
+def test_unknown_option_is_a_parameter_error(tmp_path):
+    delsys = tmp_path / "delsys.csv"
+    delsys.write_text(DELSYS_CSV)
+    with pytest.raises(ParameterError, match=r"delsys_csv reader does not take fs= \(it takes rate=\)"):
+        emgkit.read(delsys, fs=1000)
+    plux = tmp_path / "x.npy"
+    np.save(plux, np.zeros((1, 20)))
+    with pytest.raises(ParameterError, match="does not take sampling_rate="):
+        emgkit.read(plux, sampling_rate=1000)

@@ -15,7 +15,7 @@ import importlib
 import os
 from dataclasses import dataclass
 
-from ..errors import EmgkitFileNotFoundError, UnsupportedFormatError, file_error
+from ..errors import EmgkitFileNotFoundError, ParameterError, UnsupportedFormatError, file_error
 from ..recording import Recording, resolve_muscles
 
 
@@ -110,6 +110,22 @@ def guess_format(path) -> str:
     return cands[-1].name
 
 
+def _check_options(path: str, name: str, reader, options: dict) -> None:
+    """Refuse options the reader does not take, with a ParameterError rather than a TypeError."""
+    import inspect
+
+    params = inspect.signature(reader).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    accepted = [p.name for p in params if p.kind is p.KEYWORD_ONLY or
+                (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "path")]
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        raise file_error(path, f"the {name} reader does not take {', '.join(unknown)}= "
+                               f"(it takes {', '.join(a + '=' for a in accepted) or 'no options'})",
+                         cls=ParameterError)
+
+
 def read(path, *, format: str | None = None, muscles=None, **options) -> Recording:
     """Read an EMG recording into a :class:`~emgkit.Recording`.
 
@@ -130,7 +146,9 @@ def read(path, *, format: str | None = None, muscles=None, **options) -> Recordi
     if os.path.isdir(path):
         raise file_error(path, "is a directory; pass the recording file inside it", cls=UnsupportedFormatError)
     name = format or guess_format(path)
-    rec = format_module(name).read(path, **options)
+    reader = format_module(name).read
+    _check_options(path, name, reader, options)
+    rec = reader(path, **options)
     if rec.format is None:
         rec.format = name
     if muscles is not None:
