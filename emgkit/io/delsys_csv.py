@@ -121,6 +121,8 @@ def read(path, *, rate: float | None = None) -> Recording:
     except (ValueError, pd.errors.ParserError) as exc:
         raise file_error(path, f"data rows are not numeric or are ragged ({str(exc).splitlines()[0]})") from None
     data = table.to_numpy()
+    if data.shape[1] == len(columns) + 1 and np.isnan(data[:, -1]).all():
+        data = data[:, :-1]  # rows end with a comma
     if data.shape[1] != len(columns):
         raise file_error(path, f"data rows have {data.shape[1]} fields; the column header has {len(columns)}")
     if data.shape[0] == 0:
@@ -148,7 +150,10 @@ def read(path, *, rate: float | None = None) -> Recording:
         if ch not in chosen:
             others.setdefault(f"{ch['fs']:.6g} Hz", []).append(ch["label"])
     if others:
-        log.info("%s: channels at other rates not loaded (no resampling): %s", path, others)
+        emg_left_out = [ch["label"] for ch in channels if ch not in chosen and ch["type"] == "emg"]
+        level = logging.WARNING if emg_left_out and rate is None else logging.INFO
+        log.log(level, "%s: channels at other rates not loaded (no resampling; pick them with rate=): %s",
+                path, others)
 
     n = max(ch["n"] for ch in chosen)
     signals = [ch["label"].rsplit(":", 1)[-1].strip() for ch in chosen]
