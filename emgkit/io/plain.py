@@ -31,8 +31,8 @@ import re
 
 import numpy as np
 
-from ..errors import FileFormatError, ParameterError, file_error
-from ..recording import Recording
+from ..errors import ParameterError, file_error
+from ..recording import ArraySource, Recording
 
 log = logging.getLogger("emgkit")
 
@@ -89,9 +89,8 @@ def _missing_fs(path) -> ParameterError:
 
 # ----------------------------------------------------------------------------- .npy
 class _NpySource:
-    def __init__(self, path, scale, channels_first, dtype_is_float):
+    def __init__(self, path, scale, channels_first):
         self.path, self.scale, self.channels_first = path, scale, channels_first
-        self.dtype_is_float = dtype_is_float
         self._array = None
 
     def _data(self):
@@ -141,7 +140,7 @@ def _read_npy(path, fs, units, channels_first) -> Recording:
     if fs is None:
         raise _missing_fs(path)
     del array
-    source = _NpySource(path, scale, channels_first, True)
+    source = _NpySource(path, scale, channels_first)
     names = [f"EMG{i + 1}" for i in range(n_ch)]
     meta = {"units_in_file": units, "orientation": "channels_first" if channels_first else "samples_first"}
     return Recording(source, fs, names, n, meta=meta, path=path, format="plain")
@@ -278,8 +277,6 @@ def _read_text(path, fs, units, delimiter) -> Recording:
     samples = np.ascontiguousarray(data.T)
     if scale != 1.0:
         samples *= scale
-    from ..recording import ArraySource
-
     return Recording(ArraySource(samples), fs, names, samples.shape[1], meta=meta, path=path, format="plain")
 
 
