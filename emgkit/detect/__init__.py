@@ -1,0 +1,212 @@
+"""The detector: every spontaneous discharge, its motor unit and its pattern, per muscle.
+
+``emgkit.detect(recording, params=None) -> DetectionResult``. Stages, each a function
+of the previous stage's output plus its parameter object:
+
+1. ``preprocess.plan_preprocessing`` — EMG channels and muscles, band-pass + mains
+   notch by electrode type, robust noise σ per channel;
+2. ``spikes.detect_candidates`` — one streamed pass: filtered chunks, candidate
+   discharges (one per discharge across a muscle's channels), waveforms, window stats;
+3. ``units.cluster_candidates`` — motor-unit templates;
+4. ``segment.segment_group`` — voluntary / cramp / invalid / noisy / flat time;
+5. ``units.peel_region`` — overlap resolution in rest time (doublets, trains);
+6. ``patterns.classify_unit`` — fasciculation, doublet, multiplet, myokymic,
+   neuromyotonic (and the look-alikes voluntary / continuous);
+7. ``summary`` — per-unit and per-muscle tables.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+from .params import DetectionParams
+
+log = logging.getLogger("emgkit")
+
+__all__ = ["detect", "DetectionParams"]
+
+#: Kinds that are spontaneous events (look-alikes get their own kind but are not counted as such).
+_EVENT_KIND_OF_LABEL = {"fasciculation": "fasciculation", "doublet": "doublet", "multiplet": "multiplet",
+                        "myokymic": "myokymic", "neuromyotonic": "neuromyotonic", "continuous": "continuous"}
+
+
+def _params(params) -> DetectionParams:
+    if params is None:
+        return DetectionParams()
+    if isinstance(params, DetectionParams):
+        return params
+    if isinstance(params, dict):
+        return DetectionParams.from_dict(params)
+    if isinstance(params, (str, os.PathLike)):
+        return DetectionParams.from_toml(params)
+    from ..errors import ParameterError
+
+    raise ParameterError(f"params must be a DetectionParams, a dict or a TOML file path; got {type(params).__name__}")
+
+
+def detect(recording, params=None, *, hash_input: bool = True):
+    """Detect spontaneous discharges in ``recording`` and summarise them per muscle.
+
+    Parameters
+    ----------
+    recording : Recording or path
+        A :class:`~emgkit.Recording` or a file ``emgkit.read`` can open.
+    params : DetectionParams, dict or TOML path, optional
+        Parameters per stage (default: the documented defaults).
+    hash_input : bool
+        Record the SHA-256 of the input file in the provenance (one extra read of the file).
+
+    Returns
+    -------
+    DetectionResult
+    """
+    from .. import __version__
+    from ..io import read
+    from ..recording import Recording
+    from ..results import DetectionResult, file_sha256, now_iso
+    from .preprocess import filtered, plan_preprocessing
+    from .segment import segment_group, state_of_times
+    from .spikes import _merge_intervals, detect_candidates
+    from .summary import muscle_summary, unit_table
+    from .units import cluster_candidates, peel_region
+
+    timings = {}
+    t0 = time.perf_counter()
+    rec = recording if isinstance(recording, Recording) else read(recording)
+    p = _params(params)
+    timings["read"] = time.perf_counter() - t0
+    fs = rec.fs
+    duration = rec.duration
+
+    t = time.perf_counter()
+    prep = plan_preprocessing(rec, p.preprocess)
+    timings["preprocess"] = time.perf_counter() - t
+    t = time.perf_counter()
+    groups = detect_candidates(rec, prep, p.spikes, p.segments)
+    timings["detect"] = time.perf_counter() - t
+
+    all_dis, all_ev, all_seg, templates, summaries, qc_rows = [], [], [], {}, [], []
+    timings["units"] = timings["patterns"] = timings["segments"] = 0.0
+    next_event = 0
+    for gc in groups:
+        sigma = prep.noise_uv[gc.channels]
+        ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
+        t = time.perf_counter()
+        labels, bank = cluster_candidates(gc, sigma, fs, p.units)
+        off = gc.before
+        cand_times = np.where(labels >= 0,
+                              gc.samples - off + bank.peak_offset[np.maximum(labels, 0)] if bank.n_units else gc.samples,
+                              gc.samples) / fs
+        timings["units"] += time.perf_counter() - t
+        t = time.perf_counter()
+        unit_times = {k: np.sort(cand_times[labels == k]) for k in range(bank.n_units)}
+        segs = segment_group(gc, unit_times, sigma, duration, p.segments, p.patterns)
+        timings["segments"] += time.perf_counter() - t
+
+        # Overlap resolution over the active regions that lie (at least partly) in rest time.
+        t = time.perf_counter()
+        cand_state = state_of_times(cand_times, segs)
+        excluded_rows = []
+        for i in np.nonzero(cand_state != "rest")[0]:
+            k = int(labels[i])
+            excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.main_channel[k],
+                                  float(np.ptp(gc.snippets[i, gc.main_channel[i]])), cand_state[i], np.nan))
+        rest_idx = np.nonzero(cand_state == "rest")[0]
+        w = gc.before + gc.after
+        rest_rows = []
+        if rest_idx.size and bank.n_units:
+            s = gc.samples[rest_idx]
+            lo = np.maximum(s - w, 0)
+            hi = np.minimum(s + w + 1, rec.n_samples)
+            tmpl_uv = bank.templates_uv()
+            p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1)
+            for a, b in _merge_intervals(lo, hi):
+                data = gc.regions.get((a, b))
+                if data is None:
+                    data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
+                # The template window starts `before` samples ahead of its alignment point.
+                peeled = peel_region(data, a, bank, fs, p.units)
+                for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
+                    rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
+        rows = excluded_rows + rest_rows
+        dis = pd.DataFrame(rows, columns=["time", "unit", "ch", "amplitude", "state", "snr"])
+        if len(dis):
+            dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
+        dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
+        dis["muscle"] = gc.muscle
+        dis["channel"] = ch_names[dis["ch"].to_numpy(dtype=np.int64)] if len(dis) else []
+        dis["event"] = -1
+        dis["kind"] = ""
+        timings["units"] += time.perf_counter() - t
+
+        # Patterns per unit over rest discharges.
+        t = time.perf_counter()
+        from .patterns import classify_unit
+
+        ev_rows = []
+        rest_mask = (dis["state"] == "rest").to_numpy()
+        for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
+            idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
+            times = dis["time"].to_numpy()[idx]
+            lab, events = classify_unit(times, p.patterns)
+            for kind, a, b in events:
+                rows_ev = idx[a:b + 1]
+                if kind == "voluntary":
+                    dis.loc[rows_ev, "state"] = "voluntary"
+                    continue
+                eid = next_event
+                next_event += 1
+                dis.loc[rows_ev, "event"] = eid
+                dis.loc[rows_ev, "kind"] = kind
+                snr = dis["snr"].to_numpy()[rows_ev]
+                n = b - a + 1
+                ev_rows.append({
+                    "event": eid, "muscle": gc.muscle, "unit": int(k), "kind": kind,
+                    "start": float(times[a]), "end": float(times[b]), "n_discharges": int(n),
+                    "rate": float((n - 1) / (times[b] - times[a])) if n > 1 and times[b] > times[a] else 0.0,
+                    "confidence": float(np.clip(np.nanmean(snr) / (2 * p.units.peel_min_snr), 0, 1)),
+                })
+        ev = pd.DataFrame(ev_rows, columns=["event", "muscle", "unit", "kind", "start", "end",
+                                            "n_discharges", "rate", "confidence"])
+        timings["patterns"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        for k in range(bank.n_units):
+            templates[(gc.muscle, int(k))] = bank.templates_uv()[k].astype(np.float32)
+        summaries.append(muscle_summary(gc.muscle, gc.kind, duration, float(np.median(sigma)), dis, ev, segs,
+                                        p.summary))
+        for ci, name in zip(gc.channels, ch_names):
+            qc_rows.append({"muscle": gc.muscle, "channel": name, "noise_uv": float(prep.noise_uv[ci]),
+                            "mains_hz": float(prep.mains_hz) if prep.mains_hz else np.nan,
+                            "band_low_hz": prep.band_hz[0], "band_high_hz": prep.band_hz[1],
+                            "flat": bool(prep.noise_uv[ci] < p.segments.flat_uv)})
+        all_dis.append(dis)
+        all_ev.append(ev)
+        all_seg.append(segs)
+        timings["summary"] = timings.get("summary", 0.0) + time.perf_counter() - t
+
+    discharges = pd.concat(all_dis, ignore_index=True) if all_dis else pd.DataFrame()
+    discharges = discharges[["time", "muscle", "channel", "unit", "amplitude", "event", "state", "kind", "snr"]]
+    discharges = discharges.astype({"time": "float64", "unit": "int64", "amplitude": "float64", "event": "int64"})
+    events = pd.concat(all_ev, ignore_index=True) if all_ev else pd.DataFrame()
+    segments = pd.concat([s for s in all_seg if len(s)], ignore_index=True) if any(len(s) for s in all_seg) \
+        else pd.DataFrame(columns=["muscle", "state", "start", "end"])
+    rest_s = {s["muscle"]: s["rest_s"] for s in summaries}
+    units = unit_table(discharges, rest_s)
+    timings["total"] = time.perf_counter() - t0
+    provenance = {
+        "emgkit_version": __version__, "created": now_iso(), "input_path": rec.path,
+        "input_sha256": file_sha256(rec.path) if (hash_input and rec.path and os.path.isfile(rec.path)) else None,
+        "input_format": rec.format, "fs": fs, "n_samples": rec.n_samples, "n_channels": rec.n_channels,
+        "mains_hz": prep.mains_hz, "band_hz": list(prep.band_hz), "timings": timings,
+    }
+    from ..results import SCHEMA_VERSION
+
+    provenance["schema_version"] = SCHEMA_VERSION
+    return DetectionResult(discharges=discharges, events=events, segments=segments, units=units,
+                           templates=templates, summary=pd.DataFrame(summaries), qc=pd.DataFrame(qc_rows),
+                           params=p.to_dict(), provenance=provenance)

@@ -1,0 +1,253 @@
+"""Detection parameters: one frozen dataclass per stage, every clinical number with its source.
+
+Sources (see ``shared/docs/clinical-criteria.md`` in the project's reference material):
+
+- AANEM–IFCN glossary of EMG terms, Muscle Nerve 2020, doi 10.1002/mus.26868 ("AANEM").
+- de Carvalho & Swash, JNNP 2013 (fasciculation potentials).
+- Sleutjes et al., Muscle Nerve 2016;53:227 (FP amplitude/duration on needle).
+- Garland & Griffin 1999 (doublets); Simpson (doublet interval 2.5–20 ms).
+- Gutmann, Muscle Nerve 1991;14:1043 (myokymic discharges).
+- Bednařík & Kadaňka, JNNP 2001;70:406 (neuromyotonic discharges, 150–300 Hz, 0.5–2 s).
+- Minetto et al., J Neurophysiol 2009;102:1890 (cramp discharges).
+- Posa et al., Muscle Nerve 2020;61:387 (continuous single discharges, ~6 Hz, CoV ≈ 3.5 %).
+- Mills, Muscle Nerve 2011; Zhou et al., J NeuroEng Rehabil 2012;9:78 (how long to record).
+- Bashford et al., Clin Neurophysiol 2019;130:1083 / 2020 (SPiQE: surface FP rates, 100 µV noise limit).
+
+Parameters are plain data: ``DetectionParams.from_toml(path)``, ``.to_dict()``, ``.replace(stage=..., field=...)``;
+every result file stores the parameters it was made with.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+from ..errors import ParameterError
+
+
+def _range(name, lo, hi, value):
+    if not (lo <= value <= hi):
+        raise ParameterError(f"{name} must be within [{lo}, {hi}]; got {value}")
+
+
+@dataclass(frozen=True)
+class PreprocessParams:
+    """Filtering and noise estimation, by electrode type."""
+
+    #: Band-pass (Hz) for needle EMG. High edge is capped at 0.45·fs. The 100 Hz high-pass removes
+    #: slow potentials and wander so MUAP spikes stand on a flat baseline (standard needle EMG band
+    #: is 10–20 Hz … 10 kHz for display; spike detection uses a higher high-pass, as EMGLAB does).
+    needle_band_hz: tuple = (100.0, 8000.0)
+    #: Band-pass (Hz) for surface (bipolar and HD grid) EMG: surface MUAP energy lies in 20–450 Hz.
+    surface_band_hz: tuple = (20.0, 450.0)
+    #: Butterworth order of each band edge (the band-pass has 2·order poles).
+    filter_order: int = 2
+    #: Mains frequency: "auto" (detect 50 vs 60 Hz from the spectrum), 50, 60 or None (no notch).
+    mains_hz: object = "auto"
+    #: Quality factor of each mains notch.
+    notch_q: float = 30.0
+    #: A mains line is notched when its power exceeds the neighbouring spectrum by this factor.
+    mains_detect_ratio: float = 4.0
+    #: Seconds of data per streamed chunk.
+    chunk_s: float = 10.0
+    #: Seconds of context read on each side of a chunk so the filter's edge transient stays outside it.
+    margin_s: float = 0.2
+    #: Noise is the robust MAD σ of the filtered signal, taken as this percentile over windows, so
+    #: stretches of voluntary activity do not inflate it.
+    noise_window_s: float = 1.0
+    noise_percentile: float = 20.0
+    #: At most this many noise windows, spread evenly over the recording.
+    noise_max_windows: int = 60
+
+    def validate(self):
+        for name in ("needle_band_hz", "surface_band_hz"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo < hi:
+                raise ParameterError(f"preprocess.{name} must be (low, high) with 0 < low < high; got {(lo, hi)}")
+        if self.mains_hz not in ("auto", 50, 60, 50.0, 60.0, None):
+            raise ParameterError(f"preprocess.mains_hz must be 'auto', 50, 60 or None; got {self.mains_hz!r}")
+        _range("preprocess.chunk_s", 0.5, 3600, self.chunk_s)
+        _range("preprocess.noise_percentile", 0, 100, self.noise_percentile)
+
+
+@dataclass(frozen=True)
+class SpikeParams:
+    """Discharge detection: thresholds and windows."""
+
+    #: Detection threshold in robust noise σ on |filtered signal|. At 5.5 σ, Gaussian noise crosses
+    #: the threshold ~4e-8 per sample; the smallest needle FP (123 µV, Sleutjes 2016) is ≥ 6 σ over
+    #: typical 5–20 µV needle noise.
+    threshold_sd: float = 5.5
+    #: A detection must be the largest |x| within ± this window (ms); one per MUAP main spike.
+    needle_exclusion_ms: float = 1.5
+    surface_exclusion_ms: float = 4.0
+    #: Waveform window (ms) before/after the peak for units: needle MUAPs last 5–15 ms, FPs
+    #: 12.6 ± 4.4 ms (Sleutjes 2016); surface MUAPs 10–30 ms.
+    needle_window_ms: tuple = (4.0, 4.0)
+    surface_window_ms: tuple = (10.0, 10.0)
+    #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
+    #: same discharge (grid propagation delays are a few ms).
+    surface_merge_ms: float = 3.0
+    #: Samples whose |value| reaches this fraction of the channel's extreme on ≥ `clip_run` consecutive
+    #: samples are treated as clipped.
+    clip_run: int = 4
+
+    def validate(self):
+        _range("spikes.threshold_sd", 2.0, 50.0, self.threshold_sd)
+
+
+@dataclass(frozen=True)
+class UnitParams:
+    """Unit assignment: template clustering and overlap resolution."""
+
+    #: A waveform joins a unit when its residual energy after the best scaled fit is at most
+    #: `match_noise_factor` × the noise energy of the window plus `match_shape_tolerance` × the
+    #: template energy (ALS units are unstable: shapes vary between discharges, de Carvalho 2013).
+    match_noise_factor: float = 2.0
+    match_shape_tolerance: float = 0.25
+    #: Amplitude scale a template may take in a fit (the second discharge of a doublet is slightly
+    #: smaller; neuromyotonic trains wane, Bednařík 2001).
+    min_scale: float = 0.4
+    max_scale: float = 1.6
+    #: Alignment search (ms) when comparing a waveform with a template.
+    max_shift_ms: float = 0.2
+    #: Templates whose normalised distance is below this are merged (same unit split in two).
+    merge_distance: float = 0.15
+    #: Overlap resolution (template peeling) keeps a fit when its matched-filter SNR exceeds this.
+    peel_min_snr: float = 5.0
+    #: At most this many peeling iterations per active region.
+    peel_max_iter: int = 4000
+
+
+@dataclass(frozen=True)
+class PatternParams:
+    """Classification of each unit's discharges into patterns. All intervals in ms unless named _s."""
+
+    #: Doublet/multiplet intra-group interval range: 2–20 ms (AANEM; Simpson 2.5–20 ms).
+    group_isi_ms: tuple = (2.0, 20.0)
+    #: An FP is isolated when its ISI exceeds 250 ms on both sides (de Carvalho & Swash 2013).
+    isolated_isi_ms: float = 250.0
+    #: Myokymic intraburst frequency 2–60 Hz (AANEM); bursts of 2–10+ discharges recurring at
+    #: 0.1–10 Hz (Gutmann 1991).
+    myokymic_rate_hz: tuple = (2.0, 60.0)
+    myokymic_min_discharges: int = 2
+    #: A burst is followed by silence at least this many times its mean intraburst ISI.
+    myokymic_silence_factor: float = 2.0
+    #: The unit must show at least this many bursts for the pattern to be myokymic (semi-rhythmic recurrence).
+    myokymic_min_bursts: int = 2
+    #: Neuromyotonic: 150–300 Hz for 0.5–2 s (Bednařík & Kadaňka 2001). The lower limits below are
+    #: set a little under the textbook values to keep trains whose ISI lengthens as they wane.
+    neuromyotonic_min_rate_hz: float = 100.0
+    neuromyotonic_min_duration_s: float = 0.3
+    #: Voluntary firing: 5–25 Hz with ISI CoV 0.1–0.25 (textbook); runs of regular firing lasting at
+    #: least `voluntary_min_run_s` are not spontaneous.
+    voluntary_rate_hz: tuple = (4.0, 30.0)
+    voluntary_max_cov: float = 0.35
+    voluntary_min_run_s: float = 1.5
+    #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020).
+    continuous_max_cov: float = 0.1
+    #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009).
+    cramp_min_cov: float = 0.35
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Segmentation into rest, voluntary, cramp, artifact, noisy, clipped, flat time."""
+
+    #: Window length (s) for segment decisions.
+    window_s: float = 0.5
+    #: A window is voluntary when at least this many units fire regularly in it...
+    voluntary_min_units: int = 2
+    #: ...or the signal power rises this many times above the rest noise power (interference pattern).
+    interference_power_ratio: float = 6.0
+    #: Neighbouring excluded windows closer than this (s) are joined.
+    join_gap_s: float = 0.5
+    #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).
+    max_noise_uv_surface: float = 100.0
+    max_noise_uv_needle: float = 100.0
+    #: A channel whose robust σ is below this (µV) is flat.
+    flat_uv: float = 0.05
+
+
+@dataclass(frozen=True)
+class SummaryParams:
+    """Per-muscle summary."""
+
+    #: Confidence level of the Poisson interval of FP rates.
+    confidence: float = 0.95
+    #: Rest time (s) below which the summary warns the analysis may miss FPs: needle up to 90 s to
+    #: see one FP (Mills 2011); HD surface ~120 s for P(≥5 FPs) ≈ 0.95 (Zhou et al. 2012).
+    min_rest_s_needle: float = 90.0
+    min_rest_s_surface: float = 120.0
+    #: P(missing an FP) is reported as exp(−rate·T) for this reference FP rate (per minute): the
+    #: chance that a muscle fasciculating at 1/min shows none in the rest time analysed
+    #: (clinical-criteria.md, "How much recording is enough").
+    reference_fp_rate_per_min: float = 1.0
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """All stages' parameters. ``DetectionParams()`` gives the documented defaults."""
+
+    preprocess: PreprocessParams = field(default_factory=PreprocessParams)
+    spikes: SpikeParams = field(default_factory=SpikeParams)
+    units: UnitParams = field(default_factory=UnitParams)
+    patterns: PatternParams = field(default_factory=PatternParams)
+    segments: SegmentParams = field(default_factory=SegmentParams)
+    summary: SummaryParams = field(default_factory=SummaryParams)
+
+    def __post_init__(self):
+        self.preprocess.validate()
+        self.spikes.validate()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DetectionParams":
+        stages = {f.name: f.type for f in fields(cls)}
+        kwargs = {}
+        for stage, values in (data or {}).items():
+            if stage not in stages:
+                raise ParameterError(f"unknown parameter section [{stage}]; sections are {', '.join(stages)}")
+            stage_cls = type(getattr(cls(), stage))
+            known = {f.name for f in fields(stage_cls)}
+            unknown = set(values) - known
+            if unknown:
+                raise ParameterError(
+                    f"unknown parameter(s) in [{stage}]: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+                )
+            defaults = stage_cls()
+            conv = {}
+            for k, v in values.items():
+                if isinstance(getattr(defaults, k), tuple) and isinstance(v, list):
+                    v = tuple(v)
+                conv[k] = v
+            kwargs[stage] = stage_cls(**conv)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path) -> "DetectionParams":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python < 3.11
+            import tomli as tomllib
+        from ..errors import file_error
+
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise file_error(path, "parameter file not found", cls=ParameterError) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise file_error(path, f"not valid TOML: {exc}", cls=ParameterError) from None
+        try:
+            return cls.from_dict(data)
+        except ParameterError as exc:
+            raise file_error(path, str(exc), cls=ParameterError) from None
+
+    def replace(self, **stage_changes) -> "DetectionParams":
+        """``params.replace(spikes={"threshold_sd": 6})`` → a new DetectionParams."""
+        kwargs = {}
+        for stage, changes in stage_changes.items():
+            kwargs[stage] = dataclasses.replace(getattr(self, stage), **changes)
+        return dataclasses.replace(self, **kwargs)

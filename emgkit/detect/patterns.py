@@ -1,0 +1,109 @@
+"""Stage 5: name the pattern of each unit's discharges from their times alone.
+
+For one unit's sorted discharge times, in this order:
+
+1. neuromyotonic trains: runs of intervals shorter than 1/``neuromyotonic_min_rate_hz``
+   lasting at least ``neuromyotonic_min_duration_s``;
+2. look-alikes: runs of regular firing at voluntary rates lasting ``voluntary_min_run_s``
+   — ``continuous`` when very regular (CoV < ``continuous_max_cov``), else voluntary;
+3. doublets (2) and multiplets (3+): discharges linked by intervals in ``group_isi_ms``;
+4. myokymic bursts: ≥ ``myokymic_min_discharges`` discharges at an intraburst rate in
+   ``myokymic_rate_hz``, set off by silence, recurring at least ``myokymic_min_bursts`` times;
+5. every remaining discharge is a fasciculation.
+
+The kernels here are small NumPy run-finding helpers; every threshold comes from
+:class:`~emgkit.detect.params.PatternParams`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .params import PatternParams
+
+#: Labels returned per discharge by ``classify_unit``.
+FASCICULATION, DOUBLET, MULTIPLET, MYOKYMIC, NEUROMYOTONIC, VOLUNTARY, CONTINUOUS = (
+    "fasciculation", "doublet", "multiplet", "myokymic", "neuromyotonic", "voluntary", "continuous")
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index pairs of the True runs of a boolean array over intervals.
+
+    Interval i links discharge i and i+1, so a run (a, b) of intervals covers discharges a..b+1.
+    """
+    if mask.size == 0:
+        return []
+    m = np.concatenate([[False], mask.astype(bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    starts = np.nonzero(d == 1)[0]
+    ends = np.nonzero(d == -1)[0] - 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def classify_unit(times: np.ndarray, params: PatternParams | None = None):
+    """Group one unit's discharge times into events.
+
+    Returns (labels per discharge, list of (kind, first_index, last_index)) with discharges
+    first..last (inclusive) forming each event, in time order.
+    """
+    p = params or PatternParams()
+    t = np.asarray(times, dtype=np.float64)
+    n = t.size
+    labels = np.array([""] * n, dtype=object)
+    events: list[tuple[str, int, int]] = []
+    if n == 0:
+        return labels, events
+    isi = np.diff(t)
+    free = np.ones(n, dtype=bool)
+
+    def claim(kind, a, b):
+        labels[a:b + 1] = kind
+        free[a:b + 1] = False
+        events.append((kind, a, b))
+
+    # 1. Neuromyotonic trains.
+    fast = isi < 1.0 / p.neuromyotonic_min_rate_hz
+    for a, b in runs(fast):
+        if t[b + 1] - t[a] >= p.neuromyotonic_min_duration_s:
+            claim(NEUROMYOTONIC, a, b + 1)
+    # 2. Regular runs at voluntary rates: not spontaneous.
+    lo_isi, hi_isi = 1.0 / p.voluntary_rate_hz[1], 1.0 / p.voluntary_rate_hz[0]
+    steady = (isi >= lo_isi) & (isi <= hi_isi) & free[:-1] & free[1:]
+    for a, b in runs(steady):
+        if t[b + 1] - t[a] < p.voluntary_min_run_s:
+            continue
+        seg = isi[a:b + 1]
+        cov = seg.std() / seg.mean()
+        if cov < p.continuous_max_cov:
+            claim(CONTINUOUS, a, b + 1)
+        elif cov < p.voluntary_max_cov:
+            claim(VOLUNTARY, a, b + 1)
+    # 3. Doublets and multiplets.
+    g_lo, g_hi = p.group_isi_ms[0] / 1000, p.group_isi_ms[1] / 1000
+    grouped = (isi >= g_lo) & (isi <= g_hi) & free[:-1] & free[1:]
+    group_runs = runs(grouped)
+    # 4. Myokymic bursts: candidate bursts over the free discharges, groups counted as one firing.
+    burst_lo, burst_hi = 1.0 / p.myokymic_rate_hz[1], 1.0 / p.myokymic_rate_hz[0]
+    in_burst = (isi >= burst_lo * 0.999) & (isi <= burst_hi) & free[:-1] & free[1:]
+    bursts = []
+    for a, b in runs(in_burst):
+        if b + 2 - a < p.myokymic_min_discharges:
+            continue
+        seg = isi[a:b + 1]
+        mean_isi = seg.mean()
+        before = t[a] - t[a - 1] if a > 0 else np.inf
+        after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
+        silence = p.myokymic_silence_factor * mean_isi
+        if before >= silence and after >= silence:
+            bursts.append((a, b + 1))
+    if len(bursts) >= p.myokymic_min_bursts:
+        for a, b in bursts:
+            claim(MYOKYMIC, a, b)
+    for a, b in group_runs:
+        if not free[a:b + 2].all():
+            continue
+        claim(DOUBLET if b == a else MULTIPLET, a, b + 1)
+    # 5. Fasciculations: every other single discharge.
+    for i in np.nonzero(free)[0]:
+        claim(FASCICULATION, int(i), int(i))
+    events.sort(key=lambda e: e[1])
+    return labels, events

@@ -1,0 +1,181 @@
+"""Stage 1: preprocessing plan and filtered, chunked access to a recording.
+
+``plan_preprocessing(rec, params)`` looks at a few windows of the recording and
+returns a :class:`Preprocessing`: which channels are EMG, how they group into
+muscles, the band-pass + mains-notch filter for the electrode type, the mains
+frequency found, and each channel's robust noise σ. ``filtered(rec, prep, start,
+stop)`` then gives any span filtered (zero-phase, float32), reading only that
+span plus a margin.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from ..errors import ParameterError
+from . import dsp
+from .params import PreprocessParams
+
+log = logging.getLogger("emgkit")
+
+
+@dataclass
+class MuscleGroup:
+    """The EMG channels of one muscle (indices into ``Preprocessing.channels``)."""
+
+    muscle: str
+    channels: np.ndarray
+    kind: str  # "needle" or "surface"
+
+
+@dataclass
+class Preprocessing:
+    fs: float
+    rec_channel_indices: np.ndarray  # EMG channels of the recording, in order
+    channels: list
+    kind: list                      # per EMG channel: "needle" or "surface"
+    groups: list                     # MuscleGroup per muscle
+    sos: np.ndarray
+    band_hz: tuple
+    mains_hz: float | None
+    noise_uv: np.ndarray             # robust σ per EMG channel after filtering
+    margin: int                      # samples of context around any filtered span
+    chunk: int                       # samples per streamed chunk
+    qc: dict = field(default_factory=dict)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+
+def channel_kind(electrode, fs: float) -> str:
+    """'needle' or 'surface' processing for a channel's electrode (unknown: by sampling rate)."""
+    if electrode.is_needle:
+        return "needle"
+    if electrode.is_surface:
+        return "surface"
+    return "needle" if fs >= 8000 else "surface"
+
+
+def detect_mains(x: np.ndarray, fs: float, ratio: float) -> float | None:
+    """50, 60 or None: the mains line whose power stands above its neighbourhood in the mean spectrum."""
+    if x.shape[-1] < int(fs) // 2 or fs < 200:
+        return None
+    nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))  # ≈ 1 Hz resolution
+    f, p = signal.welch(np.nan_to_num(x), fs=fs, nperseg=nper, axis=-1)
+    p = p.mean(axis=0) if p.ndim == 2 else p
+    best, best_ratio = None, ratio
+    for f0 in (50.0, 60.0):
+        if f0 >= fs / 2:
+            continue
+        line = p[np.abs(f - f0) <= 1.0].max(initial=0)
+        near = p[(np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)]
+        if near.size and np.median(near) > 0 and line / np.median(near) > best_ratio:
+            best, best_ratio = f0, line / np.median(near)
+    return best
+
+
+def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preprocessing:
+    params = params or PreprocessParams()
+    fs = rec.fs
+    emg = np.array([i for i, t in enumerate(rec.channel_types) if t == "emg"], dtype=np.int64)
+    if emg.size == 0:
+        raise ParameterError(
+            f"{rec.path or 'recording'}: no EMG channels (channel types: {sorted(set(rec.channel_types))})"
+        )
+    channels = [rec.channels[i] for i in emg]
+    kinds = [channel_kind(rec.electrodes[i], fs) for i in emg]
+    # One filter for the whole recording: the electrode kind of the majority of EMG channels.
+    kind = max(set(kinds), key=kinds.count)
+    lo, hi = params.needle_band_hz if kind == "needle" else params.surface_band_hz
+    hi = min(hi, 0.45 * fs)
+    lo = min(lo, 0.25 * hi)
+    margin = int(round(params.margin_s * fs))
+    chunk = max(int(round(params.chunk_s * fs)), 4 * margin, 1)
+
+    # Sample windows spread over the recording for mains detection and noise.
+    win = max(int(round(params.noise_window_s * fs)), 16)
+    n_win = int(min(params.noise_max_windows, max(1, rec.n_samples // win)))
+    starts = np.linspace(0, max(rec.n_samples - win, 0), n_win).astype(np.int64)
+    mains = params.mains_hz
+    if mains == "auto":
+        probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]]
+        mains = detect_mains(np.concatenate(probe, axis=1), fs, params.mains_detect_ratio) if probe else None
+    sos = dsp.design_sos(fs, band=(lo, hi), notch_hz=mains, notch_q=params.notch_q)
+
+    prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
+                         sos=sos, band_hz=(lo, hi), mains_hz=mains, noise_uv=np.zeros(emg.size),
+                         margin=margin, chunk=chunk)
+    sig = []
+    for s in starts:
+        block = filtered(rec, prep, int(s), int(min(s + win, rec.n_samples)))
+        sig.append(dsp.noise_sigma(block))
+    sig = np.array(sig)  # (n_windows, n_ch)
+    prep.noise_uv = np.nanpercentile(sig, params.noise_percentile, axis=0) if sig.size else np.zeros(emg.size)
+
+    muscles = [rec.muscles[i] for i in emg]
+    order = list(dict.fromkeys(muscles))
+    prep.groups = [
+        MuscleGroup(m, np.array([k for k, mm in enumerate(muscles) if mm == m], dtype=np.int64),
+                    kinds[muscles.index(m)])
+        for m in order
+    ]
+    log.info("preprocess: %d EMG channels, %d muscles, band %.0f-%.0f Hz, mains %s",
+             emg.size, len(order), lo, hi, mains)
+    return prep
+
+
+def clipped_mask(raw: np.ndarray, run: int) -> np.ndarray | None:
+    """Samples on a rail: ≥ ``run`` equal consecutive values at ≥ half the block's extreme (None if none)."""
+    if raw.shape[1] < run or run < 2:
+        return None
+    big = np.abs(raw) >= 0.5 * np.nanmax(np.abs(raw), axis=1, keepdims=True)
+    same = (raw[:, 1:] == raw[:, :-1]) & big[:, 1:] & big[:, :-1]
+    if not same.any():
+        return None
+    kernel = np.ones(run - 1, dtype=np.int32)
+    counts = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, same.astype(np.int32))
+    starts = counts >= run - 1
+    if not starts.any():
+        return None
+    mask = np.zeros(raw.shape, dtype=bool)
+    for ch, i in zip(*np.nonzero(starts)):
+        mask[ch, i:i + run] = True
+    return mask
+
+
+def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
+             return_bad: bool = False):
+    """EMG channels ``start:stop`` band-passed and notched (zero phase), float32 (n_ch, stop-start).
+
+    Invalid (NaN) and clipped samples read as 0 before filtering and are NaN afterwards, so no
+    stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
+    """
+    lo = max(0, start - prep.margin)
+    hi = min(rec.n_samples, stop + prep.margin)
+    raw = rec.get_data(lo, hi, channels=prep.rec_channel_indices, dtype=np.float32)
+    bad = np.isnan(raw)
+    if bad.any():
+        raw[bad] = 0.0
+    else:
+        bad = None
+    clip = clipped_mask(raw, clip_run)
+    if clip is not None:
+        bad = clip if bad is None else (bad | clip)
+        raw[clip] = 0.0
+    out = dsp.filter_zero_phase(raw, prep.sos)
+    core = slice(start - lo, start - lo + (stop - start))
+    if bad is not None:
+        # Filtering spreads a rail or a gap a little: blank a few samples around it too.
+        spread = max(1, int(prep.fs * 0.002))
+        wide = bad.copy()
+        for k in range(1, spread + 1):
+            wide[:, k:] |= bad[:, :-k]
+            wide[:, :-k] |= bad[:, k:]
+        out[wide] = np.nan
+        bad = wide[:, core]
+    out = out[:, core]
+    return (out, bad) if return_bad else out

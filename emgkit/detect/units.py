@@ -1,0 +1,268 @@
+"""Stage 3: tell motor units apart, and resolve overlapping discharges.
+
+1. ``cluster_candidates``: greedy template clustering of the candidates' waveforms
+   (in noise-σ units, on the channels where the unit or the waveform stands out),
+   allowing a small shift and an amplitude scale (doublets' second potential is
+   smaller, neuromyotonic trains wane, ALS units are unstable). Templates that are
+   shifted copies of each other (two phases of one MUAP detected separately) merge.
+2. ``peel_region``: template peeling (greedy matching pursuit) over an active
+   region, so a doublet 3 ms apart or a 250 Hz train yields each discharge, each
+   with its unit, time at the template's peak, and amplitude.
+
+All arrays are plain NumPy; the waveform-comparison loops are vectorised.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from .params import UnitParams
+from .spikes import GroupCandidates
+
+log = logging.getLogger("emgkit")
+
+#: Channels where a template or waveform exceeds this many σ take part in a comparison.
+_SIGNIFICANT_SD = 3.0
+#: Greedy clustering runs on at most this many waveforms (the largest first, then evenly
+#: spread); the rest are assigned to the resulting templates.
+_MAX_GREEDY = 1500
+
+
+@dataclass
+class UnitBank:
+    """The templates of one muscle, in noise-σ units, with where each one peaks."""
+
+    templates: np.ndarray      # float32 (K, c, w), σ units
+    counts: np.ndarray         # members per template
+    main_channel: np.ndarray   # (K,) index into the group's channels
+    peak_offset: np.ndarray    # (K,) sample in the window of the largest |value| on the main channel
+    masks: np.ndarray          # (K, c) bool: channels that take part in fits
+    sigma: np.ndarray          # (c,) µV per σ unit
+
+    @property
+    def n_units(self) -> int:
+        return len(self.templates)
+
+    def templates_uv(self) -> np.ndarray:
+        return self.templates * self.sigma[None, :, None]
+
+
+def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """x (c, w) shifted by each of ``shifts`` samples with zero fill -> (S, c, w)."""
+    c, w = x.shape
+    s_max = int(np.abs(shifts).max(initial=0))
+    padded = np.pad(x, ((0, 0), (s_max, s_max)))
+    return np.stack([padded[:, s_max - s: s_max - s + w] for s in shifts])
+
+
+def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitParams, w: int):
+    """Fit of shifted waveforms xs (B, S, c, w) to every template (K, c, w).
+
+    Returns (residual, allowed, scale), each (B, K, S): the residual energy after the best
+    scaled fit, the residual allowed for a match, and the fitted scale. Only channels where
+    the template or the (unshifted) waveform stands out take part.
+    """
+    dots = np.einsum("bscw,kcw->bksc", xs, templates, optimize=True)       # (B, K, S, c)
+    xe = np.einsum("bscw,bscw->bsc", xs, xs, optimize=True)                # (B, S, c)
+    te = np.einsum("kcw,kcw->kc", templates, templates)                    # (K, c)
+    x_sig = np.abs(xs[:, xs.shape[1] // 2]).max(axis=2) > _SIGNIFICANT_SD   # (B, c)
+    m = (masks[None, :, :] | x_sig[:, None, :]).astype(xs.dtype)           # (B, K, c)
+    d = np.einsum("bksc,bkc->bks", dots, m)
+    e_t = np.einsum("kc,bkc->bk", te, m)[:, :, None]
+    e_x = np.einsum("bsc,bkc->bks", xe, m)
+    a = np.clip(d / np.maximum(e_t, 1e-12), params.min_scale, params.max_scale)
+    resid = e_x - 2 * a * d + a * a * e_t
+    n_eff = m.sum(axis=2)[:, :, None] * w
+    allowed = params.match_noise_factor * n_eff + params.match_shape_tolerance * a * a * e_t
+    return resid, allowed, a
+
+
+def _finalise(templates: np.ndarray, counts: np.ndarray, sigma: np.ndarray) -> UnitBank:
+    k = len(templates)
+    if k == 0:
+        c = len(sigma)
+        return UnitBank(np.zeros((0, c, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                        np.zeros(0, np.int64), np.zeros((0, c), bool), sigma)
+    p2p = templates.max(axis=2) - templates.min(axis=2)   # (K, c)
+    main = p2p.argmax(axis=1)
+    peak = np.abs(templates[np.arange(k), main]).argmax(axis=1)
+    masks = np.abs(templates).max(axis=2) > _SIGNIFICANT_SD
+    masks[np.arange(k), main] = True
+    return UnitBank(templates.astype(np.float32), counts.astype(np.int64), main, peak, masks, sigma)
+
+
+def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
+                       params: UnitParams | None = None) -> tuple[np.ndarray, UnitBank]:
+    """Label each candidate with a unit; return (labels, UnitBank). Label −1: not assigned."""
+    params = params or UnitParams()
+    sigma = np.where(sigma_uv > 0, sigma_uv, 1.0).astype(np.float32)
+    n = len(gc.samples)
+    if n == 0:
+        return np.zeros(0, np.int64), _finalise(np.zeros((0,) + gc.snippets.shape[1:], np.float32),
+                                                 np.zeros(0), sigma)
+    X = gc.snippets / sigma[None, :, None]
+    c, w = X.shape[1:]
+    s_max = max(0, int(round(params.max_shift_ms * fs / 1000)))
+    shifts = np.arange(-s_max, s_max + 1)
+    amp = np.abs(X).max(axis=(1, 2))
+    order = np.argsort(-amp, kind="stable")
+    if n > _MAX_GREEDY:
+        order = np.concatenate([order[: _MAX_GREEDY // 2],
+                                np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
+    sums = []
+    counts = []
+    tmpl = np.zeros((0, c, w), np.float32)
+    masks = np.zeros((0, c), bool)
+    for i in order:
+        xs = _shifted(X[i], shifts)
+        if len(tmpl):
+            resid, allowed, _ = _fit(xs[None], tmpl, masks, params, w)
+            resid, allowed = resid[0], allowed[0]
+            k, s = np.unravel_index(np.argmin(resid - allowed), resid.shape)
+            if resid[k, s] <= allowed[k, s]:
+                sums[k] += xs[s]
+                counts[k] += 1
+                tmpl[k] = sums[k] / counts[k]
+                masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
+                continue
+        sums.append(xs[len(shifts) // 2].astype(np.float64))
+        counts.append(1)
+        tmpl = np.concatenate([tmpl, X[i][None]])
+        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
+        masks = np.concatenate([masks, m[None]])
+    tmpl, counts = _merge_shifted(tmpl, np.asarray(counts, float), masks, w, params)
+    bank = _finalise(tmpl, counts, sigma)
+    labels = assign(X, bank, shifts, params, w)
+    # Templates as medians of their members (robust to overlaps) where a unit has enough members.
+    for k in range(bank.n_units):
+        members = X[labels == k]
+        if len(members) >= 3:
+            bank.templates[k] = np.median(members, axis=0)
+    bank = _finalise(bank.templates, np.bincount(labels[labels >= 0], minlength=bank.n_units), sigma)
+    log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
+             int((labels < 0).sum()))
+    return labels, bank
+
+
+def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams, w: int,
+           batch: int = 256) -> np.ndarray:
+    """Nearest acceptable template for each waveform (σ units), −1 when none fits."""
+    labels = np.full(len(X), -1, dtype=np.int64)
+    if bank.n_units == 0 or len(X) == 0:
+        return labels
+    T = bank.templates.astype(X.dtype)
+    for lo in range(0, len(X), batch):
+        xb = X[lo:lo + batch]
+        xs = np.stack([_shifted(x, shifts) for x in xb])                 # (B, S, c, w)
+        resid, allowed, _ = _fit(xs, T, bank.masks, params, w)
+        score = (resid - allowed).reshape(len(xb), -1)
+        best = score.argmin(axis=1)
+        ok = score[np.arange(len(xb)), best] <= 0
+        labels[lo:lo + batch][ok] = best[ok] // len(shifts)
+    return labels
+
+
+def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: int, params: UnitParams):
+    """Merge templates that are (possibly shifted) copies of each other."""
+    k = len(tmpl)
+    if k < 2:
+        return tmpl, counts
+    order = np.argsort(-counts, kind="stable")
+    keep: list[int] = []
+    merged_counts: list[float] = []
+    shifts = np.arange(-(w // 2), w // 2 + 1)
+    for i in order:
+        t = tmpl[i]
+        done = False
+        for j_pos, j in enumerate(keep):
+            m = masks[i] | masks[j]
+            ts = _shifted(t * m[:, None], shifts)            # (S, c, w)
+            ref = tmpl[j] * m[:, None]
+            # Compare on the overlap only: the shifted copy lacks the part shifted out.
+            num = ((ts - ref[None]) ** 2).sum(axis=(1, 2))
+            den = np.maximum((ref ** 2).sum() + (ts ** 2).sum(axis=(1, 2)), 1e-12)
+            overlap = np.array([max(0, w - abs(s)) / w for s in shifts])
+            dist = num / den + (1 - overlap)
+            if dist.min() < params.merge_distance:
+                merged_counts[j_pos] += counts[i]
+                done = True
+                break
+        if not done:
+            keep.append(int(i))
+            merged_counts.append(float(counts[i]))
+    return tmpl[keep], np.asarray(merged_counts)
+
+
+@dataclass
+class PeeledDischarges:
+    samples: np.ndarray      # int64, at the unit template's peak
+    units: np.ndarray        # int64
+    scales: np.ndarray       # float, amplitude relative to the template
+    snr: np.ndarray          # float, matched-filter SNR (σ units)
+
+
+def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
+                params: UnitParams | None = None, refractory_ms: float = 1.5) -> PeeledDischarges:
+    """Explain an active region (c, L) µV as a sum of scaled unit templates (greedy matching pursuit)."""
+    params = params or UnitParams()
+    K = bank.n_units
+    empty = PeeledDischarges(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    if K == 0:
+        return empty
+    r = np.nan_to_num(region_uv / bank.sigma[:, None]).astype(np.float64)
+    c, L = r.shape
+    w = bank.templates.shape[2]
+    if L < w:
+        r = np.pad(r, ((0, 0), (0, w - L)))
+        L = w
+    T = bank.templates.astype(np.float64) * bank.masks[:, :, None]
+    e_t = (T ** 2).sum(axis=(1, 2))
+    n_eff = bank.masks.sum(axis=1) * w
+    n_pos = L - w + 1
+
+    def corr_all(lo, hi):
+        """Matched-filter output for positions lo..hi-1 (all templates)."""
+        seg = r[:, lo: hi + w - 1]
+        out = np.zeros((K, hi - lo))
+        for k in range(K):
+            for ch in np.nonzero(bank.masks[k])[0]:
+                out[k] += signal.correlate(seg[ch], T[k, ch], mode="valid")
+        return out
+
+    corr = corr_all(0, n_pos)
+    blocked = np.zeros((K, n_pos), dtype=bool)
+    refr = max(1, int(round(refractory_ms * fs / 1000)))
+    found_s, found_k, found_a, found_snr = [], [], [], []
+    min_energy = params.peel_min_snr ** 2
+    for _ in range(params.peel_max_iter):
+        a = np.clip(corr / e_t[:, None], params.min_scale, params.max_scale)
+        gain = 2 * a * corr - a * a * e_t[:, None]
+        gain[blocked] = -np.inf
+        k, tau = np.unravel_index(np.argmax(gain), gain.shape)
+        if not gain[k, tau] >= min_energy:
+            break
+        ak = a[k, tau]
+        # The fit must explain the waveform, not just correlate with it.
+        m = bank.masks[k]
+        seg = r[m, tau: tau + w]
+        resid = ((seg - ak * T[k, m]) ** 2).sum()
+        allowed = params.match_noise_factor * n_eff[k] + params.match_shape_tolerance * ak * ak * e_t[k]
+        if resid > allowed:
+            blocked[k, tau] = True
+            continue
+        r[:, tau: tau + w] -= ak * T[k]
+        lo, hi = max(0, tau - w + 1), min(n_pos, tau + w)
+        corr[:, lo:hi] = corr_all(lo, hi)
+        blocked[k, max(0, tau - refr): tau + refr + 1] = True
+        found_s.append(start + tau + int(bank.peak_offset[k]))
+        found_k.append(k)
+        found_a.append(ak)
+        found_snr.append(np.sqrt(gain[k, tau]))
+    if not found_s:
+        return empty
+    order = np.argsort(found_s, kind="stable")
+    return PeeledDischarges(np.asarray(found_s, np.int64)[order], np.asarray(found_k, np.int64)[order],
+                            np.asarray(found_a)[order], np.asarray(found_snr)[order])
