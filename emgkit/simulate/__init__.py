@@ -23,16 +23,15 @@ __all__ = ["simulate", "Truth", "load_truth", "save", "inject", "SimulationParam
            "SCENARIOS", "ELECTRODES", "resolve_params"]
 
 
-def __getattr__(name):
-    if name == "inject":
-        from .inject import inject
+from .inject import inject
+from .writers import save
 
-        return inject
-    if name == "save":
-        from .writers import save
-
-        return save
-    raise AttributeError(f"module 'emgkit.simulate' has no attribute {name!r}")
+# ``emgkit.simulate`` may resolve to the function (emgkit's lazy export) or to this package:
+# give the function the package's public names so ``emgkit.simulate.inject(...)`` works either way.
+for _name in ("Truth", "load_truth", "save", "inject", "SimulationParams", "ElectrodeModel", "SCENARIOS",
+              "ELECTRODES", "resolve_params"):
+    setattr(simulate, _name, globals()[_name])
+del _name
 
 
 class _CallableModule(types.ModuleType):

@@ -340,11 +340,18 @@ def simulate(scenario="isaacs", electrode: str = "needle", duration: float = 60.
 
 
 def _simulate_muscle(rng, muscle, p: SimulationParams, model: ElectrodeModel, electrode: str, fs: float, n: int,
-                     mains_hz: float, rows_d, rows_e, rows_s, rows_u, event_counter):
+                     mains_hz: float, rows_d, rows_e, rows_s, rows_u, event_counter, *, layout=None,
+                     noise_rms: float | None = None, window: tuple | None = None, synthetic_background: bool = True):
+    """Units, firing, rendering (and, unless ``synthetic_background`` is False, background and artifacts).
+
+    ``layout`` = (channels, electrodes, positions or None) overrides the electrode's own layout and
+    ``window`` = (t0, t1) in s limits where discharges are placed: both used by ``inject``.
+    """
     duration = n / fs
-    channels, electrodes, positions = _electrodes_for(electrode, model, muscle)
+    channels, electrodes, positions = layout or _electrodes_for(electrode, model, muscle)
     k = len(channels)
-    noise_rms = _u(rng, p.noise_rms_uv or model.noise_rms_uv)
+    if noise_rms is None:
+        noise_rms = _u(rng, p.noise_rms_uv or model.noise_rms_uv)
     block = np.zeros((k, n), dtype=np.float64)
 
     def footprint():
@@ -365,6 +372,8 @@ def _simulate_muscle(rng, muscle, p: SimulationParams, model: ElectrodeModel, el
 
     edge = 0.05  # keep whole MUAPs inside the recording (s)
     t0, t1 = edge, duration - edge
+    if window is not None:
+        t0, t1 = max(t0, window[0]), min(t1, window[1])
     for _ in range(_count(rng, p.n_fasciculating_units)):
         u = new_unit("fasciculating")
         u.groups = firing.fasciculating_unit(rng, p, t0, t1)
@@ -451,13 +460,14 @@ def _simulate_muscle(rng, muscle, p: SimulationParams, model: ElectrodeModel, el
                        u.footprint.info.get("cv_m_s", np.nan)])
     # Background and artifacts.
     ecg = p.ecg if p.ecg is not None else (not model.is_needle and muscle.lower().startswith(PROXIMAL_MUSCLES))
-    background.add_background(rng, block, fs, model, p, noise_rms, mains_hz, ecg, positions)
     segments = [("voluntary", s, e, "") for s, e in voluntary] + [("cramp", s, e, "") for s, e in cramps]
-    if p.artifacts:
-        segments += background.add_artifacts(rng, block, fs, model, p, channels)
-    else:
-        np.clip(block, -model.rail_uv, model.rail_uv, out=block)
-        segments += background.clipped_segments(block, fs, model.rail_uv, channels)
+    if synthetic_background:
+        background.add_background(rng, block, fs, model, p, noise_rms, mains_hz, ecg, positions)
+        if p.artifacts:
+            segments += background.add_artifacts(rng, block, fs, model, p, channels)
+        else:
+            np.clip(block, -model.rail_uv, model.rail_uv, out=block)
+            segments += background.clipped_segments(block, fs, model.rail_uv, channels)
     for state, s, e, ch in segments:
         rows_s.append([muscle, state, float(s), float(e), ch])
     # Discharge states: artifact where the main channel is under an artifact/clipped/flat segment.
@@ -552,6 +562,7 @@ def summarise(events: pd.DataFrame, segments: pd.DataFrame, units: pd.DataFrame,
         per_min = {k: (float((ev_rest["kind"] == k).sum()) / (rest / 60.0) if rest > 0 else 0.0)
                    for k in schema.EVENT_KINDS}
         spontaneous_units = ev[ev["kind"].isin(schema.SPONTANEOUS_KINDS)]["unit"].nunique()
-        rows.append([m, rest, excluded, int(spontaneous_units), per_min["fasciculation"],
+        fp_firings = per_min["fasciculation"] + per_min["doublet"] + per_min["multiplet"]
+        rows.append([m, rest, excluded, int(spontaneous_units), fp_firings,
                      *(per_min[k] for k in schema.EVENT_KINDS)])
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

@@ -17,7 +17,6 @@ tables inside an emgkit HDF5 file.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,9 @@ from ..errors import EmgkitFileNotFoundError, FileFormatError, ResultFileError, 
 TABLES = ("discharges", "events", "segments", "summary", "units")
 SEGMENT_EXTRA = ("channel",)
 UNIT_COLUMNS = ("muscle", "unit", "pattern", "amplitude", "channel", "duration_ms", "n_phases")
-#: Summary per muscle: rest time (s) analysed, excluded time (s), events per minute of rest for each kind.
+#: Summary per muscle: rest time (s) analysed, excluded time (s), units with spontaneous events,
+#: fasciculation-potential firings per minute of rest (single + doublet + multiplet events, each counted once)
+#: and events per minute of rest for each kind.
 SUMMARY_COLUMNS = ("muscle", "rest_time_s", "excluded_time_s", "n_spontaneous_units",
                    "fasciculations_per_min", *(f"{k}_per_min" for k in schema.EVENT_KINDS))
 TRUTH_FORMAT = "emgkit_truth"
