@@ -171,6 +171,9 @@ def test_noise_sigma_histogram_path_within_1e_3_of_exact():
     np.testing.assert_array_less(np.abs(got / want - 1), 1e-3)
     sub, sub_want = dsp.noise_sigma(x, subsample=3), _naive.noise_sigma(x, subsample=3)
     np.testing.assert_array_less(np.abs(sub / sub_want - 1), 1e-3)
+    for n_short in (5000, 20_000, 61_440):  # chunk-sized channels take the histogram path too
+        short = x[:, :n_short]
+        np.testing.assert_array_less(np.abs(dsp.noise_sigma(short) / _naive.noise_sigma(short) - 1), 1e-3)
 
 
 def test_noise_sigma_degenerate_long_channels_fall_back_to_exact():

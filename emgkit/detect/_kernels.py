@@ -572,16 +572,16 @@ def filtfilt(x, y, sos, zi, pad, block):
 
 # ----------------------------------------------------------------------------- robust noise (MAD)
 # median(|x - median(x)|) from one histogram pass: a strided subsample (~8192
-# samples) gives a rough median and MAD; a fine histogram over median ± 8 MAD
-# (8192 bins, bin width ≈ MAD/512) then gives both exactly enough, reading the
-# empirical CDF piecewise-linearly inside bins. Channels where that window
-# misses the median or the MAD, short channels and degenerate ones fall back
-# to the exact median (a copy of that channel).
+# samples) gives a rough median and MAD; a fine histogram over median ± 4 MAD
+# (8192 bins, bin width ≈ MAD/1000) then gives both to within about a bin,
+# reading the empirical CDF piecewise-linearly inside bins. Channels where that
+# window misses the median or the MAD, very short channels and degenerate ones
+# fall back to the exact median (a copy of that channel).
 
 _N_BINS = 8192
-_HALF_WIDTH_MADS = 8.0
+_HALF_WIDTH_MADS = 4.0
 _SUBSAMPLE = 8192
-_EXACT_BELOW = 65536  # channels shorter than this: exact medians are cheap
+_EXACT_BELOW = 4096  # channels shorter than this: exact medians are cheap
 
 
 @jit()
@@ -667,7 +667,7 @@ def mad(x, stride, n_parts):
             width[c] = 2.0 * _HALF_WIDTH_MADS * rough / _N_BINS
             use_hist[c] = True
     # 2. one histogram pass, each row split in n_parts so one channel uses every thread
-    hist = np.zeros((n_ch, n_parts, _N_BINS), np.int64)
+    hist = np.zeros((n_ch, n_parts, _N_BINS), np.int32)  # a part holds < 2**31 samples
     below = np.zeros((n_ch, n_parts), np.int64)
     finite = np.zeros((n_ch, n_parts), np.int64)
     part_len = (n_strided + n_parts - 1) // n_parts

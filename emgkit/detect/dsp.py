@@ -209,7 +209,7 @@ def noise_sigma(x, subsample: int = 1) -> np.ndarray:
 
     One histogram pass per channel after a rough estimate from ~8192 strided
     samples; relative error vs the exact MAD ≤ 1e-3 (tested against the
-    ``np.median`` twin), exact for channels under 65536 samples and when the
+    ``np.median`` twin), exact for channels under 4096 samples and when the
     histogram window misses (then the channel is copied). For integer-valued
     (quantised) data the histogram interpolates between quantisation levels
     where the exact median jumps between them. ``subsample=k`` reads every
@@ -225,7 +225,7 @@ def noise_sigma(x, subsample: int = 1) -> np.ndarray:
     from numba import get_num_threads
 
     kernels = _kernels()
-    n_parts = max(1, -(-get_num_threads() // n_ch)) if n >= 1 << 20 else 1
+    n_parts = max(1, -(-get_num_threads() // n_ch)) if n >= 1 << 20 else 1  # split long single channels over threads
     return kernels.mad(block, stride, n_parts) / MAD_TO_SIGMA
 
 
