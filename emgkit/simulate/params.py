@@ -214,8 +214,10 @@ PARAM_NAMES = tuple(f.name for f in fields(SimulationParams))
 #: Scenario presets: field overrides of SimulationParams (per muscle).
 SCENARIOS: dict[str, dict] = {
     "quiet": dict(),
-    "benign": dict(n_fasciculating_units=(1, 4), fasciculation_rate_hz=(0.05, 0.4), doublet_probability=0.02),
-    "als": dict(n_fasciculating_units=(6, 15), fasciculation_rate_hz=(0.05, 1.0), doublet_probability=0.08,
+    # Benign fasciculation: few units, low rates (ALS biceps rates are 10–40× BFS rates, Bashford 2020).
+    "benign": dict(n_fasciculating_units=(1, 3), fasciculation_rate_hz=(0.05, 0.15), doublet_probability=0.02),
+    # ALS: surface median 40.5 FP/min, IQR 10.6–79.4 (Bashford 2020) -> ~4–12 units at 0.05–0.3 Hz.
+    "als": dict(n_fasciculating_units=(4, 12), fasciculation_rate_hz=(0.05, 0.3), doublet_probability=0.08,
                 multiplet_probability=0.02, unstable_fraction=0.6, n_fibrillating_fibres=(1, 4)),
     "isaacs": dict(n_fasciculating_units=(2, 5), fasciculation_rate_hz=(0.1, 1.0), doublet_probability=0.35,
                    multiplet_probability=0.25, n_myokymic_units=(1, 3), n_neuromyotonic_units=(1, 2)),
