@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from dataclasses import asdict
+
+from ..errors import ParameterError, check_option
 from ..recording import Recording
 from .generate import ALIASES, _build_truth, _simulate_muscle
 from .params import ELECTRODES, SCENARIOS, resolve_params
-from ..errors import check_option
 
 
 def _robust_rms(x: np.ndarray) -> float:
@@ -116,7 +117,7 @@ def inject(recording: Recording, scenario="benign", seed: int = 0, muscles=None,
                                              synthetic_background=False)
         data[idx] += block
         resolved[muscle] = {"scenario": scenario, "electrode_model": model_name, "background_rms_uv": rms,
-                            **{k: v for k, v in p.__dict__.items()}}
+                            **asdict(p)}
     truth_params = {"scenario": scenario, "injected_into": recording.path or "array", "seed": int(seed),
                     "fs": fs, "start": t0, "stop": t1, "muscles": resolved}
     truth = _build_truth(rows_d, rows_e, rows_s, rows_u, chosen, t1 - t0, fs, "injected", scenario, int(seed),

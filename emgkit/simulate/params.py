@@ -21,7 +21,7 @@ different but plausible patient. Sources are those collected in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
 from ..errors import ParameterError, check_option
