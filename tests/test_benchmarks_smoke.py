@@ -1,0 +1,47 @@
+"""A tiny run of the benchmark harness: the code works and writes its report. No timing assertions."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import data, speed  # noqa: E402
+
+
+def test_synthetic_source_is_reproducible_per_span(tmp_path):
+    case = data.Case("hd", 3, 2048.0, 70.0)
+    source = data.SyntheticSource(case.n_channels, case.n_samples, case.fs, seed=2)
+    whole = source.read(0, 140_000, np.arange(3))
+    np.testing.assert_array_equal(source.read(65_000, 70_000, np.array([2, 0])), whole[[2, 0], 65_000:70_000])
+    assert 5 < np.median(np.abs(whole)) / 0.6745 < 15  # ~10 µV noise under sparse spikes
+
+
+def test_kernel_chain_and_baselines_run_on_a_small_file(tmp_path):
+    case = data.Case("hd", 4, 2048.0, 2.0)
+    path = data.ensure_file(case, tmp_path)
+    assert path.exists() and path.with_suffix(".dat").stat().st_size == case.size * 2
+    chain = speed.child_kernels(str(path), chunk_values=4 * 1024)  # several chunks
+    assert set(chain["stages"]) == {"read", "filter", "noise", "peaks"} and chain["size"] == case.size
+    assert chain["n_peaks"] > 0
+    base = speed.child_baselines(str(path), span_s=1.0)
+    assert base["size"] == 4 * 2048 and base["emgkit"]["total"] > 0 and base["scipy"]["total"] > 0
+    assert "spikeinterface" in base  # measured or skipped with a note
+
+
+def test_report_formatting_and_cli_quick_grid_subset(tmp_path):
+    from benchmarks.__main__ import main
+
+    assert main(["speed", "--quick", "--cases", "needle", "--no-pipeline", "--no-startup", "--baseline-span", "1",
+                 "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads(next((tmp_path / "out").glob("speed_quick_*.json")).read_text())
+    rows = report["speed"]["cases"]
+    assert [r["case"] for r in rows] == ["needle_1ch_48kHz_0.25min"]
+    assert "error" not in rows[0]["kernels"], rows[0]["kernels"]
+    assert rows[0]["kernels"]["max_rss_mb"] > 0
+    assert "threads_1" in report["speed"]["bandwidth"]
+    text = speed.format_report(report["speed"])
+    assert "needle_1ch_48kHz_0.25min" in text and "bandwidth" in text
