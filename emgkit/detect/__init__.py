@@ -34,6 +34,20 @@ _EVENT_KIND_OF_LABEL = {"fasciculation": "fasciculation", "doublet": "doublet", 
                         "myokymic": "myokymic", "neuromyotonic": "neuromyotonic", "continuous": "continuous"}
 
 
+def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
+    """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
+    out = np.zeros(bank.n_units, dtype=bool)
+    if kind != "needle" or bank.n_units == 0:
+        return out
+    t = bank.templates_uv()[np.arange(bank.n_units), bank.main_channel]   # (K, w)
+    p2p = np.ptp(t, axis=1)
+    big = np.abs(t) >= 0.2 * np.abs(t).max(axis=1, keepdims=True)
+    first = big.argmax(axis=1)
+    last = t.shape[1] - 1 - big[:, ::-1].argmax(axis=1)
+    spike_ms = (last - first + 1) / fs * 1000
+    return (spike_ms <= pattern_params.fibrillation_max_spike_ms) & (p2p <= pattern_params.fibrillation_max_uv)
+
+
 def _params(params) -> DetectionParams:
     if params is None:
         return DetectionParams()
@@ -111,7 +125,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         t = time.perf_counter()
         cand_state = state_of_times(cand_times, segs)
         excluded_rows = []
-        for i in np.nonzero(cand_state != "rest")[0]:
+        for i in np.nonzero((cand_state != "rest") & (labels != -2))[0]:  # -2: another phase of a unit
             k = int(labels[i])
             excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.main_channel[k],
                                   float(np.ptp(gc.snippets[i, gc.main_channel[i]])), cand_state[i], np.nan))
@@ -124,12 +138,16 @@ def detect(recording, params=None, *, hash_input: bool = True):
             hi = np.minimum(s + w + 1, rec.n_samples)
             tmpl_uv = bank.templates_uv()
             p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1)
+            # Units seen often are tried everywhere; rare ones only where their candidates lie.
+            common = np.nonzero(bank.counts >= 3)[0]
+            rest_labels = labels[rest_idx]
             for a, b in _merge_intervals(lo, hi):
                 data = gc.regions.get((a, b))
                 if data is None:
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
-                # The template window starts `before` samples ahead of its alignment point.
-                peeled = peel_region(data, a, bank, fs, p.units)
+                inside = (s >= a) & (s < b)
+                local = np.unique(rest_labels[inside & (rest_labels >= 0)])
+                peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local))
                 for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
                     rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
         rows = excluded_rows + rest_rows
@@ -145,19 +163,24 @@ def detect(recording, params=None, *, hash_input: bool = True):
 
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
-        from .patterns import classify_unit
+        from .patterns import classify_fibre, classify_unit
 
         ev_rows = []
         rest_mask = (dis["state"] == "rest").to_numpy()
+        fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
         for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
             idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
             times = dis["time"].to_numpy()[idx]
-            lab, events = classify_unit(times, p.patterns)
+            if fibre[k]:
+                lab, events = classify_fibre(times, p.patterns)
+            else:
+                lab, events = classify_unit(times, p.patterns)
             for kind, a, b in events:
                 rows_ev = idx[a:b + 1]
                 if kind == "voluntary":
-                    dis.loc[rows_ev, "state"] = "voluntary"
-                    continue
+                    # A lone unit firing regularly at voluntary rates outside voluntary time:
+                    # a look-alike, reported as continuous activity, never as fasciculations.
+                    kind = "continuous"
                 eid = next_event
                 next_event += 1
                 dis.loc[rows_ev, "event"] = eid
@@ -170,6 +193,16 @@ def detect(recording, params=None, *, hash_input: bool = True):
                     "rate": float((n - 1) / (times[b] - times[a])) if n > 1 and times[b] > times[a] else 0.0,
                     "confidence": float(np.clip(np.nanmean(snr) / (2 * p.units.peel_min_snr), 0, 1)),
                 })
+        # Cramp episodes: one event each, many units (unit −1).
+        for seg in segs[segs["state"] == "cramp"].itertuples(index=False):
+            inside = (dis["time"] >= seg.start) & (dis["time"] < seg.end)
+            dis.loc[inside, "event"] = next_event
+            n_in = int(inside.sum())
+            ev_rows.append({"event": next_event, "muscle": gc.muscle, "unit": -1, "kind": "cramp",
+                            "start": float(seg.start), "end": float(seg.end), "n_discharges": n_in,
+                            "rate": n_in / (seg.end - seg.start) if seg.end > seg.start else 0.0,
+                            "confidence": 0.5})
+            next_event += 1
         ev = pd.DataFrame(ev_rows, columns=["event", "muscle", "unit", "kind", "start", "end",
                                             "n_discharges", "rate", "confidence"])
         timings["patterns"] += time.perf_counter() - t

@@ -78,11 +78,11 @@ class SpikeParams:
     #: typical 5–20 µV needle noise.
     threshold_sd: float = 5.5
     #: A detection must be the largest |x| within ± this window (ms); one per MUAP main spike.
-    needle_exclusion_ms: float = 1.5
+    needle_exclusion_ms: float = 2.5
     surface_exclusion_ms: float = 4.0
     #: Waveform window (ms) before/after the peak for units: needle MUAPs last 5–15 ms, FPs
     #: 12.6 ± 4.4 ms (Sleutjes 2016); surface MUAPs 10–30 ms.
-    needle_window_ms: tuple = (4.0, 4.0)
+    needle_window_ms: tuple = (5.0, 6.0)
     surface_window_ms: tuple = (10.0, 10.0)
     #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
     #: same discharge (grid propagation delays are a few ms).
@@ -145,8 +145,18 @@ class PatternParams:
     voluntary_min_run_s: float = 1.5
     #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020).
     continuous_max_cov: float = 0.1
-    #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009).
-    cramp_min_cov: float = 0.35
+    #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009), against 0.1–0.25 for
+    #: voluntary firing. Measured as the mean local CV2 (Holt et al. 1996) of the active units'
+    #: intervals, which unit-assignment errors inflate, hence a threshold above 0.45.
+    cramp_min_cov: float = 0.5
+    #: Fibrillation potentials (needle): single-fibre spikes of 1–5 ms, 20–200 µV, firing regularly
+    #: at 0.5–15 Hz with CoV < 0.1; positive sharp waves have a 10–100 ms tail (textbook, AANEM).
+    #: A unit whose template's main spike lasts at most `fibrillation_max_spike_ms` with p-p at most
+    #: `fibrillation_max_uv` is a fibre, not a motor unit.
+    fibrillation_max_spike_ms: float = 5.0
+    fibrillation_max_uv: float = 250.0
+    fibrillation_rate_hz: tuple = (0.5, 15.0)
+    fibrillation_max_cov: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -155,10 +165,12 @@ class SegmentParams:
 
     #: Window length (s) for segment decisions.
     window_s: float = 0.5
-    #: A window is voluntary when at least this many units fire regularly in it...
+    #: A window is voluntary when at least this many units fire in regular runs at voluntary rates
+    #: (voluntary effort recruits several units together: AANEM "recruitment")...
     voluntary_min_units: int = 2
-    #: ...or the signal power rises this many times above the rest noise power (interference pattern).
-    interference_power_ratio: float = 6.0
+    #: ...or the signal power rises this many times above the muscle's median window power while
+    #: several units fire and none dominates (interference pattern).
+    interference_power_ratio: float = 4.0
     #: Neighbouring excluded windows closer than this (s) are joined.
     join_gap_s: float = 0.5
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).

@@ -39,8 +39,26 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist()))
 
 
+def classify_fibre(times: np.ndarray, params: PatternParams | None = None, kind: str = "fibrillation"):
+    """Events of a single-fibre unit: regular runs at fibrillation rates form one train each."""
+    p = params or PatternParams()
+    t = np.asarray(times, dtype=np.float64)
+    labels = np.array([kind] * t.size, dtype=object)
+    events = []
+    isi = np.diff(t)
+    lo, hi = 1.0 / p.fibrillation_rate_hz[1], 1.0 / p.fibrillation_rate_hz[0]
+    covered = np.zeros(t.size, dtype=bool)
+    for a, b in runs((isi >= lo) & (isi <= hi)):
+        events.append((kind, a, b + 1))
+        covered[a:b + 2] = True
+    for i in np.nonzero(~covered)[0]:
+        events.append((kind, int(i), int(i)))
+    events.sort(key=lambda e: e[1])
+    return labels, events
+
+
 def classify_unit(times: np.ndarray, params: PatternParams | None = None):
-    """Group one unit's discharge times into events.
+    """Group one motor unit's discharge times into events.
 
     Returns (labels per discharge, list of (kind, first_index, last_index)) with discharges
     first..last (inclusive) forming each event, in time order.

@@ -8,12 +8,16 @@ window of ``window_s`` seconds, then neighbouring excluded windows are joined.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
 from .patterns import CONTINUOUS, VOLUNTARY, classify_unit
 from .spikes import GroupCandidates
+
+log = logging.getLogger("emgkit")
 
 
 def _intervals(flags: np.ndarray, window_s: float, join_windows: int) -> list[tuple[float, float]]:
@@ -80,14 +84,17 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                 w = np.minimum((t[1:-1][okk] // ws).astype(np.int64), n_win - 1)
                 np.add.at(isi_cov_sum, w, local[okk])
                 np.add.at(isi_cov_n, w, 1)
-    rest_power = max(sigma ** 2, 1e-12)
+    # Power relative to the muscle's typical window (most of a recording is rest), never below noise.
+    rest_power = max(float(np.median(gc.window_power)) if n_win else 0.0, sigma ** 2, 1e-12)
     ratio = gc.window_power / rest_power
     # An interference pattern: power well above rest, several units, none dominating (a single
     # unit's neuromyotonic train or myokymic burst is spontaneous activity, not voluntary).
     interference = ((ratio > params.interference_power_ratio)
                     & (active_units >= params.voluntary_min_units + 1)
                     & (top_count < 0.5 * np.maximum(total_count, 1)))
-    voluntary = (regular_units >= 1) | interference
+    # Voluntary effort recruits units together; one unit firing regularly alone is a look-alike
+    # (continuous single discharges, Posa 2020) that patterns reports, not excluded time.
+    voluntary = (regular_units >= params.voluntary_min_units) | interference
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
@@ -96,6 +103,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         seg_cv = np.nanmean(cv2[w0:w1]) if np.isfinite(cv2[w0:w1]).any() else np.nan
         many = np.max(active_units[w0:w1], initial=0) >= 3
         state = "cramp" if (many and seg_cv >= pattern_params.cramp_min_cov) else "voluntary"
+        log.debug("segment %s %.1f-%.1f s: %s (CV2 %.2f)", gc.muscle, a, b, state, seg_cv)
         rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": min(b, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})

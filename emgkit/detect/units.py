@@ -142,6 +142,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         if len(members) >= 3:
             bank.templates[k] = np.median(members, axis=0)
     bank = _finalise(bank.templates, np.bincount(labels[labels >= 0], minlength=bank.n_units), sigma)
+    labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
     return labels, bank
@@ -196,6 +197,51 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     return tmpl[keep], np.asarray(merged_counts)
 
 
+def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: int, sigma: np.ndarray,
+                    min_share: float = 0.7, max_lag_spread: int = 3):
+    """Drop units that are another phase of a bigger unit's MUAP.
+
+    A polyphasic MUAP can give two candidates a fixed lag apart; they cluster into two
+    units that always fire together. Unit B is such a shadow of unit A when most of B's
+    candidates have one of A's within the waveform window at a constant lag. B's
+    candidates become label −2 (duplicates) and its template is removed.
+    """
+    K = bank.n_units
+    if K < 2:
+        return labels, bank
+    times = [np.sort(samples[labels == k]) for k in range(K)]
+    order = np.argsort([-t.size for t in times], kind="stable")
+    alive = np.ones(K, dtype=bool)
+    for ib, b in enumerate(order[::-1]):          # smallest first
+        tb = times[b]
+        if tb.size == 0:
+            alive[b] = False
+            continue
+        for a in order:
+            if a == b or not alive[a] or times[a].size < tb.size:
+                continue
+            ta = times[a]
+            j = np.clip(np.searchsorted(ta, tb), 1, max(ta.size - 1, 1))
+            cand = np.stack([ta[j - 1], ta[np.minimum(j, ta.size - 1)]])
+            lag = cand - tb[None, :]
+            lag = lag[np.argmin(np.abs(lag), axis=0), np.arange(tb.size)]
+            near = np.abs(lag) <= w
+            if near.mean() < min_share:
+                continue
+            q1, q3 = np.percentile(lag[near], [25, 75])
+            if q3 - q1 <= max_lag_spread:
+                alive[b] = False
+                break
+    if alive.all():
+        return labels, bank
+    keep = np.nonzero(alive)[0]
+    remap = np.full(K, -2, dtype=np.int64)
+    remap[keep] = np.arange(keep.size)
+    new = np.where(labels >= 0, remap[np.maximum(labels, 0)], labels)
+    bank = _finalise(bank.templates[keep], np.bincount(new[new >= 0], minlength=keep.size), sigma)
+    return new, bank
+
+
 @dataclass
 class PeeledDischarges:
     samples: np.ndarray      # int64, at the unit template's peak
@@ -205,9 +251,20 @@ class PeeledDischarges:
 
 
 def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
-                params: UnitParams | None = None, refractory_ms: float = 1.5) -> PeeledDischarges:
-    """Explain an active region (c, L) µV as a sum of scaled unit templates (greedy matching pursuit)."""
+                params: UnitParams | None = None, refractory_ms: float = 1.5,
+                units: np.ndarray | None = None) -> PeeledDischarges:
+    """Explain an active region (c, L) µV as a sum of scaled unit templates (greedy matching pursuit).
+
+    ``units`` restricts the fit to these template indices (default: all).
+    """
     params = params or UnitParams()
+    if units is not None:
+        units = np.asarray(units, dtype=np.int64)
+        sub = UnitBank(bank.templates[units], bank.counts[units], bank.main_channel[units],
+                       bank.peak_offset[units], bank.masks[units], bank.sigma)
+        out = peel_region(region_uv, start, sub, fs, params, refractory_ms)
+        out.units = units[out.units]
+        return out
     K = bank.n_units
     empty = PeeledDischarges(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     if K == 0:
