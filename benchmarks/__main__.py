@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--out", type=Path, default=Path("bench_out"), help="folder for the JSON report")
     parser.add_argument("--data", type=Path, default=None, help="folder caching the generated recordings")
-    parser.add_argument("--cases", default=None, help="only cases whose name contains this text")
+    parser.add_argument("--cases", default=None, help="only cases whose name contains one of these comma-separated texts")
     parser.add_argument("--no-pipeline", action="store_true", help="skip emgkit.detect (kernels and baselines only)")
     parser.add_argument("--no-startup", action="store_true", help="skip the cold/warm start-up figures (cold compile takes ~30-60 s)")
     parser.add_argument("--baseline-span", type=float, default=600.0, help="seconds of data the baselines process")
