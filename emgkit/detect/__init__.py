@@ -168,6 +168,31 @@ def detect(recording, params=None, *, hash_input: bool = True):
         ev_rows = []
         rest_mask = (dis["state"] == "rest").to_numpy()
         fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
+        # High-frequency trains first, at the muscle level: a 150–300 Hz train's overlapping MUAPs
+        # are easily split over several templates, which must not turn into fasciculations.
+        from .patterns import runs
+
+        t_all = dis["time"].to_numpy()
+        rest_pos = np.nonzero(rest_mask)[0]
+        if rest_pos.size > 2:
+            isi = np.diff(t_all[rest_pos])
+            for a, b in runs(isi < 1.0 / p.patterns.neuromyotonic_min_rate_hz):
+                if t_all[rest_pos[b + 1]] - t_all[rest_pos[a]] < p.patterns.neuromyotonic_min_duration_s:
+                    continue
+                rows_ev = rest_pos[a:b + 2]
+                unit = int(pd.Series(dis["unit"].to_numpy()[rows_ev]).mode().iloc[0])
+                times = t_all[rows_ev]
+                dis.loc[rows_ev, "event"] = next_event
+                dis.loc[rows_ev, "kind"] = "neuromyotonic"
+                dis.loc[rows_ev, "unit"] = unit
+                n = rows_ev.size
+                snr = dis["snr"].to_numpy()[rows_ev]
+                ev_rows.append({"event": next_event, "muscle": gc.muscle, "unit": unit, "kind": "neuromyotonic",
+                                "start": float(times[0]), "end": float(times[-1]), "n_discharges": int(n),
+                                "rate": float((n - 1) / (times[-1] - times[0])),
+                                "confidence": float(np.clip(np.nanmean(snr) / (2 * p.units.peel_min_snr), 0, 1))})
+                next_event += 1
+                rest_mask[rows_ev] = False
         for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
             idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
             times = dis["time"].to_numpy()[idx]

@@ -277,7 +277,15 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         L = w
     T = bank.templates.astype(np.float64) * bank.masks[:, :, None]
     e_t = (T ** 2).sum(axis=(1, 2))
-    n_eff = bank.masks.sum(axis=1) * w
+    # The fit is judged on each template's core (where its main channel exceeds 20 % of its
+    # peak): in a fast train the window's tails hold the neighbours' MUAPs, the core does not.
+    main = np.abs(T[np.arange(K), bank.main_channel])
+    core = main >= 0.2 * main.max(axis=1, keepdims=True)
+    first = core.argmax(axis=1)
+    last = w - 1 - core[:, ::-1].argmax(axis=1)
+    core_mask = (np.arange(w)[None, :] >= first[:, None]) & (np.arange(w)[None, :] <= last[:, None])
+    e_core = ((T ** 2) * core_mask[:, None, :]).sum(axis=(1, 2))
+    n_core = bank.masks.sum(axis=1) * core_mask.sum(axis=1)
     n_pos = L - w + 1
 
     def corr_all(lo, hi):
@@ -304,9 +312,10 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         ak = a[k, tau]
         # The fit must explain the waveform, not just correlate with it.
         m = bank.masks[k]
-        seg = r[m, tau: tau + w]
-        resid = ((seg - ak * T[k, m]) ** 2).sum()
-        allowed = params.match_noise_factor * n_eff[k] + params.match_shape_tolerance * ak * ak * e_t[k]
+        cm = core_mask[k]
+        seg = r[m, tau: tau + w][:, cm]
+        resid = ((seg - ak * T[k, m][:, cm]) ** 2).sum()
+        allowed = params.match_noise_factor * n_core[k] + params.match_shape_tolerance * ak * ak * e_core[k]
         if resid > allowed:
             blocked[k, tau] = True
             continue
