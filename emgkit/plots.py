@@ -201,16 +201,23 @@ def to_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def save_plots(result, directory, prefix: str = "") -> list[pathlib.Path]:
-    """Write ``<directory>/<prefix><name>.png`` for each of ``PLOTS`` (atomically); return the paths."""
+def render(result) -> dict[str, bytes]:
+    """Each of ``PLOTS`` as PNG bytes (name -> bytes), e.g. to save and embed without drawing twice."""
+    return {name: to_png(make(result)) for name, make in PLOTS.items()}
+
+
+def save_plots(result, directory, prefix: str = "", pngs: dict | None = None) -> list[pathlib.Path]:
+    """Write ``<directory>/<prefix><name>.png`` for each of ``PLOTS`` (atomically); return the paths.
+
+    ``pngs`` (from :func:`render`) saves figures already drawn.
+    """
     from .report import atomic_path
 
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, make in PLOTS.items():
+    for name, png in (pngs or render(result)).items():
         path = directory / f"{prefix}{name}.png"
-        png = to_png(make(result))
         with atomic_path(path) as tmp:
             tmp.write_bytes(png)
         written.append(path)
@@ -218,5 +225,5 @@ def save_plots(result, directory, prefix: str = "") -> list[pathlib.Path]:
     return written
 
 
-__all__ = ["raster", "templates", "rates", "save_plots", "to_png", "available", "PLOTS", "KIND_COLOURS",
+__all__ = ["raster", "templates", "rates", "render", "save_plots", "to_png", "available", "PLOTS", "KIND_COLOURS",
            "PlotDependencyError"]

@@ -288,10 +288,12 @@ def _png_tag(png: bytes, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
 
 
-def _plot_section(result) -> str:
+def _plot_section(result, pngs: dict | None = None) -> str:
     """The plots as inline PNGs; a note instead when matplotlib is missing or a plot fails."""
     from . import plots
 
+    if pngs:
+        return "\n".join(_png_tag(png, name) for name, png in pngs.items())
     if not plots.available():
         return "<p class='note'>Plots need matplotlib: pip install 'emgkit[plot]'.</p>"
     parts = []
@@ -306,8 +308,12 @@ def _plot_section(result) -> str:
     return "\n".join(parts)
 
 
-def html_report(result, *, title: str | None = None, plots: bool = True) -> str:
-    """A self-contained HTML page (inline CSS and images, no network) describing ``result``."""
+def html_report(result, *, title: str | None = None, plots: bool = True, pngs: dict | None = None) -> str:
+    """A self-contained HTML page (inline CSS and images, no network) describing ``result``.
+
+    ``plots`` embeds the figures of :mod:`emgkit.plots` (when matplotlib is installed); ``pngs``
+    (from ``emgkit.plots.render``) embeds figures already drawn.
+    """
     title = title or f"emgkit report: {_input_name(result)}"
     rows = muscle_rows(result)
     body = [f"<h1>{html.escape(title)}</h1>", "<dl class='facts'>"]
@@ -324,7 +330,7 @@ def html_report(result, *, title: str | None = None, plots: bool = True) -> str:
         body.append(f"</ul><p class='note'>{html.escape(NOT_A_DIAGNOSIS)}</p>")
     if plots:
         body.append("<h2>Plots</h2>")
-        body.append(_plot_section(result))
+        body.append(_plot_section(result, pngs))
     body.append("<h2>Motor units with spontaneous discharges</h2>")
     body.append(_frame_html(result.units))
     if len(result.events) and {"muscle", "kind"} <= set(result.events.columns):
@@ -345,7 +351,7 @@ def html_report(result, *, title: str | None = None, plots: bool = True) -> str:
     return _page(title, "\n".join(body))
 
 
-def write_report(result, path, *, plots: bool = True) -> pathlib.Path:
+def write_report(result, path, *, plots: bool = True, pngs: dict | None = None) -> pathlib.Path:
     """Write an HTML (``.html``/``.htm``) or text (any other extension) report of ``result`` atomically."""
     from .errors import ResultFileError, file_error
 
@@ -353,7 +359,7 @@ def write_report(result, path, *, plots: bool = True) -> pathlib.Path:
     if not path.parent.is_dir():
         raise file_error(path, "the folder does not exist", "create it first", cls=ResultFileError)
     if path.suffix.lower() in (".html", ".htm"):
-        text = html_report(result, plots=plots)
+        text = html_report(result, plots=plots, pngs=pngs)
     else:
         text = text_report(result)
     write_text_atomic(path, text)

@@ -13,6 +13,7 @@ and plain text for any other extension.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -101,15 +102,22 @@ def run(args) -> int:
     if args.out:
         written.append(result.save(args.out))
     if args.csv:
-        written += result.to_csv(args.csv)
+        from ..report import write_csv_atomic
+        from ..results import TABLE_NAMES
+
+        os.makedirs(args.csv, exist_ok=True)
+        written += [write_csv_atomic(getattr(result, name), os.path.join(args.csv, f"{name}.csv"))
+                    for name in TABLE_NAMES]
+    pngs = None
+    if args.plots:
+        from ..plots import render, save_plots
+
+        pngs = render(result)  # drawn once, saved and embedded in the report
+        written += save_plots(result, args.plots, pngs=pngs)
     if args.report:
         from ..report import write_report
 
-        written.append(write_report(result, args.report))
-    if args.plots:
-        from ..plots import save_plots
-
-        written += save_plots(result, args.plots)
+        written.append(write_report(result, args.report, pngs=pngs))
     for path in written:
         say(f"wrote {path}")
     sys.stdout.flush()
