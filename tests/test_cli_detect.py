@@ -7,6 +7,7 @@ import pytest
 import emgkit
 from emgkit.cli import main
 from emgkit.report import summary_cells
+from emgkit.results import file_sha256
 
 DURATION_S = 5.0
 
@@ -70,7 +71,7 @@ def test_result_file_loads_with_the_recording_facts(detect_run, recording):
     result = emgkit.load_result(paths["out"])
     assert result.provenance["input_path"].endswith("benign.edf")
     assert result.provenance["n_samples"] / result.provenance["fs"] == pytest.approx(DURATION_S)
-    assert result.provenance["input_sha256"] == emgkit.results.file_sha256(recording[0])
+    assert result.provenance["input_sha256"] == file_sha256(recording[0])
     # FP/min is the count of fasciculation events over the rest minutes.
     for _, row in result.summary.iterrows():
         n_fp = int(((result.events["muscle"] == row["muscle"]) & (result.events["kind"] == "fasciculation")).sum())
