@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 
 import numpy as np
@@ -268,3 +269,13 @@ def detect(recording, params=None, *, hash_input: bool = True):
     return DetectionResult(discharges=discharges, events=events, segments=segments, units=units,
                            templates=templates, summary=pd.DataFrame(summaries), qc=pd.DataFrame(qc_rows),
                            params=p.to_dict(), provenance=provenance)
+
+
+class _CallableModule(sys.modules[__name__].__class__):
+    """``emgkit.detect`` stays callable after ``import emgkit.detect.<stage>`` replaces the lazy attribute."""
+
+    def __call__(self, *args, **kwargs):
+        return detect(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

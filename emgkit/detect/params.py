@@ -147,8 +147,10 @@ class PatternParams:
     continuous_max_cov: float = 0.1
     #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009), against 0.1–0.25 for
     #: voluntary firing. Measured as the mean local CV2 (Holt et al. 1996) of the active units'
-    #: intervals, which unit-assignment errors inflate, hence a threshold above 0.45.
-    cramp_min_cov: float = 0.5
+    #: intervals. Unit-assignment errors inflate CV2 (real steady contractions, EMGLAB R00108,
+    #: measure ≈ 0.5–0.6), so only clearly irregular multi-unit activity is called cramp;
+    #: the rest is labelled voluntary. Both are excluded from spontaneous counts.
+    cramp_min_cov: float = 0.7
     #: Fibrillation potentials (needle): single-fibre spikes of 1–5 ms, 20–200 µV, firing regularly
     #: at 0.5–15 Hz with CoV < 0.1; positive sharp waves have a 10–100 ms tail (textbook, AANEM).
     #: A unit whose template's main spike lasts at most `fibrillation_max_spike_ms` with p-p at most
@@ -171,6 +173,10 @@ class SegmentParams:
     #: ...or the signal power rises this many times above the muscle's median window power while
     #: several units fire and none dominates (interference pattern).
     interference_power_ratio: float = 4.0
+    #: ...or several units together fire more than this many discharges per second in the muscle:
+    #: voluntary units fire at 5–25 Hz each (textbook) while even ALS muscles show ~40 FP/min
+    #: (Bashford 2020), i.e. under one per second.
+    interference_min_rate_hz: float = 30.0
     #: Neighbouring excluded windows closer than this (s) are joined.
     join_gap_s: float = 0.5
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).

@@ -94,7 +94,13 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                     & (top_count < 0.5 * np.maximum(total_count, 1)))
     # Voluntary effort recruits units together; one unit firing regularly alone is a look-alike
     # (continuous single discharges, Posa 2020) that patterns reports, not excluded time.
-    voluntary = (regular_units >= params.voluntary_min_units) | interference
+    # A sustained discharge density no spontaneous pattern reaches across several units (a steady
+    # contraction fills the whole recording, so relative power alone cannot see it).
+    dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
+             & (active_units >= params.voluntary_min_units)
+             & (top_count < 0.5 * np.maximum(total_count, 1)))
+    dense &= np.convolve(dense, np.ones(3), mode="same") >= 2  # at least two neighbouring windows
+    voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
