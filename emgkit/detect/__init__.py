@@ -133,12 +133,13 @@ def detect(recording, params=None, *, hash_input: bool = True):
         rest_idx = np.nonzero(cand_state == "rest")[0]
         w = gc.before + gc.after
         rest_rows = []
-        if rest_idx.size and bank.n_units:
+        next_unit = bank.n_units
+        if rest_idx.size:
             s = gc.samples[rest_idx]
             lo = np.maximum(s - w, 0)
             hi = np.minimum(s + w + 1, rec.n_samples)
             tmpl_uv = bank.templates_uv()
-            p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1)
+            p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1) if bank.n_units else np.zeros(0)
             # Units seen often are tried everywhere; rare ones only where their candidates lie.
             common = np.nonzero(bank.counts >= 3)[0]
             rest_labels = labels[rest_idx]
@@ -151,6 +152,16 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local))
                 for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
                     rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
+                # A candidate no template explained is still a discharge: its own unit.
+                for i in rest_idx[inside]:
+                    near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
+                    if labels[i] == -2 or near.any():
+                        continue
+                    mc = int(gc.main_channel[i])
+                    rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc])), "rest",
+                                      float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
+                    templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
+                    next_unit += 1
         rows = excluded_rows + rest_rows
         dis = pd.DataFrame(rows, columns=["time", "unit", "ch", "amplitude", "state", "snr"])
         if len(dis):
@@ -197,7 +208,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
             idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
             times = dis["time"].to_numpy()[idx]
-            if fibre[k]:
+            if k < fibre.size and fibre[k]:
                 lab, events = classify_fibre(times, p.patterns)
             else:
                 lab, events = classify_unit(times, p.patterns)

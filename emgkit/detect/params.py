@@ -43,14 +43,15 @@ class PreprocessParams:
     filter_order: int = 2
     #: Mains frequency: "auto" (detect 50 vs 60 Hz from the spectrum), 50, 60 or None (no notch).
     mains_hz: object = "auto"
-    #: Quality factor of each mains notch.
-    notch_q: float = 30.0
+    #: Quality factor of each mains notch. Q = 10 keeps the notch's ringing time constant
+    #: (Q/(π·f0) ≈ 64 ms at 50 Hz) well inside the chunk margin.
+    notch_q: float = 10.0
     #: A mains line is notched when its power exceeds the neighbouring spectrum by this factor.
     mains_detect_ratio: float = 4.0
     #: Seconds of data per streamed chunk.
     chunk_s: float = 10.0
     #: Seconds of context read on each side of a chunk so the filter's edge transient stays outside it.
-    margin_s: float = 0.2
+    margin_s: float = 0.5
     #: Noise is the robust MAD σ of the filtered signal, taken as this percentile over windows, so
     #: stretches of voluntary activity do not inflate it.
     noise_window_s: float = 1.0

@@ -132,7 +132,8 @@ def clipped_mask(raw: np.ndarray, run: int) -> np.ndarray | None:
     """Samples on a rail: ≥ ``run`` equal consecutive values at ≥ half the block's extreme (None if none)."""
     if raw.shape[1] < run or run < 2:
         return None
-    big = np.abs(raw) >= 0.5 * np.nanmax(np.abs(raw), axis=1, keepdims=True)
+    extreme = np.nanmax(np.abs(raw), axis=1, keepdims=True)
+    big = (np.abs(raw) >= 0.5 * extreme) & (extreme > 0)  # a flat channel is flat, not clipped
     same = (raw[:, 1:] == raw[:, :-1]) & big[:, 1:] & big[:, :-1]
     if not same.any():
         return None

@@ -99,7 +99,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
              & (active_units >= params.voluntary_min_units)
              & (top_count < 0.5 * np.maximum(total_count, 1)))
-    dense &= np.convolve(dense, np.ones(3), mode="same") >= 2  # at least two neighbouring windows
+    d = dense.astype(np.int64)
+    dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)

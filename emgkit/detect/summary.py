@@ -149,5 +149,5 @@ def muscle_summary(muscle: str, kind: str, duration: float, noise_uv: float, dis
         flags.append("neuromyotonic discharges present")
     if not row["rest_time_sufficient"]:
         flags.append(f"rest time {rest_s:.0f} s is shorter than the {min_rest:.0f} s recommended")
-    row["flags"] = "; ".join(flags)
+    row["pattern_flags"] = "; ".join(flags)
     return row

@@ -210,6 +210,8 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
     if K < 2:
         return labels, bank
     times = [np.sort(samples[labels == k]) for k in range(K)]
+    tu = bank.templates_uv()
+    p2p = np.ptp(tu[np.arange(K), bank.main_channel], axis=1)
     order = np.argsort([-t.size for t in times], kind="stable")
     alive = np.ones(K, dtype=bool)
     for ib, b in enumerate(order[::-1]):          # smallest first
@@ -218,7 +220,7 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
             alive[b] = False
             continue
         for a in order:
-            if a == b or not alive[a] or times[a].size < tb.size:
+            if a == b or not alive[a] or times[a].size == 0:
                 continue
             ta = times[a]
             j = np.clip(np.searchsorted(ta, tb), 1, max(ta.size - 1, 1))
@@ -226,10 +228,14 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
             lag = cand - tb[None, :]
             lag = lag[np.argmin(np.abs(lag), axis=0), np.arange(tb.size)]
             near = np.abs(lag) <= w
-            if near.mean() < min_share:
-                continue
-            q1, q3 = np.percentile(lag[near], [25, 75])
-            if q3 - q1 <= max_lag_spread:
+            if near.mean() >= min_share and ta.size >= tb.size:
+                q1, q3 = np.percentile(lag[near], [25, 75])
+                if q3 - q1 <= max_lag_spread:
+                    alive[b] = False
+                    break
+            # Far phases of a long MUAP, beyond the waveform window: nearly always within two
+            # windows of a bigger unit's discharge.
+            if (np.abs(lag) <= 2 * w).mean() >= 0.9 and p2p[b] < 0.6 * p2p[a] and tb.size >= 3:
                 alive[b] = False
                 break
     if alive.all():

@@ -1,0 +1,99 @@
+"""Pattern classification from discharge times: exact small cases."""
+import numpy as np
+import pytest
+
+from emgkit.detect.params import PatternParams
+from emgkit.detect.patterns import classify_fibre, classify_unit, runs
+
+P = PatternParams()
+
+
+def kinds(events):
+    return [k for k, _, _ in events]
+
+
+def test_runs_edges():
+    assert runs(np.array([], bool)) == []
+    assert runs(np.array([True, True])) == [(0, 1)]
+    assert runs(np.array([False, True, False, True])) == [(1, 1), (3, 3)]
+
+
+def test_isolated_discharges_are_fasciculations():
+    t = np.array([0.5, 3.1, 7.9, 12.0])
+    labels, ev = classify_unit(t, P)
+    assert kinds(ev) == ["fasciculation"] * 4
+    assert list(labels) == ["fasciculation"] * 4
+
+
+def test_doublet_and_multiplet_at_interval_edges():
+    lo, hi = P.group_isi_ms
+    t = np.array([1.0, 1.0 + lo / 1000, 5.0, 5.0 + hi / 1000, 9.0, 9.004, 9.011, 14.0])
+    _, ev = classify_unit(t, P)
+    assert kinds(ev) == ["doublet", "doublet", "multiplet", "fasciculation"]
+    assert ev[2][1:] == (4, 6)
+    # Just outside the group range: two separate fasciculations.
+    _, ev = classify_unit(np.array([1.0, 1.0 + (hi + 1) / 1000]), P)
+    assert kinds(ev) == ["fasciculation", "fasciculation"]
+
+
+def test_neuromyotonic_train():
+    isi = np.linspace(1 / 250, 1 / 160, 200)           # lengthening ISI, ~1 s
+    t = np.concatenate([[0.2], 2.0 + np.cumsum(isi), [6.0]])
+    _, ev = classify_unit(t, P)
+    assert kinds(ev) == ["fasciculation", "neuromyotonic", "fasciculation"]
+    assert ev[1][2] - ev[1][1] + 1 == 200   # every train discharge, none left as a fasciculation
+
+
+def test_short_fast_run_is_not_neuromyotonic():
+    t = 1.0 + np.arange(20) * 0.004                     # 80 ms at 250 Hz: a multiplet, too short for a train
+    _, ev = classify_unit(t, P)
+    assert "neuromyotonic" not in kinds(ev)
+
+
+def test_myokymic_bursts_recur():
+    bursts = [s + np.arange(4) * 0.05 for s in (1.0, 3.0, 5.1, 7.0)]   # 20 Hz bursts of 4, every ~2 s
+    _, ev = classify_unit(np.concatenate(bursts), P)
+    assert kinds(ev) == ["myokymic"] * 4
+    # A single burst does not make a myokymic discharge.
+    _, ev = classify_unit(bursts[0], P)
+    assert "myokymic" not in kinds(ev)
+
+
+def test_regular_firing_is_a_look_alike():
+    rng = np.random.default_rng(0)
+    steady = np.cumsum(np.full(40, 1 / 6.3) * (1 + 0.03 * rng.standard_normal(40)))   # CoV 3 %
+    _, ev = classify_unit(steady, P)
+    assert kinds(ev) == ["continuous"]
+    vol = np.cumsum(np.full(40, 0.1) * (1 + 0.2 * rng.standard_normal(40)).clip(0.5))  # 10 Hz, CoV ~0.2
+    _, ev = classify_unit(vol, P)
+    assert "voluntary" in kinds(ev) and "fasciculation" not in kinds(ev)[:1]
+
+
+def test_empty_and_single():
+    labels, ev = classify_unit(np.array([]), P)
+    assert labels.size == 0 and ev == []
+    _, ev = classify_unit(np.array([3.0]), P)
+    assert ev == [("fasciculation", 0, 0)]
+
+
+def test_fibre_trains():
+    t = np.concatenate([np.arange(10) * 0.2, [10.0]])  # regular 5 Hz train, then a lone spike
+    _, ev = classify_fibre(t, P)
+    assert ev == [("fibrillation", 0, 9), ("fibrillation", 10, 10)]
+
+
+def test_params_toml_round_trip(tmp_path):
+    from emgkit import ParameterError
+    from emgkit.detect.params import DetectionParams
+
+    f = tmp_path / "p.toml"
+    f.write_text('[spikes]\nthreshold_sd = 6.0\n[patterns]\ngroup_isi_ms = [2.5, 20.0]\n')
+    p = DetectionParams.from_toml(f)
+    assert p.spikes.threshold_sd == 6.0 and p.patterns.group_isi_ms == (2.5, 20.0)
+    assert DetectionParams.from_dict(p.to_dict()) == p
+    f.write_text("[spikes]\nthreshold = 6\n")
+    with pytest.raises(ParameterError, match="threshold"):
+        DetectionParams.from_toml(f)
+    f.write_text("[spikes\n")
+    with pytest.raises(ParameterError, match="TOML"):
+        DetectionParams.from_toml(f)
