@@ -233,10 +233,14 @@ def _one_line(exc) -> str:
 
 
 # ---------------------------------------------------------------- engines
-def _worker_init(threads: int) -> None:
-    # Split the cores between workers rather than oversubscribing them (numba reads these at import).
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(threads))
-    os.environ.setdefault("EMGKIT_NUM_THREADS", str(threads))
+def _thread_env(jobs: int) -> dict:
+    """Kernel threads per worker: the cores split between the workers rather than oversubscribed."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(jobs, 1)))
+    return {name: os.environ.get(name, threads) for name in ("NUMBA_NUM_THREADS", "EMGKIT_NUM_THREADS")}
+
+
+def _worker_init(env: dict) -> None:
+    os.environ.update(env)  # before numba is imported in this worker
 
 
 def _run_local(tasks, jobs: int, plots: bool, params, on_done) -> None:
@@ -248,9 +252,8 @@ def _run_local(tasks, jobs: int, plots: bool, params, on_done) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as pool:
+                             initializer=_worker_init, initargs=(_thread_env(jobs),)) as pool:
         futures = {pool.submit(process_file, path, tasks.out_dir, stem, params, plots=plots): (path, stem)
                    for path, stem in tasks}
         for fut in as_completed(futures):
@@ -276,7 +279,7 @@ def _dask_client(scheduler, jobs: int):
         return scheduler, []
     if scheduler == "local":
         cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, env=_thread_env(jobs))
         client = Client(cluster)
         return client, [client, cluster]
     try:

@@ -38,7 +38,16 @@ def run(args) -> int:
     import os
     import sys
 
+    import logging
+
     from ..batch import BatchError, _naming_file, run_batch
+
+    if args.dask and not getattr(args, "verbose", False):
+        try:
+            import distributed  # noqa: F401  (it sets its loggers' levels on import)
+        except ImportError:
+            pass  # run_batch says how to install it
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines would bury the progress
 
     def progress(record, done, total):
         width = len(str(total))
