@@ -161,9 +161,36 @@ def test_process_pool_gives_the_same_summary(study, sequential, tmp_path):
 def test_dask_local_cluster_gives_the_same_summary(study, sequential, tmp_path):
     distributed = pytest.importorskip("distributed")
     root, _ = study
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        summary = run_batch([root], tmp_path, scheduler=client, continue_on_error=True, plots=False)
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        # by address, as `emgkit batch --dask tcp://host:port` does
+        summary = run_batch([root], tmp_path, scheduler=cluster.scheduler_address, continue_on_error=True,
+                            plots=False)
     _same_numbers(summary, sequential)
     errors = pd.read_csv(tmp_path / "errors.csv")
     assert errors["file"].str.endswith("broken.edf").tolist() == [True]
+
+
+# ---------------------------------------------------------------- real recordings (skipped without shared/data)
+def test_find_recordings_in_the_real_data_folders(shared_data):
+    found = find_recordings([shared_data])
+    names = {p.name for p in found}
+    assert not [p for p in found if p.suffix in (".dat", ".bin", ".eaf", ".json", ".md")]
+    # every PhysioNet emgdb record, by its header (the .dat beside it is data, not a recording)
+    assert {"emg_healthy.hea", "emg_myopathy.hea", "emg_neuropathy.hea"} <= names
+    # a Delsys export names its rate, so it is taken; a bare CSV (needs fs=) and Hyser's label text are not
+    delsys = shared_data / "delsys-trigno-emgio" / "truncated_trigno_sample.csv"
+    if delsys.exists():
+        assert delsys.name in names
+    assert "emg_data_myo.csv" not in names and "label_maintenance.txt" not in names
+
+
+def test_batch_on_a_real_needle_record(shared_data, tmp_path):
+    folder = shared_data / "physionet-emgdb"
+    if not (folder / "emg_healthy.hea").exists():
+        pytest.skip(f"{folder / 'emg_healthy.hea'} is not present")
+    summary = run_batch([folder], tmp_path, pattern="emg_healthy*", plots=False)
+    # PROVENANCE.md: 1 channel, tibialis anterior, 50 860 samples at 4000 Hz
+    assert summary["muscle"].tolist() == ["tibialis anterior"]
+    assert summary["duration_s"].iloc[0] == pytest.approx(50860 / 4000)
+    assert summary["file"].iloc[0].endswith("emg_healthy.hea")
+    assert emgkit.load_result(tmp_path / "emg_healthy.result.h5").provenance["input_sha256"]
