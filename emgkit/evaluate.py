@@ -39,10 +39,11 @@ logger = logging.getLogger("emgkit")
 #: (e.g. 0.301 - 0.300 s vs 1 ms) are not lost to binary rounding. 1 ns is far
 #: below any EMG sample period.
 FLOAT_ALLOWANCE_S = 1e-9
-#: Components of the matching graph up to this many nodes are solved by
-#: scipy's linear_sum_assignment (max pairs, min total offset); larger ones by
-#: Hopcroft-Karp (max pairs only).
-_ASSIGNMENT_MAX_NODES = 400
+#: Components of the matching graph up to this many nodes are solved for max
+#: pairs and min total offset (scipy's dense assignment, small components
+#: batched up to this many nodes per call); larger ones by Hopcroft-Karp (max
+#: pairs only).
+_ASSIGNMENT_MAX_NODES = 200
 ALL = "ALL"
 
 
@@ -234,11 +235,12 @@ def _match(n_a: int, n_b: int, ia: np.ndarray, ib: np.ndarray, cost: np.ndarray)
     """Optimal one-to-one matching on a bipartite graph given as edges (ia[k], ib[k], cost[k]).
 
     Returns the matched (a, b) index arrays: as many pairs as possible, and
-    among those the least total cost, solved per connected component (most
-    components are a single edge). Components above ``_ASSIGNMENT_MAX_NODES``
-    nodes get a maximum-cardinality matching (Hopcroft-Karp) without the cost.
+    among those the least total cost. Solved per connected component: a
+    component with one node on either side (most are a single edge) keeps its
+    cheapest edge; the others go, many at a time, to scipy's dense
+    assignment solver; a component above ``_ASSIGNMENT_MAX_NODES`` nodes gets
+    a maximum-cardinality matching (Hopcroft-Karp) without the cost.
     """
-    from scipy.optimize import linear_sum_assignment
     from scipy.sparse import coo_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
 
@@ -250,33 +252,58 @@ def _match(n_a: int, n_b: int, ia: np.ndarray, ib: np.ndarray, cost: np.ndarray)
     graph = coo_matrix((np.ones(len(ia)), (ia, ib + n_a)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     comp = labels[ia]
-    edges_per_comp = np.bincount(comp)
-    single = edges_per_comp[comp] == 1
-    out_a, out_b = [ia[single]], [ib[single]]
+    n_comp = int(comp.max()) + 1
+    a_nodes = np.bincount(labels[np.unique(ia)], minlength=n_comp)
+    b_nodes = np.bincount(labels[n_a + np.unique(ib)], minlength=n_comp)
+    # A star (one node on either side) has one pair at most: its cheapest edge.
+    star = ((a_nodes == 1) | (b_nodes == 1))[comp]
+    by_cost = np.flatnonzero(star)
+    by_cost = by_cost[np.lexsort((cost[by_cost], comp[by_cost]))]
+    first = by_cost[np.r_[True, comp[by_cost][1:] != comp[by_cost][:-1]]] if len(by_cost) else by_cost
+    out_a, out_b = [ia[first]], [ib[first]]
 
-    multi = np.flatnonzero(~single)
-    if len(multi):
-        multi = multi[np.argsort(comp[multi], kind="stable")]
-        bounds = np.flatnonzero(np.diff(comp[multi])) + 1
-        for group in np.split(multi, bounds):
+    rest = np.flatnonzero(~star)
+    rest = rest[np.argsort(comp[rest], kind="stable")]
+    nodes = a_nodes + b_nodes
+    large = nodes[comp[rest]] > _ASSIGNMENT_MAX_NODES
+    # Small components: batches of about _ASSIGNMENT_MAX_NODES nodes per solver call.
+    small = rest[~large]
+    if len(small):
+        first_of_comp = np.r_[True, comp[small][1:] != comp[small][:-1]]
+        batch = np.cumsum(np.where(first_of_comp, nodes[comp[small]], 0)) // _ASSIGNMENT_MAX_NODES
+        for group in np.split(small, np.flatnonzero(np.diff(batch)) + 1):
             ua, la = np.unique(ia[group], return_inverse=True)
             ub, lb = np.unique(ib[group], return_inverse=True)
-            if len(ua) + len(ub) <= _ASSIGNMENT_MAX_NODES:
-                c = cost[group]
-                forbidden = (min(len(ua), len(ub)) + 1) * (float(c.max()) + 1.0)
-                matrix = np.full((len(ua), len(ub)), forbidden)
-                matrix[la, lb] = c
-                rows, cols = linear_sum_assignment(matrix)
-                keep = matrix[rows, cols] < forbidden
-                out_a.append(ua[rows[keep]])
-                out_b.append(ub[cols[keep]])
-            else:
-                sub = csr_matrix((np.ones(len(group)), (la, lb)), shape=(len(ua), len(ub)))
-                match = maximum_bipartite_matching(sub, perm_type="column")
-                rows = np.flatnonzero(match >= 0)
-                out_a.append(ua[rows])
-                out_b.append(ub[match[rows]])
+            ra, rb = _min_cost_max_matching(len(ua), len(ub), la, lb, cost[group])
+            out_a.append(ua[ra])
+            out_b.append(ub[rb])
+    for group in np.split(rest[large], np.flatnonzero(np.diff(comp[rest[large]])) + 1):
+        if len(group) == 0:
+            continue
+        ua, la = np.unique(ia[group], return_inverse=True)
+        ub, lb = np.unique(ib[group], return_inverse=True)
+        sub = csr_matrix((np.ones(len(group)), (la, lb)), shape=(len(ua), len(ub)))
+        match = maximum_bipartite_matching(sub, perm_type="column")
+        rows = np.flatnonzero(match >= 0)
+        out_a.append(ua[rows])
+        out_b.append(ub[match[rows]])
     return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def _min_cost_max_matching(n_a, n_b, ia, ib, cost):
+    """Most pairs, then least total cost, by scipy's linear_sum_assignment on a dense matrix.
+
+    Absent edges cost more than all present ones together could save, so
+    the assignment never trades a pair for a smaller total offset.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    absent = (min(n_a, n_b) + 1) * (float(cost.max()) + 1.0)
+    matrix = np.full((n_a, n_b), absent)
+    matrix[ia, ib] = cost
+    rows, cols = linear_sum_assignment(matrix)
+    keep = matrix[rows, cols] < absent
+    return rows[keep], cols[keep]
 
 
 def _time_edges(t_true: np.ndarray, t_found: np.ndarray, tol: float):
