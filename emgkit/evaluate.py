@@ -65,12 +65,13 @@ class ToleranceDefaults:
     unknown_s: float = 0.003
 
     def for_electrode(self, electrode) -> float:
-        """The tolerance for ``electrode``: an Electrode, a kind string, or None."""
+        """The tolerance for ``electrode``: an Electrode, a kind string (``Electrode`` kinds or
+        the simulator's names: "needle*", "bipolar", "grid*"), or None."""
         kind = getattr(electrode, "kind", electrode)
         kind = str(kind).lower() if kind is not None else "unknown"
         if kind.startswith("needle"):
             return self.needle_s
-        if kind.startswith("surface") or kind in ("hd_grid", "grid"):
+        if kind.startswith("surface") or "grid" in kind or "bipolar" in kind:
             return self.surface_s
         return self.unknown_s
 
@@ -215,7 +216,7 @@ def evaluate(truth, result, tolerance: float | None = None, *, kinds=None,
                                      f"{', '.join(schema.EVENT_KINDS)}")
 
     muscles = list(dict.fromkeys(
-        str(m) for table in (t_dis, t_ev, t_seg, f_dis, f_ev, f_seg) for m in table["muscle"]))
+        str(m) for table in (t_dis, t_ev, t_seg, f_dis, f_ev, f_seg) for m in pd.unique(table["muscle"])))
     duration = _duration(truth, result, (t_dis, f_dis), (t_ev, f_ev, t_seg, f_seg))
     rest_true = {m: _rest_seconds(t_seg, m, duration) for m in muscles}
     rest_found = {m: _rest_seconds(f_seg, m, duration) for m in muscles}

@@ -348,7 +348,8 @@ def test_segment_scores():
 # ---------------------------------------------------------------- tolerance defaults and output
 @pytest.mark.parametrize("electrode, expected_ms", [
     ("needle", 1.0), ("needle_concentric", 1.0), (Electrode("needle_monopolar"), 1.0),
-    ("surface_bipolar", 3.0), ("hd_grid", 3.0), (Electrode("surface_monopolar"), 3.0), ("unknown", 3.0)])
+    ("surface_bipolar", 3.0), ("hd_grid", 3.0), (Electrode("surface_monopolar"), 3.0), ("unknown", 3.0),
+    ("bipolar", 3.0), ("grid_8x8", 3.0)])
 def test_default_tolerance_from_electrode(electrode, expected_ms):
     truth = obj(discharges([1.0]), ev=events([(1.0, 1.0)]), seg=segments([(2, 3)]), electrode=electrode)
     scores = evaluate(truth, truth)
@@ -400,14 +401,20 @@ def test_to_dict_report_and_repr():
     assert (emgkit.evaluate(truth_only, truth_only, MS).discharges["f1"] == 1).all()
 
 
-def test_simulated_truth_against_itself():
+@pytest.mark.parametrize("electrode, tolerance_ms", [("needle", 1.0), ("bipolar", 3.0)])
+def test_simulated_truth_against_itself(electrode, tolerance_ms):
     try:
         simulate = emgkit.simulate
     except (AttributeError, ImportError) as exc:
         pytest.skip(f"simulator not available: {exc}")
-    _, truth = simulate("isaacs", electrode="needle", duration=10, seed=0)
+    _, truth = simulate("isaacs", electrode=electrode, duration=10, seed=0)
     scores = evaluate(truth, truth)
-    assert scores.tolerance == pytest.approx(1 * MS)
+    assert scores.tolerance == pytest.approx(tolerance_ms * MS) and not scores.notes
     assert (scores.discharges["f1"] == 1).all() and (scores.events["f1"] == 1).all()
-    assert (scores.units["f1"] == 1).all()
+    assert len(scores.units) and (scores.units["f1"] == 1).all()
+    assert (scores.rates["rate_error"] == 0).all()
     assert row(scores.discharges, muscle=ALL, states="all").n_true == len(truth.discharges)
+    # rest time from the segments agrees with the simulator's own summary
+    for summary in truth.summary.itertuples():
+        r = row(scores.rates, muscle=summary.muscle, kind="rest_discharges")
+        assert r.rest_min_true * 60 == pytest.approx(summary.rest_time_s, abs=1e-6)
