@@ -214,6 +214,9 @@ def process_file(path, out_dir, stem: str, params=None, *, plots: bool = True) -
         record.update(ok=True, summary=result.summary.to_dict("records"), result=result_name, report=report_name)
     except EmgkitError as exc:
         record.update(error_type=type(exc).__name__, error=_one_line(exc))
+    except OSError as exc:  # writing the outputs: disk full, permissions
+        record.update(error_type=type(exc).__name__, error=f"{os.fspath(path)}: cannot write its outputs: "
+                                                          f"{_one_line(exc)}")
     except Exception as exc:  # a bug on one file must not lose the rest of the batch
         logger.error("internal error on %s:\n%s", path, traceback.format_exc())
         record.update(error_type=type(exc).__name__, error=f"internal error: {_one_line(exc)}")
@@ -243,10 +246,10 @@ def _worker_init(env: dict) -> None:
     os.environ.update(env)  # before numba is imported in this worker
 
 
-def _run_local(tasks, jobs: int, plots: bool, params, on_done) -> None:
+def _run_local(tasks, out_dir, jobs: int, plots: bool, params, on_done) -> None:
     if jobs <= 1 or len(tasks) <= 1:
         for path, stem in tasks:
-            on_done(process_file(path, tasks.out_dir, stem, params, plots=plots))
+            on_done(process_file(path, out_dir, stem, params, plots=plots))
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -254,14 +257,18 @@ def _run_local(tasks, jobs: int, plots: bool, params, on_done) -> None:
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_init, initargs=(_thread_env(jobs),)) as pool:
-        futures = {pool.submit(process_file, path, tasks.out_dir, stem, params, plots=plots): (path, stem)
+        futures = {pool.submit(process_file, path, out_dir, stem, params, plots=plots): (path, stem)
                    for path, stem in tasks}
-        for fut in as_completed(futures):
-            path, stem = futures[fut]
-            try:
-                on_done(fut.result())
-            except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
-                on_done(_failed(path, stem, "WorkerError", f"the worker process died: {exc}"))
+        try:
+            for fut in as_completed(futures):
+                path, stem = futures[fut]
+                try:
+                    on_done(fut.result())
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
+                    on_done(_failed(path, stem, "WorkerError", f"the worker process died: {exc}"))
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)  # do not start the files still queued
+            raise
 
 
 def _failed(path, stem, error_type, error) -> dict:
@@ -290,14 +297,14 @@ def _dask_client(scheduler, jobs: int):
     return client, [client]
 
 
-def _run_dask(tasks, scheduler, jobs: int, plots: bool, params, on_done) -> None:
+def _run_dask(tasks, out_dir, scheduler, jobs: int, plots: bool, params, on_done) -> None:
     from distributed import as_completed
 
     client, to_close = _dask_client(scheduler, jobs)
     try:
         futures = {}
         for path, stem in tasks:
-            fut = client.submit(process_file, os.fspath(path), os.fspath(tasks.out_dir), stem, params,
+            fut = client.submit(process_file, os.fspath(path), os.fspath(out_dir), stem, params,
                                 plots=plots, pure=False)
             futures[fut] = (path, stem)
         for fut in as_completed(list(futures)):
@@ -309,12 +316,6 @@ def _run_dask(tasks, scheduler, jobs: int, plots: bool, params, on_done) -> None
     finally:
         for obj in to_close:
             obj.close()
-
-
-class _Tasks(list):
-    """(path, stem) pairs plus the output folder."""
-
-    out_dir: pathlib.Path
 
 
 # ---------------------------------------------------------------- the batch
@@ -370,8 +371,7 @@ def run_batch(inputs, out_dir, *, params=None, jobs: int = 1, scheduler=None, co
         raise file_error(names, "no recordings found" + (f" matching {pattern!r}" if pattern else ""),
                          f"looked for {' '.join(_recording_extensions())}", cls=EmgkitFileNotFoundError)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = _Tasks(zip(paths, output_stems(paths)))
-    tasks.out_dir = out_dir
+    tasks = list(zip(paths, output_stems(paths)))
     logger.info("batch: %d recording(s) -> %s", len(tasks), out_dir)
 
     records: dict[str, dict] = {}
@@ -386,9 +386,9 @@ def run_batch(inputs, out_dir, *, params=None, jobs: int = 1, scheduler=None, co
             progress(record, len(records), len(tasks))
 
     if scheduler is not None:
-        _run_dask(tasks, scheduler, jobs, plots, resolved, on_done)
+        _run_dask(tasks, out_dir, scheduler, jobs, plots, resolved, on_done)
     else:
-        _run_local(tasks, jobs, plots, resolved, on_done)
+        _run_local(tasks, out_dir, jobs, plots, resolved, on_done)
 
     ordered = [records[stem] for _, stem in tasks if stem in records]
     rows = []

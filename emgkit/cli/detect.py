@@ -75,6 +75,11 @@ def run(args) -> int:
     for path, what in ((args.out, "--out"), (args.report, "--report")):
         if path:
             _check_output_folder(path, what)
+    if args.plots:
+        from ..plots import PlotDependencyError, available
+
+        if not available():
+            raise PlotDependencyError("--plots needs matplotlib: pip install 'emgkit[plot]'")
     params = None
     if args.params:
         from ..detect.params import DetectionParams
@@ -98,6 +103,21 @@ def run(args) -> int:
         print(summary_text(result))
         print(f"({elapsed:.1f} s)", flush=True)
 
+    from ..errors import ResultFileError
+
+    try:
+        written = _write_outputs(result, args)
+    except ResultFileError:
+        raise
+    except OSError as exc:  # e.g. --csv names a file, a full disk, no permission
+        raise ResultFileError(f"cannot write the outputs: {exc}") from exc
+    for path in written:
+        say(f"wrote {path}")
+    sys.stdout.flush()
+    return 0
+
+
+def _write_outputs(result, args) -> list:
     written = []
     if args.out:
         written.append(result.save(args.out))
@@ -118,7 +138,4 @@ def run(args) -> int:
         from ..report import write_report
 
         written.append(write_report(result, args.report, pngs=pngs))
-    for path in written:
-        say(f"wrote {path}")
-    sys.stdout.flush()
-    return 0
+    return written
