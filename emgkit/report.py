@@ -368,10 +368,10 @@ def write_report(result, path, *, plots: bool = True, pngs: dict | None = None) 
 
 
 # ---------------------------------------------------------------- batch index
-#: Columns of the batch index page, from the combined summary (column -> heading).
-_INDEX_COLUMNS = {"rest_s": "rest s", "n_units": "units", "fasciculations_per_min": "FP/min",
-                  "doublets_per_min": "doublets/min", "multiplets_per_min": "multiplets/min",
-                  "myokymic_per_min": "myokymic/min", "neuromyotonic_per_min": "neuromyotonic/min"}
+#: Numeric columns of the batch index page, from the combined summary: column -> (heading, decimals).
+_INDEX_COLUMNS = {"rest_s": ("rest s", 1), "n_units": ("units", 0), "doublets_per_min": ("doublets/min", 2),
+                  "multiplets_per_min": ("multiplets/min", 2), "myokymic_per_min": ("myokymic/min", 2),
+                  "neuromyotonic_per_min": ("neuromyotonic/min", 2)}
 
 
 def index_html(summary, errors, *, title: str = "emgkit batch results") -> str:
@@ -386,13 +386,12 @@ def index_html(summary, errors, *, title: str = "emgkit batch results") -> str:
         report = rec.get("report")
         file_cell = f"<a href='{html.escape(str(report))}'>{name}</a>" if isinstance(report, str) and report else name
         row = {"file": file_cell, "muscle": html.escape(str(rec.get("muscle", "")))}
-        for col, heading in _INDEX_COLUMNS.items():
-            digits = 1 if col == "rest_s" else 0 if col == "n_units" else 2
+        for col, (heading, digits) in _INDEX_COLUMNS.items():
             row[heading] = html.escape(_fmt(rec.get(col, math.nan), digits))
-        row["FP/min (95% CI)"] = html.escape(_rate_with_ci(rec.get("fasciculations_per_min", math.nan),
-                                                           rec.get("fasciculations_per_min_ci_low", math.nan),
-                                                           rec.get("fasciculations_per_min_ci_high", math.nan)))
-        del row["FP/min"]
+            if col == "n_units":
+                row["FP/min (95% CI)"] = html.escape(_rate_with_ci(
+                    rec.get("fasciculations_per_min", math.nan), rec.get("fasciculations_per_min_ci_low", math.nan),
+                    rec.get("fasciculations_per_min_ci_high", math.nan)))
         flags = rec.get("flags")
         row["flags"] = html.escape(flags) if isinstance(flags, str) else ""
         rows.append(row)
