@@ -183,6 +183,22 @@ def test_matching_equals_maximum_bipartite_matching_on_random_cases():
             assert np.abs(f[mb] - t[ma]).sum() == pytest.approx(cost[r[keep], c[keep]].sum(), abs=1e-12)
 
 
+def test_matching_count_is_maximum_on_dense_random_trains():
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    rng = np.random.default_rng(5)
+    for density_hz in (300, 1500):  # small batched components, then components above the batch size
+        t = np.sort(rng.uniform(0, 0.5, int(density_hz * 0.5)))
+        f = np.sort(rng.uniform(0, 0.5, int(density_hz * 0.5)))
+        ia, ib, delta = _time_edges(t, f, MS)
+        ma, mb = _match(len(t), len(f), ia, ib, np.abs(delta))
+        assert len(set(ma)) == len(ma) and len(set(mb)) == len(mb)
+        assert (np.abs(f[mb] - t[ma]) <= MS + 1e-9).all()
+        dense = csr_matrix((np.ones(len(ia)), (ia, ib)), shape=(len(t), len(f)))
+        assert len(ma) == (maximum_bipartite_matching(dense, perm_type="column") >= 0).sum()
+
+
 def test_large_dense_component_uses_maximum_matching():
     t = np.arange(1000) * 0.5 * MS  # one connected component of 2000 nodes at tol 1 ms
     shifted = obj(discharges(t + 0.2 * MS))
