@@ -174,7 +174,7 @@ def rates(result):
     for i, kind in enumerate(REPORT_KINDS):
         values = np.array([r[f"{kind}_per_min"] for r in rows], dtype=float)
         pos = x - 0.4 + (i + 0.5) * width
-        bars = ax.bar(pos, np.nan_to_num(values), width, color=KIND_COLOURS.get(kind), label=kind)
+        ax.bar(pos, np.nan_to_num(values), width, color=KIND_COLOURS.get(kind), label=kind)
         if kind == "fasciculation":
             lo = np.array([r["fp_ci_low"] for r in rows], dtype=float)
             hi = np.array([r["fp_ci_high"] for r in rows], dtype=float)
@@ -182,7 +182,6 @@ def rates(result):
             if ok.any():
                 ax.errorbar(pos[ok], values[ok], yerr=[values[ok] - lo[ok], hi[ok] - values[ok]],
                             fmt="none", ecolor="k", capsize=2, lw=0.8)
-        del bars
     ax.set_xticks(x, [r["muscle"] for r in rows], fontsize=8)
     ax.set_ylabel("per minute of rest")
     ax.set_title("Spontaneous activity per muscle")
