@@ -127,13 +127,13 @@ def find_recordings(inputs, *, pattern: str | None = None, exclude=()) -> list[p
         inputs = [inputs]
     extensions = _recording_extensions()
     excluded = {pathlib.Path(e).resolve() for e in exclude}
-    found: dict[pathlib.Path, None] = {}
+    found: dict[pathlib.Path, pathlib.Path] = {}  # resolved -> as named, so a file given twice runs once
     for item in inputs:
         root = pathlib.Path(item)
         if not root.exists():
             raise file_error(root, "no such file or folder", cls=EmgkitFileNotFoundError)
         if root.is_file():
-            found[root] = None
+            found.setdefault(root.resolve(), root)
             continue
         for folder, dirs, files in os.walk(root):
             folder_path = pathlib.Path(folder)
@@ -156,8 +156,8 @@ def find_recordings(inputs, *, pattern: str | None = None, exclude=()) -> list[p
             segments = _wfdb_segment_headers(folder_path, [p for p in candidates if _extension(p.name) == ".hea"])
             for path in candidates:
                 if path.resolve() not in segments:
-                    found[path] = None
-    return list(found)
+                    found.setdefault(path.resolve(), path)
+    return list(found.values())
 
 
 def output_stems(paths) -> list[str]:

@@ -48,6 +48,7 @@ def test_find_recordings_takes_recordings_only(study):
     # a file named explicitly is taken whatever it is; the output folder is never searched
     assert find_recordings([root / "notes.txt"]) == [root / "notes.txt"]
     assert find_recordings([root], exclude=[root / "sub"])[-1].name == "broken.edf"
+    assert len(find_recordings([root, root / "a.hea", (root / "a.hea").resolve()])) == 3  # each file once
     with pytest.raises(EmgkitFileNotFoundError, match="nope"):
         find_recordings([root / "nope"])
 
