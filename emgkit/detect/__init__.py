@@ -35,6 +35,19 @@ _EVENT_KIND_OF_LABEL = {"fasciculation": "fasciculation", "doublet": "doublet", 
                         "myokymic": "myokymic", "neuromyotonic": "neuromyotonic", "continuous": "continuous"}
 
 
+def _is_ecg(times: np.ndarray, pattern_params) -> bool:
+    """A surface 'unit' beating regularly at heart rates is the ECG."""
+    if times.size < 4:
+        return False
+    isi = np.diff(times)
+    lo, hi = 1 / pattern_params.ecg_rate_hz[1], 1 / pattern_params.ecg_rate_hz[0]
+    in_range = (isi >= lo) & (isi <= hi)
+    if in_range.mean() < 0.6:
+        return False
+    r = isi[in_range]
+    return bool(r.std() / r.mean() < pattern_params.ecg_max_cov)
+
+
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
     """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
     out = np.zeros(bank.n_units, dtype=bool)
@@ -141,7 +154,8 @@ def detect(recording, params=None, *, hash_input: bool = True):
             tmpl_uv = bank.templates_uv()
             p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1) if bank.n_units else np.zeros(0)
             # Units seen often are tried everywhere; rare ones only where their candidates lie.
-            common = np.nonzero(bank.counts >= 3)[0]
+            common = np.nonzero(bank.counts >= p.units.min_recurring)[0]
+            floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, p.spikes.confirm_sd)
             rest_labels = labels[rest_idx]
             for a, b in _merge_intervals(lo, hi):
                 data = gc.regions.get((a, b))
@@ -149,15 +163,16 @@ def detect(recording, params=None, *, hash_input: bool = True):
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
                 inside = (s >= a) & (s < b)
                 local = np.unique(rest_labels[inside & (rest_labels >= 0)])
-                peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local))
+                peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local),
+                                     min_peak_sd=floors)
                 for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
                     rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
                 # A candidate no template explained is still a discharge: its own unit.
                 for i in rest_idx[inside]:
                     near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
-                    if labels[i] == -2 or near.any():
-                        continue
                     mc = int(gc.main_channel[i])
+                    if labels[i] == -2 or near.any() or gc.peak_uv[i] < p.spikes.confirm_sd * sigma[mc]:
+                        continue
                     rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc])), "rest",
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
@@ -178,13 +193,20 @@ def detect(recording, params=None, *, hash_input: bool = True):
         from .patterns import classify_fibre, classify_unit
 
         ev_rows = []
-        rest_mask = (dis["state"] == "rest").to_numpy()
+        rest_mask = (dis["state"] == "rest").to_numpy().copy()
         fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
         # High-frequency trains first, at the muscle level: a 150–300 Hz train's overlapping MUAPs
         # are easily split over several templates, which must not turn into fasciculations.
-        from .patterns import runs
+        from .patterns import ecg_beats, runs
 
         t_all = dis["time"].to_numpy()
+        if gc.kind == "surface":
+            rest_pos = np.nonzero(rest_mask)[0]
+            order_t = np.argsort(t_all[rest_pos], kind="stable")
+            beats = ecg_beats(t_all[rest_pos][order_t], p.patterns)
+            ecg_rows = rest_pos[order_t][beats]
+            dis.loc[ecg_rows, "state"] = "artifact"
+            rest_mask[ecg_rows] = False
         rest_pos = np.nonzero(rest_mask)[0]
         if rest_pos.size > 2:
             isi = np.diff(t_all[rest_pos])
@@ -208,6 +230,9 @@ def detect(recording, params=None, *, hash_input: bool = True):
         for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
             idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
             times = dis["time"].to_numpy()[idx]
+            if gc.kind == "surface" and _is_ecg(times, p.patterns):
+                dis.loc[idx, "state"] = "artifact"
+                continue
             if k < fibre.size and fibre[k]:
                 lab, events = classify_fibre(times, p.patterns)
             else:

@@ -74,10 +74,15 @@ class PreprocessParams:
 class SpikeParams:
     """Discharge detection: thresholds and windows."""
 
-    #: Detection threshold in robust noise σ on |filtered signal|. At 5.5 σ, Gaussian noise crosses
-    #: the threshold ~4e-8 per sample; the smallest needle FP (123 µV, Sleutjes 2016) is ≥ 6 σ over
-    #: typical 5–20 µV needle noise.
+    #: Candidate threshold in robust noise σ on |filtered signal|. A candidate counts when a unit
+    #: template seen several times explains it, or when it reaches `confirm_sd` on its own. Lower
+    #: values find smaller MUAPs but let noise clusters pose as recurring units (measured: a 4 σ
+    #: threshold invented ~1 discharge/s on simulated quiet needle EMG), hence equal defaults.
     threshold_sd: float = 5.5
+    #: A discharge no recurring template explains counts when its peak reaches this many σ: at
+    #: 5.5 σ Gaussian noise crosses ~4e-8 per sample, and the smallest needle FP (123 µV, Sleutjes
+    #: 2016) is ≥ 6 σ over typical 5–20 µV needle noise.
+    confirm_sd: float = 5.5
     #: A detection must be the largest |x| within ± this window (ms); one per MUAP main spike.
     needle_exclusion_ms: float = 2.5
     surface_exclusion_ms: float = 4.0
@@ -88,6 +93,11 @@ class SpikeParams:
     #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
     #: same discharge (grid propagation delays are a few ms).
     surface_merge_ms: float = 3.0
+    #: On muscles with at least this many channels (grids), a discharge must reach
+    #: `support_fraction` × the threshold on at least this many channels (grid MUAPs spread over
+    #: many electrodes; a lone crossing is noise).
+    min_support_channels: int = 3
+    support_fraction: float = 0.5
     #: Samples whose |value| reaches this fraction of the channel's extreme on ≥ `clip_run` consecutive
     #: samples are treated as clipped.
     clip_run: int = 4
@@ -115,6 +125,15 @@ class UnitParams:
     merge_distance: float = 0.15
     #: Overlap resolution (template peeling) keeps a fit when its matched-filter SNR exceeds this.
     peel_min_snr: float = 5.0
+    #: A template, or a fitted discharge, must reach this many noise σ on its main channel
+    #: (0.8 × the default candidate threshold ``spikes.threshold_sd`` = 5.5).
+    min_peak_sd: float = 4.4
+    #: Templates seen fewer times than this are "rare": their fits must reach
+    #: ``spikes.confirm_sd`` on their own, like unexplained candidates.
+    min_recurring: int = 3
+    #: ...or when it explains at least this share of the signal energy in its window (two
+    #: overlapping MUAPs: the first fit leaves the second in the residual, the next fit takes it).
+    peel_min_explained: float = 0.5
     #: At most this many peeling iterations per active region.
     peel_max_iter: int = 4000
 
@@ -144,6 +163,10 @@ class PatternParams:
     voluntary_rate_hz: tuple = (4.0, 30.0)
     voluntary_max_cov: float = 0.35
     voluntary_min_run_s: float = 1.5
+    #: ECG on surface channels: ~1 Hz, regular, broad (clinical-criteria.md, look-alikes). A surface
+    #: unit firing at these rates with an interval CoV below `ecg_max_cov` is ECG, not a motor unit.
+    ecg_rate_hz: tuple = (0.6, 2.5)
+    ecg_max_cov: float = 0.2
     #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020).
     continuous_max_cov: float = 0.1
     #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009), against 0.1–0.25 for

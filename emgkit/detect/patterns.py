@@ -125,3 +125,43 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         claim(FASCICULATION, int(i), int(i))
     events.sort(key=lambda e: e[1])
     return labels, events
+
+
+def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4,
+              rr_tolerance: float = 0.08) -> np.ndarray:
+    """Mask of the times that form a heartbeat chain (surface ECG pick-up), across all units.
+
+    The beat interval RR is the most common pairwise interval at heart rates
+    (``ecg_rate_hz``); discharges linked by RR ± ``rr_tolerance``·RR into chains of at least
+    ``min_beats`` are beats. Fasciculations fire irregularly and never chain like this.
+    """
+    p = params or PatternParams()
+    t = np.sort(np.asarray(times, dtype=np.float64))
+    mask = np.zeros(t.size, dtype=bool)
+    if t.size < min_beats:
+        return mask
+    lo, hi = 1.0 / p.ecg_rate_hz[1], 1.0 / p.ecg_rate_hz[0]
+    j_lo = np.searchsorted(t, t + lo)
+    j_hi = np.searchsorted(t, t + hi, side="right")
+    diffs = np.concatenate([t[a:b] - t[i] for i, (a, b) in enumerate(zip(j_lo, j_hi)) if b > a] or [np.zeros(0)])
+    if diffs.size < min_beats - 1:
+        return mask
+    bins = np.arange(lo, hi + 0.02, 0.02)
+    counts, edges = np.histogram(diffs, bins=bins)
+    k = int(np.argmax(counts + np.r_[counts[1:], 0] + np.r_[0, counts[:-1]]))
+    rr = float(np.median(diffs[(diffs >= edges[max(k - 1, 0)]) & (diffs < edges[min(k + 2, len(edges) - 1)])]))
+    tol = rr_tolerance * rr
+    nxt = np.full(t.size, -1)
+    for i in range(t.size):
+        a, b = np.searchsorted(t, [t[i] + rr - tol, t[i] + rr + tol])
+        if b > a:
+            nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - rr)))
+    has_prev = np.zeros(t.size, dtype=bool)
+    has_prev[nxt[nxt >= 0]] = True
+    for i in np.nonzero(~has_prev & (nxt >= 0))[0]:   # chain starts
+        chain = [i]
+        while nxt[chain[-1]] >= 0 and len(chain) < t.size:
+            chain.append(nxt[chain[-1]])
+        if len(chain) >= min_beats:
+            mask[chain] = True
+    return mask

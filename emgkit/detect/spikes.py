@@ -114,6 +114,16 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             main = np.nanargmax(np.abs(x[:, peaks]), axis=0)
             idx = peaks[:, None] + np.arange(-gc.before, gc.after + 1)[None, :]
             snips = np.transpose(x[:, idx], (1, 0, 2))  # (n, c, w)
+            if x.shape[0] >= params.min_support_channels:
+                # On a grid a discharge spreads over neighbouring electrodes; a crossing on a
+                # single electrode is noise (64 channels give 64× the false crossings).
+                half = max(1, int(round(params.surface_merge_ms * fs / 1000)))
+                core_w = np.abs(np.nan_to_num(snips[:, :, gc.before - half: gc.before + half + 1])).max(axis=2)
+                support = (core_w > params.support_fraction * thr[None, :]).sum(axis=1)
+                keep = support >= params.min_support_channels
+                peaks, main, snips = peaks[keep], main[keep], snips[keep]
+                if peaks.size == 0:
+                    continue
             gc.samples.append(peaks + lo)
             gc.main_channel.append(main)
             gc.peak_uv.append(np.abs(x[main, peaks]))

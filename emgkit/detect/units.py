@@ -143,6 +143,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
             bank.templates[k] = np.median(members, axis=0)
     bank = _finalise(bank.templates, np.bincount(labels[labels >= 0], minlength=bank.n_units), sigma)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
+    labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
     return labels, bank
@@ -195,6 +196,20 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
             keep.append(int(i))
             merged_counts.append(float(counts[i]))
     return tmpl[keep], np.asarray(merged_counts)
+
+
+def _drop_small(labels: np.ndarray, bank: UnitBank, min_peak_sd: float, sigma: np.ndarray):
+    """Remove templates whose main-channel peak is below ``min_peak_sd`` σ (label −1 for their members)."""
+    if bank.n_units == 0:
+        return labels, bank
+    peak = np.abs(bank.templates[np.arange(bank.n_units), bank.main_channel]).max(axis=1)
+    keep = np.nonzero(peak >= min_peak_sd)[0]
+    if keep.size == bank.n_units:
+        return labels, bank
+    remap = np.full(bank.n_units, -1, dtype=np.int64)
+    remap[keep] = np.arange(keep.size)
+    new = np.where(labels >= 0, remap[np.maximum(labels, 0)], labels)
+    return new, _finalise(bank.templates[keep], np.bincount(new[new >= 0], minlength=keep.size), sigma)
 
 
 def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: int, sigma: np.ndarray,
@@ -258,17 +273,21 @@ class PeeledDischarges:
 
 def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
                 params: UnitParams | None = None, refractory_ms: float = 1.5,
-                units: np.ndarray | None = None) -> PeeledDischarges:
+                units: np.ndarray | None = None, min_peak_sd=None) -> PeeledDischarges:
     """Explain an active region (c, L) µV as a sum of scaled unit templates (greedy matching pursuit).
 
-    ``units`` restricts the fit to these template indices (default: all).
+    ``units`` restricts the fit to these template indices (default: all). ``min_peak_sd``
+    (scalar or one value per template) is the σ a fitted discharge must reach on its main
+    channel (default ``params.min_peak_sd``).
     """
     params = params or UnitParams()
+    floor = np.broadcast_to(np.asarray(params.min_peak_sd if min_peak_sd is None else min_peak_sd,
+                                       dtype=np.float64), (bank.n_units,))
     if units is not None:
         units = np.asarray(units, dtype=np.int64)
         sub = UnitBank(bank.templates[units], bank.counts[units], bank.main_channel[units],
                        bank.peak_offset[units], bank.masks[units], bank.sigma)
-        out = peel_region(region_uv, start, sub, fs, params, refractory_ms)
+        out = peel_region(region_uv, start, sub, fs, params, refractory_ms, min_peak_sd=floor[units])
         out.units = units[out.units]
         return out
     K = bank.n_units
@@ -308,6 +327,7 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     refr = max(1, int(round(refractory_ms * fs / 1000)))
     found_s, found_k, found_a, found_snr = [], [], [], []
     min_energy = params.peel_min_snr ** 2
+    peak_sd = np.abs(T[np.arange(K), bank.main_channel]).max(axis=1)
     for _ in range(params.peel_max_iter):
         a = np.clip(corr / e_t[:, None], params.min_scale, params.max_scale)
         gain = 2 * a * corr - a * a * e_t[:, None]
@@ -316,13 +336,21 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         if not gain[k, tau] >= min_energy:
             break
         ak = a[k, tau]
+        if ak * peak_sd[k] < floor[k]:
+            # Too small to have crossed the detection threshold: matched filters summed over
+            # many channels would otherwise "find" sub-threshold wiggles.
+            blocked[k, tau] = True
+            continue
         # The fit must explain the waveform, not just correlate with it.
         m = bank.masks[k]
         cm = core_mask[k]
         seg = r[m, tau: tau + w][:, cm]
         resid = ((seg - ak * T[k, m][:, cm]) ** 2).sum()
         allowed = params.match_noise_factor * n_core[k] + params.match_shape_tolerance * ak * ak * e_core[k]
-        if resid > allowed:
+        # Overlapping discharges leave residual in each other's window: a fit that explains a
+        # large share of the local energy is kept, and the next fit explains the rest.
+        local = (r[m, tau: tau + w] ** 2).sum()
+        if resid > allowed and gain[k, tau] < params.peel_min_explained * local:
             blocked[k, tau] = True
             continue
         r[:, tau: tau + w] -= ak * T[k]
