@@ -35,19 +35,6 @@ _EVENT_KIND_OF_LABEL = {"fasciculation": "fasciculation", "doublet": "doublet", 
                         "myokymic": "myokymic", "neuromyotonic": "neuromyotonic", "continuous": "continuous"}
 
 
-def _is_ecg(times: np.ndarray, pattern_params) -> bool:
-    """A surface 'unit' beating regularly at heart rates is the ECG."""
-    if times.size < 4:
-        return False
-    isi = np.diff(times)
-    lo, hi = 1 / pattern_params.ecg_rate_hz[1], 1 / pattern_params.ecg_rate_hz[0]
-    in_range = (isi >= lo) & (isi <= hi)
-    if in_range.mean() < 0.6:
-        return False
-    r = isi[in_range]
-    return bool(r.std() / r.mean() < pattern_params.ecg_max_cov)
-
-
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
     """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
     out = np.zeros(bank.n_units, dtype=bool)
@@ -100,6 +87,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
     from .segment import segment_group, state_of_times
     from .spikes import _merge_intervals, detect_candidates
     from .summary import muscle_summary, unit_table
+    from .events import classify_muscle
     from .units import cluster_candidates, peel_region
 
     timings = {}
@@ -181,6 +169,8 @@ def detect(recording, params=None, *, hash_input: bool = True):
         dis = pd.DataFrame(rows, columns=["time", "unit", "ch", "amplitude", "state", "snr"])
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
+        guard = p.spikes.edge_guard_ms / 1000
+        dis = dis[(dis["time"] >= guard) & (dis["time"] < duration - guard)]
         dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
         dis["muscle"] = gc.muscle
         dis["channel"] = ch_names[dis["ch"].to_numpy(dtype=np.int64)] if len(dis) else []
@@ -190,88 +180,13 @@ def detect(recording, params=None, *, hash_input: bool = True):
 
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
-        from .patterns import classify_fibre, classify_unit
-
-        ev_rows = []
-        rest_mask = (dis["state"] == "rest").to_numpy().copy()
-        fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
-        # High-frequency trains first, at the muscle level: a 150–300 Hz train's overlapping MUAPs
-        # are easily split over several templates, which must not turn into fasciculations.
-        from .patterns import ecg_beats, runs
-
-        t_all = dis["time"].to_numpy()
-        if gc.kind == "surface":
-            rest_pos = np.nonzero(rest_mask)[0]
-            order_t = np.argsort(t_all[rest_pos], kind="stable")
-            beats = ecg_beats(t_all[rest_pos][order_t], p.patterns)
-            ecg_rows = rest_pos[order_t][beats]
-            dis.loc[ecg_rows, "state"] = "artifact"
-            rest_mask[ecg_rows] = False
-        rest_pos = np.nonzero(rest_mask)[0]
-        if rest_pos.size > 2:
-            isi = np.diff(t_all[rest_pos])
-            for a, b in runs(isi < 1.0 / p.patterns.neuromyotonic_min_rate_hz):
-                if t_all[rest_pos[b + 1]] - t_all[rest_pos[a]] < p.patterns.neuromyotonic_min_duration_s:
-                    continue
-                rows_ev = rest_pos[a:b + 2]
-                unit = int(pd.Series(dis["unit"].to_numpy()[rows_ev]).mode().iloc[0])
-                times = t_all[rows_ev]
-                dis.loc[rows_ev, "event"] = next_event
-                dis.loc[rows_ev, "kind"] = "neuromyotonic"
-                dis.loc[rows_ev, "unit"] = unit
-                n = rows_ev.size
-                snr = dis["snr"].to_numpy()[rows_ev]
-                ev_rows.append({"event": next_event, "muscle": gc.muscle, "unit": unit, "kind": "neuromyotonic",
-                                "start": float(times[0]), "end": float(times[-1]), "n_discharges": int(n),
-                                "rate": float((n - 1) / (times[-1] - times[0])),
-                                "confidence": float(np.clip(np.nanmean(snr) / (2 * p.units.peel_min_snr), 0, 1))})
-                next_event += 1
-                rest_mask[rows_ev] = False
-        for k in sorted(set(dis.loc[rest_mask & (dis["unit"] >= 0).to_numpy(), "unit"])):
-            idx = np.nonzero(rest_mask & (dis["unit"] == k).to_numpy())[0]
-            times = dis["time"].to_numpy()[idx]
-            if gc.kind == "surface" and _is_ecg(times, p.patterns):
-                dis.loc[idx, "state"] = "artifact"
-                continue
-            if k < fibre.size and fibre[k]:
-                lab, events = classify_fibre(times, p.patterns)
-            else:
-                lab, events = classify_unit(times, p.patterns)
-            for kind, a, b in events:
-                rows_ev = idx[a:b + 1]
-                if kind == "voluntary":
-                    # A lone unit firing regularly at voluntary rates outside voluntary time:
-                    # a look-alike, reported as continuous activity, never as fasciculations.
-                    kind = "continuous"
-                eid = next_event
-                next_event += 1
-                dis.loc[rows_ev, "event"] = eid
-                dis.loc[rows_ev, "kind"] = kind
-                snr = dis["snr"].to_numpy()[rows_ev]
-                n = b - a + 1
-                ev_rows.append({
-                    "event": eid, "muscle": gc.muscle, "unit": int(k), "kind": kind,
-                    "start": float(times[a]), "end": float(times[b]), "n_discharges": int(n),
-                    "rate": float((n - 1) / (times[b] - times[a])) if n > 1 and times[b] > times[a] else 0.0,
-                    "confidence": float(np.clip(np.nanmean(snr) / (2 * p.units.peel_min_snr), 0, 1)),
-                })
-        # Cramp episodes: one event each, many units (unit −1).
-        for seg in segs[segs["state"] == "cramp"].itertuples(index=False):
-            inside = (dis["time"] >= seg.start) & (dis["time"] < seg.end)
-            dis.loc[inside, "event"] = next_event
-            n_in = int(inside.sum())
-            ev_rows.append({"event": next_event, "muscle": gc.muscle, "unit": -1, "kind": "cramp",
-                            "start": float(seg.start), "end": float(seg.end), "n_discharges": n_in,
-                            "rate": n_in / (seg.end - seg.start) if seg.end > seg.start else 0.0,
-                            "confidence": 0.5})
-            next_event += 1
-        ev = pd.DataFrame(ev_rows, columns=["event", "muscle", "unit", "kind", "start", "end",
-                                            "n_discharges", "rate", "confidence"])
+        dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, _fibre_units(bank, fs, gc.kind, p.patterns),
+                                              segs, p, next_event)
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        for k in range(bank.n_units):
-            templates[(gc.muscle, int(k))] = bank.templates_uv()[k].astype(np.float32)
+        for k, tmpl in enumerate(bank.templates_uv()):
+            templates[(gc.muscle, int(k))] = tmpl.astype(np.float32)
         summaries.append(muscle_summary(gc.muscle, gc.kind, duration, float(np.median(sigma)), dis, ev, segs,
                                         p.summary))
         for ci, name in zip(gc.channels, ch_names):

@@ -54,10 +54,10 @@ class PreprocessParams:
     margin_s: float = 0.5
     #: Noise is the robust MAD σ of the filtered signal, taken as this percentile over windows, so
     #: stretches of voluntary activity do not inflate it.
-    noise_window_s: float = 1.0
+    noise_window_s: float = 0.5
     noise_percentile: float = 20.0
     #: At most this many noise windows, spread evenly over the recording.
-    noise_max_windows: int = 60
+    noise_max_windows: int = 40
 
     def validate(self):
         for name in ("needle_band_hz", "surface_band_hz"):
@@ -79,6 +79,10 @@ class SpikeParams:
     #: values find smaller MUAPs but let noise clusters pose as recurring units (measured: a 4 σ
     #: threshold invented ~1 discharge/s on simulated quiet needle EMG), hence equal defaults.
     threshold_sd: float = 5.5
+    #: Noise σ used for thresholds is at least this (µV): EMG amplifiers' own noise is of this order,
+    #: so a near-noiseless trace (a synthetic or pure-mains channel after the notch) does not turn
+    #: numerical ripple into discharges.
+    min_noise_uv: float = 0.5
     #: A discharge no recurring template explains counts when its peak reaches this many σ: at
     #: 5.5 σ Gaussian noise crosses ~4e-8 per sample, and the smallest needle FP (123 µV, Sleutjes
     #: 2016) is ≥ 6 σ over typical 5–20 µV needle noise.
@@ -93,6 +97,10 @@ class SpikeParams:
     #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
     #: same discharge (grid propagation delays are a few ms).
     surface_merge_ms: float = 3.0
+    #: No discharge is reported this close (ms) to the recording's first or last sample, where the
+    #: filters can only guess the signal beyond the edge (a Q = 10 mains notch rings for
+    #: ~3·Q/(π·f0) ≈ 190 ms at 50 Hz).
+    edge_guard_ms: float = 250.0
     #: On muscles with at least this many channels (grids), a discharge must reach
     #: `support_fraction` × the threshold on at least this many channels (grid MUAPs spread over
     #: many electrodes; a lone crossing is noise).

@@ -60,7 +60,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     segment_params = segment_params or SegmentParams()
     fs = prep.fs
     n = rec.n_samples
-    thresholds = (params.threshold_sd * prep.noise_uv).astype(np.float32)
+    thresholds = (params.threshold_sd * np.maximum(prep.noise_uv, params.min_noise_uv)).astype(np.float32)
     win = max(1, int(round(segment_params.window_s * fs)))
     n_windows = (n + win - 1) // win
     out = []
@@ -74,6 +74,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
         ))
         spans.append(excl)
     ctx = max(max(c.before, c.after) for c in out) + max(spans) + 1
+    guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
     cached = 0
@@ -110,6 +111,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             if peaks.size == 0:
                 continue
             ok = (peaks - gc.before >= 0) & (peaks + gc.after < x.shape[1])
+            ok &= (peaks + lo >= guard) & (peaks + lo < n - guard)
             peaks = peaks[ok]
             main = np.nanargmax(np.abs(x[:, peaks]), axis=0)
             idx = peaks[:, None] + np.arange(-gc.before, gc.after + 1)[None, :]

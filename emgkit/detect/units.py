@@ -29,6 +29,8 @@ _SIGNIFICANT_SD = 3.0
 #: Greedy clustering runs on at most this many waveforms (the largest first, then evenly
 #: spread); the rest are assigned to the resulting templates.
 _MAX_GREEDY = 1500
+#: Waveforms are decimated to about this many samples per channel for clustering.
+_CLUSTER_SAMPLES = 64
 
 
 @dataclass
@@ -103,9 +105,13 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     if n == 0:
         return np.zeros(0, np.int64), _finalise(np.zeros((0,) + gc.snippets.shape[1:], np.float32),
                                                  np.zeros(0), sigma)
-    X = gc.snippets / sigma[None, :, None]
-    c, w = X.shape[1:]
-    s_max = max(0, int(round(params.max_shift_ms * fs / 1000)))
+    X_full = gc.snippets / sigma[None, :, None]
+    c, w = X_full.shape[1:]
+    # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart.
+    q = max(1, w // _CLUSTER_SAMPLES)
+    wd = w // q
+    X = X_full[:, :, : wd * q].reshape(n, c, wd, q).mean(axis=3) * np.float32(np.sqrt(q))
+    s_max = max(0, int(round(params.max_shift_ms * fs / 1000 / q)))
     shifts = np.arange(-s_max, s_max + 1)
     amp = np.abs(X).max(axis=(1, 2))
     order = np.argsort(-amp, kind="stable")
@@ -114,12 +120,12 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                 np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
     sums = []
     counts = []
-    tmpl = np.zeros((0, c, w), np.float32)
+    tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
     for i in order:
         xs = _shifted(X[i], shifts)
         if len(tmpl):
-            resid, allowed, _ = _fit(xs[None], tmpl, masks, params, w)
+            resid, allowed, _ = _fit(xs[None], tmpl, masks, params, wd)
             resid, allowed = resid[0], allowed[0]
             k, s = np.unravel_index(np.argmin(resid - allowed), resid.shape)
             if resid[k, s] <= allowed[k, s]:
@@ -133,15 +139,18 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         tmpl = np.concatenate([tmpl, X[i][None]])
         m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
-    tmpl, counts = _merge_shifted(tmpl, np.asarray(counts, float), masks, w, params)
-    bank = _finalise(tmpl, counts, sigma)
-    labels = assign(X, bank, shifts, params, w)
-    # Templates as medians of their members (robust to overlaps) where a unit has enough members.
-    for k in range(bank.n_units):
-        members = X[labels == k]
-        if len(members) >= 3:
-            bank.templates[k] = np.median(members, axis=0)
-    bank = _finalise(bank.templates, np.bincount(labels[labels >= 0], minlength=bank.n_units), sigma)
+    tmpl, counts = _merge_shifted(tmpl, np.asarray(counts, float), masks, wd, params)
+    labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
+    # Full-resolution templates: medians of their members (robust to overlaps), means of few.
+    keep = [k for k in range(len(tmpl)) if (labels == k).any()]
+    remap = np.full(len(tmpl), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
+    full = np.zeros((len(keep), c, w), np.float32)
+    for j in range(len(keep)):
+        members = X_full[labels == j]
+        full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
+    bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
     labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
@@ -313,14 +322,19 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     n_core = bank.masks.sum(axis=1) * core_mask.sum(axis=1)
     n_pos = L - w + 1
 
+    used = np.nonzero(bank.masks.any(axis=0))[0]      # channels any template uses
+    T_used = np.ascontiguousarray(T[:, used])           # (K, c_used, w), zero where masked out
+
     def corr_all(lo, hi):
-        """Matched-filter output for positions lo..hi-1 (all templates)."""
-        seg = r[:, lo: hi + w - 1]
-        out = np.zeros((K, hi - lo))
-        for k in range(K):
-            for ch in np.nonzero(bank.masks[k])[0]:
-                out[k] += signal.correlate(seg[ch], T[k, ch], mode="valid")
-        return out
+        """Matched-filter output for positions lo..hi-1 (all templates at once)."""
+        seg = r[used, lo: hi + w - 1]
+        n = hi - lo
+        if n * w > 1 << 22:  # long region: FFT correlation over channels
+            size = 1 << int(np.ceil(np.log2(seg.shape[1] + w)))
+            spec = np.fft.rfft(seg, size)[None] * np.conj(np.fft.rfft(T_used, size))
+            return np.fft.irfft(spec.sum(axis=1), size)[:, :n]
+        windows = np.lib.stride_tricks.sliding_window_view(seg, w, axis=1)  # (c, n, w)
+        return np.einsum("cpw,kcw->kp", windows, T_used, optimize=True)
 
     corr = corr_all(0, n_pos)
     blocked = np.zeros((K, n_pos), dtype=bool)

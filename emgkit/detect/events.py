@@ -1,0 +1,91 @@
+"""Stage 5 (muscle level): turn one muscle's rest discharges into events.
+
+Order matters: heartbeat chains (surface ECG) become artifacts; high-frequency trains are
+found across units (a 150–300 Hz train's overlapping MUAPs are easily split over several
+templates, which must not become fasciculations); then each unit's remaining discharges are
+classified (``patterns.classify_unit`` / ``classify_fibre``); cramp segments become one event
+each. Works on NumPy columns and writes the table once.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .patterns import classify_fibre, classify_unit, ecg_beats, runs
+
+EVENT_COLUMNS = ["event", "muscle", "unit", "kind", "start", "end", "n_discharges", "rate", "confidence"]
+
+
+def is_ecg(times: np.ndarray, pattern_params) -> bool:
+    """A surface 'unit' beating regularly at heart rates is the ECG."""
+    if times.size < 4:
+        return False
+    isi = np.diff(times)
+    lo, hi = 1 / pattern_params.ecg_rate_hz[1], 1 / pattern_params.ecg_rate_hz[0]
+    in_range = (isi >= lo) & (isi <= hi)
+    if in_range.mean() < 0.6:
+        return False
+    r = isi[in_range]
+    return bool(r.std() / r.mean() < pattern_params.ecg_max_cov)
+
+
+def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
+                    params, next_event: int):
+    """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event)."""
+    pp = params.patterns
+    t_all = dis["time"].to_numpy()
+    unit = dis["unit"].to_numpy().copy()
+    state = dis["state"].to_numpy().astype(object).copy()
+    event = np.full(len(dis), -1, dtype=np.int64)
+    kinds = np.full(len(dis), "", dtype=object)
+    snr = dis["snr"].to_numpy()
+    rest = state == "rest"
+    rows = []
+
+    def add(kind_name, members, unit_id):
+        nonlocal next_event
+        times = t_all[members]
+        n = members.size
+        event[members] = next_event
+        kinds[members] = kind_name
+        duration = times[-1] - times[0]
+        rows.append({"event": next_event, "muscle": muscle, "unit": int(unit_id), "kind": kind_name,
+                     "start": float(times[0]), "end": float(times[-1]), "n_discharges": int(n),
+                     "rate": float((n - 1) / duration) if n > 1 and duration > 0 else 0.0,
+                     "confidence": float(np.clip(np.nanmean(snr[members]) / (2 * params.units.peel_min_snr), 0, 1))
+                     if np.isfinite(snr[members]).any() else 0.5})
+        next_event += 1
+
+    if kind == "surface":
+        pos = np.nonzero(rest)[0]
+        beats = pos[ecg_beats(t_all[pos], pp)]
+        state[beats] = "artifact"
+        rest[beats] = False
+    pos = np.nonzero(rest)[0]
+    if pos.size > 2:
+        isi = np.diff(t_all[pos])
+        for a, b in runs(isi < 1.0 / pp.neuromyotonic_min_rate_hz):
+            members = pos[a:b + 2]
+            if t_all[members[-1]] - t_all[members[0]] < pp.neuromyotonic_min_duration_s:
+                continue
+            ids, counts = np.unique(unit[members], return_counts=True)
+            unit[members] = ids[np.argmax(counts)]
+            add("neuromyotonic", members, unit[members[0]])
+            rest[members] = False
+    for k in np.unique(unit[rest & (unit >= 0)]):
+        idx = np.nonzero(rest & (unit == k))[0]
+        times = t_all[idx]
+        if kind == "surface" and is_ecg(times, pp):
+            state[idx] = "artifact"
+            continue
+        _, events = (classify_fibre if k < fibre.size and fibre[k] else classify_unit)(times, pp)
+        for name, a, b in events:
+            # A lone unit firing regularly at voluntary rates outside voluntary time is a
+            # look-alike, reported as continuous activity, never as fasciculations.
+            add("continuous" if name == "voluntary" else name, idx[a:b + 1], k)
+    for seg in segments[segments["state"] == "cramp"].itertuples(index=False):
+        members = np.nonzero((t_all >= seg.start) & (t_all < seg.end))[0]
+        if members.size:
+            add("cramp", members, -1)
+    dis = dis.assign(unit=unit, state=state, event=event, kind=kinds)
+    return dis, pd.DataFrame(rows, columns=EVENT_COLUMNS), next_event
