@@ -35,6 +35,26 @@ _EVENT_KIND_OF_LABEL = {"fasciculation": "fasciculation", "doublet": "doublet", 
                         "myokymic": "myokymic", "neuromyotonic": "neuromyotonic", "continuous": "continuous"}
 
 
+def _pieces(intervals, max_len: int, overlap: int):
+    """Split [a, b) intervals longer than ``max_len`` into pieces overlapping by 2·``overlap``.
+
+    Yields (start, stop, core_start, core_stop); the cores tile each interval exactly once.
+    """
+    for a, b in intervals:
+        if b - a <= max_len:
+            yield a, b, a, b
+            continue
+        p0 = a
+        while True:
+            p1 = min(p0 + max_len, b)
+            c0 = a if p0 == a else p0 + overlap
+            c1 = b if p1 == b else p1 - overlap
+            yield p0, p1, c0, c1
+            if p1 == b:
+                break
+            p0 = p1 - 2 * overlap
+
+
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
     """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
     out = np.zeros(bank.n_units, dtype=bool)
@@ -145,14 +165,19 @@ def detect(recording, params=None, *, hash_input: bool = True):
             common = np.nonzero(bank.counts >= p.units.min_recurring)[0]
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, p.spikes.confirm_sd)
             rest_labels = labels[rest_idx]
-            for a, b in _merge_intervals(lo, hi):
+            # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
+            max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
+            for a, b, c0, c1 in _pieces(_merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
-                inside = (s >= a) & (s < b)
-                local = np.unique(rest_labels[inside & (rest_labels >= 0)])
+                inside = (s >= c0) & (s < c1)
+                local = np.unique(rest_labels[(s >= a) & (s < b) & (rest_labels >= 0)])
                 peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local),
                                      min_peak_sd=floors)
+                keep = (peeled.samples >= c0) & (peeled.samples < c1)
+                peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
+                peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
                 for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
                     rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
                 # A candidate no template explained is still a discharge: its own unit.

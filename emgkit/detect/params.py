@@ -142,6 +142,8 @@ class UnitParams:
     #: ...or when it explains at least this share of the signal energy in its window (two
     #: overlapping MUAPs: the first fit leaves the second in the residual, the next fit takes it).
     peel_min_explained: float = 0.5
+    #: Active regions longer than this (s) are peeled in overlapping pieces (bounded memory).
+    peel_piece_s: float = 2.0
     #: At most this many peeling iterations per active region.
     peel_max_iter: int = 4000
 

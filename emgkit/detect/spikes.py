@@ -24,7 +24,7 @@ from .preprocess import Preprocessing, filtered
 log = logging.getLogger("emgkit")
 
 #: Filtered active regions are cached up to this many bytes; beyond, they are re-read.
-REGION_CACHE_BYTES = 256 * 2**20
+REGION_CACHE_BYTES = 64 * 2**20
 
 
 @dataclass

@@ -31,6 +31,8 @@ _SIGNIFICANT_SD = 3.0
 _MAX_GREEDY = 1500
 #: Waveforms are decimated to about this many samples per channel for clustering.
 _CLUSTER_SAMPLES = 64
+#: Template merging compares each template with at most this many others (the most frequent).
+_MAX_MERGE_COMPARE = 200
 
 
 @dataclass
@@ -188,7 +190,13 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     for i in order:
         t = tmpl[i]
         done = False
-        for j_pos, j in enumerate(keep):
+        if counts[i] < 2 and len(keep) >= _MAX_MERGE_COMPARE:
+            # Many singletons (noise, overlaps): comparing each with every template is quadratic;
+            # they stay as they are and the later assignment step regroups their members.
+            keep.append(int(i))
+            merged_counts.append(float(counts[i]))
+            continue
+        for j_pos, j in enumerate(keep[:_MAX_MERGE_COMPARE]):
             m = masks[i] | masks[j]
             ts = _shifted(t * m[:, None], shifts)            # (S, c, w)
             ref = tmpl[j] * m[:, None]
@@ -238,12 +246,15 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
     p2p = np.ptp(tu[np.arange(K), bank.main_channel], axis=1)
     order = np.argsort([-t.size for t in times], kind="stable")
     alive = np.ones(K, dtype=bool)
+    big = [a for a in order if times[a].size >= 3][:_MAX_MERGE_COMPARE]
     for ib, b in enumerate(order[::-1]):          # smallest first
         tb = times[b]
         if tb.size == 0:
             alive[b] = False
             continue
-        for a in order:
+        if tb.size < 3:
+            continue  # too few discharges to tell co-firing from chance
+        for a in big:
             if a == b or not alive[a] or times[a].size == 0:
                 continue
             ta = times[a]
@@ -329,10 +340,14 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         """Matched-filter output for positions lo..hi-1 (all templates at once)."""
         seg = r[used, lo: hi + w - 1]
         n = hi - lo
-        if n * w > 1 << 22:  # long region: FFT correlation over channels
+        if n * w > 1 << 22:  # long region: FFT correlation, one template at a time (bounded memory)
             size = 1 << int(np.ceil(np.log2(seg.shape[1] + w)))
-            spec = np.fft.rfft(seg, size)[None] * np.conj(np.fft.rfft(T_used, size))
-            return np.fft.irfft(spec.sum(axis=1), size)[:, :n]
+            spec = np.fft.rfft(seg, size)
+            out = np.empty((K, n))
+            for k in range(K):
+                prod = (spec * np.conj(np.fft.rfft(T_used[k], size))).sum(axis=0)
+                out[k] = np.fft.irfft(prod, size)[:n]
+            return out
         windows = np.lib.stride_tricks.sliding_window_view(seg, w, axis=1)  # (c, n, w)
         return np.einsum("cpw,kcw->kp", windows, T_used, optimize=True)
 
