@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import classify_fibre, classify_unit, ecg_beats, runs
+from .patterns import classify_fibre, classify_unit, ecg_beats, find_trains
 
 EVENT_COLUMNS = ["event", "muscle", "unit", "kind", "start", "end", "n_discharges", "rate", "confidence"]
 
@@ -63,11 +63,8 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         rest[beats] = False
     pos = np.nonzero(rest)[0]
     if pos.size > 2:
-        isi = np.diff(t_all[pos])
-        for a, b in runs(isi < 1.0 / pp.neuromyotonic_min_rate_hz):
-            members = pos[a:b + 2]
-            if t_all[members[-1]] - t_all[members[0]] < pp.neuromyotonic_min_duration_s:
-                continue
+        for a, b in find_trains(t_all[pos], pp):
+            members = pos[a:b + 1]
             ids, counts = np.unique(unit[members], return_counts=True)
             unit[members] = ids[np.argmax(counts)]
             add("neuromyotonic", members, unit[members[0]])

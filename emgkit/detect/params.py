@@ -168,6 +168,12 @@ class PatternParams:
     #: set a little under the textbook values to keep trains whose ISI lengthens as they wane.
     neuromyotonic_min_rate_hz: float = 100.0
     neuromyotonic_min_duration_s: float = 0.3
+    #: Across a muscle's rest discharges, a train is a run with no gap above this (ms) whose detected
+    #: rate is at least `neuromyotonic_min_detected_rate_hz`: waning discharges dropping under the
+    #: threshold leave gaps of a few ISIs (150–300 Hz → 3–7 ms) but never a myokymic silence.
+    neuromyotonic_max_gap_ms: float = 30.0
+    neuromyotonic_min_detected_rate_hz: float = 50.0
+    neuromyotonic_max_cov: float = 0.6
     #: Voluntary firing: 5–25 Hz with ISI CoV 0.1–0.25 (textbook); runs of regular firing lasting at
     #: least `voluntary_min_run_s` are not spontaneous.
     voluntary_rate_hz: tuple = (4.0, 30.0)

@@ -165,3 +165,29 @@ def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats:
         if len(chain) >= min_beats:
             mask[chain] = True
     return mask
+
+
+def find_trains(times: np.ndarray, params: PatternParams | None = None) -> list[tuple[int, int]]:
+    """(first, last) indices of high-frequency trains among a muscle's sorted discharge times.
+
+    A train is a run with no gap above ``neuromyotonic_max_gap_ms``, lasting at least
+    ``neuromyotonic_min_duration_s`` at a detected rate of at least
+    ``neuromyotonic_min_detected_rate_hz``, whose intervals are regular enough (CoV below
+    ``neuromyotonic_max_cov``) to come from one unit: missed discharges make intervals multiples
+    of the true one, while several voluntary units firing together give random intervals.
+    """
+    p = params or PatternParams()
+    t = np.asarray(times, dtype=np.float64)
+    out = []
+    if t.size < 3:
+        return out
+    isi = np.diff(t)
+    for a, b in runs(isi <= p.neuromyotonic_max_gap_ms / 1000):
+        span = t[b + 1] - t[a]
+        if span < p.neuromyotonic_min_duration_s or (b + 1 - a) / span < p.neuromyotonic_min_detected_rate_hz:
+            continue
+        seg = isi[a:b + 1]
+        if seg.std() / seg.mean() > p.neuromyotonic_max_cov:
+            continue
+        out.append((a, b + 1))
+    return out

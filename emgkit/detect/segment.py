@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
-from .patterns import CONTINUOUS, VOLUNTARY, classify_unit
+from .patterns import CONTINUOUS, VOLUNTARY, classify_unit, find_trains
 from .spikes import GroupCandidates
 
 log = logging.getLogger("emgkit")
@@ -85,6 +85,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                 np.add.at(isi_cov_sum, w, local[okk])
                 np.add.at(isi_cov_n, w, 1)
     # Power relative to the muscle's typical window (most of a recording is rest), never below noise.
+    all_times = np.sort(np.concatenate([t for t in unit_times.values()] or [np.zeros(0)]))
     rest_power = max(float(np.median(gc.window_power)) if n_win else 0.0, sigma ** 2, 1e-12)
     ratio = gc.window_power / rest_power
     # An interference pattern: power well above rest, several units, none dominating (a single
@@ -102,6 +103,9 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     d = dense.astype(np.int64)
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
+    # A high-frequency train of one unit is spontaneous activity however dense it is.
+    for a, b in find_trains(all_times, pattern_params):
+        voluntary[int(all_times[a] // ws): int(all_times[b] // ws) + 1] = False
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))

@@ -357,10 +357,13 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     found_s, found_k, found_a, found_snr = [], [], [], []
     min_energy = params.peel_min_snr ** 2
     peak_sd = np.abs(T[np.arange(K), bank.main_channel]).max(axis=1)
+    def gains(c):
+        """(scale, explained energy) of each template fit, from its matched-filter output."""
+        sc = np.clip(c / e_t[:, None], params.min_scale, params.max_scale)
+        return sc, 2 * sc * c - sc * sc * e_t[:, None]
+
+    a, gain = gains(corr)
     for _ in range(params.peel_max_iter):
-        a = np.clip(corr / e_t[:, None], params.min_scale, params.max_scale)
-        gain = 2 * a * corr - a * a * e_t[:, None]
-        gain[blocked] = -np.inf
         k, tau = np.unravel_index(np.argmax(gain), gain.shape)
         if not gain[k, tau] >= min_energy:
             break
@@ -369,6 +372,7 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
             # Too small to have crossed the detection threshold: matched filters summed over
             # many channels would otherwise "find" sub-threshold wiggles.
             blocked[k, tau] = True
+            gain[k, tau] = -np.inf
             continue
         # The fit must explain the waveform, not just correlate with it.
         m = bank.masks[k]
@@ -381,15 +385,19 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         local = (r[m, tau: tau + w] ** 2).sum()
         if resid > allowed and gain[k, tau] < params.peel_min_explained * local:
             blocked[k, tau] = True
+            gain[k, tau] = -np.inf
             continue
+        snr_k = np.sqrt(gain[k, tau])
         r[:, tau: tau + w] -= ak * T[k]
+        blocked[k, max(0, tau - refr): tau + refr + 1] = True
         lo, hi = max(0, tau - w + 1), min(n_pos, tau + w)
         corr[:, lo:hi] = corr_all(lo, hi)
-        blocked[k, max(0, tau - refr): tau + refr + 1] = True
+        a[:, lo:hi], gain[:, lo:hi] = gains(corr[:, lo:hi])
+        gain[:, lo:hi][blocked[:, lo:hi]] = -np.inf
         found_s.append(start + tau + int(bank.peak_offset[k]))
         found_k.append(k)
         found_a.append(ak)
-        found_snr.append(np.sqrt(gain[k, tau]))
+        found_snr.append(snr_k)
     if not found_s:
         return empty
     order = np.argsort(found_s, kind="stable")
