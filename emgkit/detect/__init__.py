@@ -108,7 +108,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
     from .spikes import _merge_intervals, detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
-    from .units import cluster_candidates, peel_region
+    from .units import cluster_candidates, peel_region, unit_families
 
     timings = {}
     t0 = time.perf_counter()
@@ -206,7 +206,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, _fibre_units(bank, fs, gc.kind, p.patterns),
-                                              segs, p, next_event)
+                                              segs, p, next_event, families=unit_families(bank))
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()

@@ -30,11 +30,18 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
-                    params, next_event: int):
-    """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event)."""
+                    params, next_event: int, families: np.ndarray | None = None):
+    """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
+
+    ``families`` maps template index → family (templates of one unit split in two): discharges
+    are classified per family and reported under the family's first template.
+    """
     pp = params.patterns
     t_all = dis["time"].to_numpy()
     unit = dis["unit"].to_numpy().copy()
+    if families is not None and families.size:
+        in_bank = (unit >= 0) & (unit < families.size)
+        unit[in_bank] = families[unit[in_bank]]
     state = dis["state"].to_numpy().astype(object).copy()
     event = np.full(len(dis), -1, dtype=np.int64)
     kinds = np.full(len(dis), "", dtype=object)

@@ -103,11 +103,19 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
     burst_lo, burst_hi = 1.0 / p.myokymic_rate_hz[1], 1.0 / p.myokymic_rate_hz[0]
     in_burst = (isi >= burst_lo * 0.999) & (isi <= burst_hi) & free[:-1] & free[1:]
     bursts = []
+    pieces = []
     for a, b in runs(in_burst):
+        # Bursts recurring every few hundred ms chain into one run of in-range intervals: split
+        # it where an interval is much longer than the run's typical one (the silences).
+        seg = isi[a:b + 1]
+        cut = np.nonzero(seg > p.myokymic_silence_factor * np.median(seg))[0]
+        edges = [a] + [a + c + 1 for c in cut]
+        ends = [a + c - 1 for c in cut] + [b]
+        pieces.extend((x, y) for x, y in zip(edges, ends) if y >= x)
+    for a, b in pieces:
         if b + 2 - a < p.myokymic_min_discharges:
             continue
-        seg = isi[a:b + 1]
-        mean_isi = seg.mean()
+        mean_isi = isi[a:b + 1].mean()
         before = t[a] - t[a - 1] if a > 0 else np.inf
         after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
         silence = p.myokymic_silence_factor * mean_isi

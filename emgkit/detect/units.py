@@ -403,3 +403,41 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     order = np.argsort(found_s, kind="stable")
     return PeeledDischarges(np.asarray(found_s, np.int64)[order], np.asarray(found_k, np.int64)[order],
                             np.asarray(found_a)[order], np.asarray(found_snr)[order])
+
+
+def unit_families(bank: UnitBank, min_correlation: float = 0.95, amplitude_ratio: tuple = (0.6, 1.6),
+                  max_lag: int = 2) -> np.ndarray:
+    """Family id per template: templates of nearly the same shape and size (one unit split in two).
+
+    Pattern classification works on families, so a burst whose discharges landed in two
+    templates of one unit is still one burst.
+    """
+    K = bank.n_units
+    family = np.arange(K)
+    if K < 2:
+        return family
+    T = bank.templates.reshape(K, -1).astype(np.float64)
+    norm = np.linalg.norm(T, axis=1)
+    best = np.full((K, K), -1.0)
+    w = bank.templates.shape[2]
+    for lag in range(-max_lag, max_lag + 1):
+        shifted = np.roll(bank.templates, lag, axis=2).reshape(K, -1).astype(np.float64)
+        c = (T @ shifted.T) / np.maximum(np.outer(norm, norm), 1e-12)
+        best = np.maximum(best, c)
+    p2p = np.ptp(bank.templates[np.arange(K), bank.main_channel], axis=1)
+    ratio = p2p[:, None] / np.maximum(p2p[None, :], 1e-12)
+    same = (best >= min_correlation) & (ratio >= amplitude_ratio[0]) & (ratio <= amplitude_ratio[1])
+    # Union-find over the similarity graph.
+    parent = np.arange(K)
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(same, 1))):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return np.array([root(i) for i in range(K)])
