@@ -97,3 +97,24 @@ def test_params_toml_round_trip(tmp_path):
     f.write_text("[spikes\n")
     with pytest.raises(ParameterError, match="TOML"):
         DetectionParams.from_toml(f)
+
+
+def test_myokymic_bursts_recurring_fast_are_split_at_silences():
+    # Bursts of 6 at 19 Hz every 0.43 s: the silences (~160 ms) are themselves within 2–60 Hz.
+    bursts = [s + np.arange(6) / 19 for s in np.arange(10) * 0.43 + 0.1]
+    _, ev = classify_unit(np.concatenate(bursts), P)
+    assert kinds(ev) == ["myokymic"] * 10
+    assert all(b - a + 1 == 6 for _, a, b in ev)
+
+
+def test_find_trains_tolerates_missed_discharges():
+    from emgkit.detect.patterns import find_trains
+
+    rng = np.random.default_rng(1)
+    train = 2.0 + np.arange(200) / 200.0               # 1 s at 200 Hz
+    kept = np.sort(rng.choice(train, 160, replace=False))  # 80 % detected: gaps are multiples of 5 ms
+    t = np.concatenate([[0.5], kept, [4.0]])
+    assert find_trains(t, P) == [(1, 160)]
+    # Several units firing at random (Poisson, 100/s) for 1 s are not a train.
+    poisson = np.cumsum(rng.exponential(0.01, 100))
+    assert find_trains(poisson, P) == []
