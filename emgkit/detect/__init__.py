@@ -172,9 +172,10 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 if data is None:
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
                 inside = (s >= c0) & (s < c1)
-                local = np.unique(rest_labels[(s >= a) & (s < b) & (rest_labels >= 0)])
-                peeled = peel_region(data, a, bank, fs, p.units, units=np.union1d(common, local),
-                                     min_peak_sd=floors)
+                # Only recurring templates peel: a rare template is one candidate's own waveform,
+                # overlaps included, and would "explain" its neighbours with a wrong unit and time.
+                # Candidates they leave unexplained are kept below, at their own peak.
+                peeled = peel_region(data, a, bank, fs, p.units, units=common, min_peak_sd=floors)
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
