@@ -55,6 +55,15 @@ def _pieces(intervals, max_len: int, overlap: int):
             p0 = p1 - 2 * overlap
 
 
+def _broad_units(bank, spike_params) -> np.ndarray:
+    """Per template: True when it spreads over most of a grid (half its peak on ≥ half the electrodes)."""
+    c = bank.templates.shape[1] if bank.n_units else 0
+    if c < spike_params.grid_min_channels:
+        return np.zeros(bank.n_units, dtype=bool)
+    p2p = np.ptp(bank.templates, axis=2)
+    return (p2p >= 0.5 * p2p.max(axis=1, keepdims=True)).mean(axis=1) >= 0.5
+
+
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
     """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
     out = np.zeros(bank.n_units, dtype=bool)
@@ -163,7 +172,9 @@ def detect(recording, params=None, *, hash_input: bool = True):
             p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1) if bank.n_units else np.zeros(0)
             # Units seen often are tried everywhere; rare ones only where their candidates lie.
             common = np.nonzero(bank.counts >= p.units.min_recurring)[0]
-            floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, p.spikes.confirm_sd)
+            # Many electrodes give many chances for noise to cross a threshold once.
+            confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
+            floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
             rest_labels = labels[rest_idx]
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
@@ -185,7 +196,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 for i in rest_idx[inside]:
                     near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
                     mc = int(gc.main_channel[i])
-                    if labels[i] == -2 or near.any() or gc.peak_uv[i] < p.spikes.confirm_sd * sigma[mc]:
+                    if labels[i] == -2 or near.any() or gc.peak_uv[i] < confirm * sigma[mc]:
                         continue
                     rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc])), "rest",
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
@@ -207,7 +218,8 @@ def detect(recording, params=None, *, hash_input: bool = True):
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, _fibre_units(bank, fs, gc.kind, p.patterns),
-                                              segs, p, next_event, families=unit_families(bank))
+                                              segs, p, next_event, families=unit_families(bank),
+                                              broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels))
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()

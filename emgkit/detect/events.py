@@ -30,7 +30,8 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
-                    params, next_event: int, families: np.ndarray | None = None):
+                    params, next_event: int, families: np.ndarray | None = None,
+                    broad: np.ndarray | None = None, n_channels: int = 1):
     """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
 
     ``families`` maps template index → family (templates of one unit split in two): discharges
@@ -39,6 +40,8 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
     pp = params.patterns
     t_all = dis["time"].to_numpy()
     unit = dis["unit"].to_numpy().copy()
+    if broad is not None and broad.size and families is not None and families.size:
+        broad = broad.copy()
     if families is not None and families.size:
         in_bank = (unit >= 0) & (unit < families.size)
         unit[in_bank] = families[unit[in_bank]]
@@ -63,7 +66,14 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
                      if np.isfinite(snr[members]).any() else 0.5})
         next_event += 1
 
-    if kind == "surface":
+    if broad is not None and broad.size:
+        # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
+        far = (unit >= 0) & (unit < broad.size) & rest
+        far[far] = broad[unit[far]]
+        state[far] = "artifact"
+        rest[far] = False
+    if kind == "surface" and n_channels < params.spikes.grid_min_channels:
+        # One or two electrodes per muscle: heartbeats recognised by their rhythm across units.
         pos = np.nonzero(rest)[0]
         beats = pos[ecg_beats(t_all[pos], pp)]
         state[beats] = "artifact"

@@ -97,6 +97,11 @@ class SpikeParams:
     #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
     #: same discharge (grid propagation delays are a few ms).
     surface_merge_ms: float = 3.0
+    #: On muscles with at least `grid_min_channels` channels (HD grids) the lone-candidate
+    #: confirmation threshold is `grid_confirm_sd`: with 64 electrodes and a common noise component,
+    #: 5.5 σ crossings on a few neighbouring channels occur every few seconds in pure noise.
+    grid_min_channels: int = 16
+    grid_confirm_sd: float = 6.5
     #: No discharge is reported this close (ms) to the recording's first or last sample, where the
     #: filters can only guess the signal beyond the edge (a Q = 10 mains notch rings for
     #: ~3·Q/(π·f0) ≈ 190 ms at 50 Hz).

@@ -161,9 +161,12 @@ def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats:
     tol = rr_tolerance * rr
     nxt = np.full(t.size, -1)
     for i in range(t.size):
-        a, b = np.searchsorted(t, [t[i] + rr - tol, t[i] + rr + tol])
-        if b > a:
-            nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - rr)))
+        # The next beat, or the one after a beat or two too small to be detected.
+        for skip in (1,):
+            a, b = np.searchsorted(t, [t[i] + skip * rr - skip * tol, t[i] + skip * rr + skip * tol])
+            if b > a:
+                nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - skip * rr)))
+                break
     has_prev = np.zeros(t.size, dtype=bool)
     has_prev[nxt[nxt >= 0]] = True
     for i in np.nonzero(~has_prev & (nxt >= 0))[0]:   # chain starts
