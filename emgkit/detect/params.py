@@ -218,10 +218,11 @@ class SegmentParams:
     #: ...or the signal power rises this many times above the muscle's median window power while
     #: several units fire and none dominates (interference pattern).
     interference_power_ratio: float = 4.0
-    #: ...or several units together fire more than this many discharges per second in the muscle:
-    #: voluntary units fire at 5–25 Hz each (textbook) while even ALS muscles show ~40 FP/min
-    #: (Bashford 2020), i.e. under one per second.
-    interference_min_rate_hz: float = 30.0
+    #: ...or several units together fire more than this many discharges per second in the muscle
+    #: for a second or more: voluntary units fire at 5–25 Hz each (textbook), so two already give
+    #: ~15/s, while even ALS muscles show ~40 FP/min (Bashford 2020), under one per second.
+    #: One unit's high-frequency train is exempt (neuromyotonic, see PatternParams).
+    interference_min_rate_hz: float = 15.0
     #: Neighbouring excluded windows closer than this (s) are joined.
     join_gap_s: float = 0.5
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).

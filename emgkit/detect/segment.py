@@ -98,7 +98,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # A sustained discharge density no spontaneous pattern reaches across several units (a steady
     # contraction fills the whole recording, so relative power alone cannot see it).
     dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
-             & (((active_units >= params.voluntary_min_units) & (top_count < 0.5 * np.maximum(total_count, 1)))
+             & ((active_units >= params.voluntary_min_units)
                 # An interference pattern too dense to sort (most waveforms fit no template).
                 | (ratio > params.interference_power_ratio)))
     d = dense.astype(np.int64)
