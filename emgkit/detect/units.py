@@ -371,8 +371,7 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         if ak * peak_sd[k] < floor[k]:
             # Too small to have crossed the detection threshold: matched filters summed over
             # many channels would otherwise "find" sub-threshold wiggles.
-            blocked[k, tau] = True
-            gain[k, tau] = -np.inf
+            gain[k, tau] = -np.inf  # until a neighbouring fit changes the residual here
             continue
         # The fit must explain the waveform, not just correlate with it.
         m = bank.masks[k]
@@ -384,7 +383,7 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         # large share of the local energy is kept, and the next fit explains the rest.
         local = (r[m, tau: tau + w] ** 2).sum()
         if resid > allowed and gain[k, tau] < params.peel_min_explained * local:
-            blocked[k, tau] = True
+            # Rejected for now: once an overlapping neighbour is subtracted, this fit is judged again.
             gain[k, tau] = -np.inf
             continue
         snr_k = np.sqrt(gain[k, tau])
