@@ -33,6 +33,8 @@ _MAX_GREEDY = 1500
 _CLUSTER_SAMPLES = 64
 #: Template merging compares each template with at most this many others (the most frequent).
 _MAX_MERGE_COMPARE = 200
+#: At most this many templates per muscle (a muscle has tens of units; more means noise or overlaps).
+_MAX_TEMPLATES = 256
 
 
 @dataclass
@@ -136,6 +138,8 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                 tmpl[k] = sums[k] / counts[k]
                 masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
                 continue
+        if len(tmpl) >= _MAX_TEMPLATES:
+            continue  # bounded cost: waveforms like no one else's stay unassigned (kept as lone candidates)
         sums.append(xs[len(shifts) // 2].astype(np.float64))
         counts.append(1)
         tmpl = np.concatenate([tmpl, X[i][None]])
@@ -179,39 +183,41 @@ def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams
 
 
 def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: int, params: UnitParams):
-    """Merge templates that are (possibly shifted) copies of each other."""
+    """Merge templates that are (possibly shifted) copies of each other.
+
+    For each template (most frequent first) and every kept one, the normalised distance at
+    every shift up to half a window comes from one FFT cross-correlation; the part shifted
+    out of the window counts against the match.
+    """
     k = len(tmpl)
     if k < 2:
         return tmpl, counts
     order = np.argsort(-counts, kind="stable")
+    size = 2 * w
+    spec = np.fft.rfft(tmpl.astype(np.float64), size, axis=2)          # (K, c, F)
+    energy = (tmpl.astype(np.float64) ** 2).sum(axis=1)                 # (K, w) energy per sample
+    cum = np.concatenate([np.zeros((k, 1)), np.cumsum(energy, axis=1)], axis=1)
+    total = cum[:, -1]
+    shifts = np.arange(-(w // 2), w // 2 + 1)
+    lag_index = np.where(shifts >= 0, shifts, size + shifts)
+    overlap = (w - np.abs(shifts)) / w
     keep: list[int] = []
     merged_counts: list[float] = []
-    shifts = np.arange(-(w // 2), w // 2 + 1)
     for i in order:
-        t = tmpl[i]
-        done = False
-        if counts[i] < 2 and len(keep) >= _MAX_MERGE_COMPARE:
-            # Many singletons (noise, overlaps): comparing each with every template is quadratic;
-            # they stay as they are and the later assignment step regroups their members.
-            keep.append(int(i))
-            merged_counts.append(float(counts[i]))
-            continue
-        for j_pos, j in enumerate(keep[:_MAX_MERGE_COMPARE]):
-            m = masks[i] | masks[j]
-            ts = _shifted(t * m[:, None], shifts)            # (S, c, w)
-            ref = tmpl[j] * m[:, None]
-            # Compare on the overlap only: the shifted copy lacks the part shifted out.
-            num = ((ts - ref[None]) ** 2).sum(axis=(1, 2))
-            den = np.maximum((ref ** 2).sum() + (ts ** 2).sum(axis=(1, 2)), 1e-12)
-            overlap = np.array([max(0, w - abs(s)) / w for s in shifts])
-            dist = num / den + (1 - overlap)
-            if dist.min() < params.merge_distance:
-                merged_counts[j_pos] += counts[i]
-                done = True
-                break
-        if not done:
-            keep.append(int(i))
-            merged_counts.append(float(counts[i]))
+        if keep and not (counts[i] < 2 and len(keep) >= _MAX_MERGE_COMPARE):
+            J = np.asarray(keep[:_MAX_MERGE_COMPARE])
+            xc = np.fft.irfft((spec[J] * np.conj(spec[i])[None]).sum(axis=1), size)[:, lag_index]  # (J, S)
+            shifted_energy = np.where(shifts >= 0, cum[i, w - np.maximum(shifts, 0)],
+                                      total[i] - cum[i, np.maximum(-shifts, 0)])
+            num = shifted_energy[None] + total[J][:, None] - 2 * xc
+            den = np.maximum(total[J][:, None] + shifted_energy[None], 1e-12)
+            dist = num / den + (1 - overlap)[None]
+            best = np.unravel_index(np.argmin(dist), dist.shape)
+            if dist[best] < params.merge_distance:
+                merged_counts[best[0]] += counts[i]
+                continue
+        keep.append(int(i))
+        merged_counts.append(float(counts[i]))
     return tmpl[keep], np.asarray(merged_counts)
 
 
