@@ -175,7 +175,6 @@ def detect(recording, params=None, *, hash_input: bool = True):
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
-            rest_labels = labels[rest_idx]
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
             for a, b, c0, c1 in _pieces(_merge_intervals(lo, hi), max_piece, w):

@@ -40,8 +40,6 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
     pp = params.patterns
     t_all = dis["time"].to_numpy()
     unit = dis["unit"].to_numpy().copy()
-    if broad is not None and broad.size and families is not None and families.size:
-        broad = broad.copy()
     if families is not None and families.size:
         in_bank = (unit >= 0) & (unit < families.size)
         unit[in_bank] = families[unit[in_bank]]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
-from .patterns import CONTINUOUS, VOLUNTARY, classify_unit, find_trains
+from .patterns import VOLUNTARY, classify_unit, find_trains
 from .spikes import GroupCandidates
 
 log = logging.getLogger("emgkit")

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from .params import UnitParams
 from .spikes import GroupCandidates
@@ -424,7 +423,6 @@ def unit_families(bank: UnitBank, min_correlation: float = 0.95, amplitude_ratio
     T = bank.templates.reshape(K, -1).astype(np.float64)
     norm = np.linalg.norm(T, axis=1)
     best = np.full((K, K), -1.0)
-    w = bank.templates.shape[2]
     for lag in range(-max_lag, max_lag + 1):
         shifted = np.roll(bank.templates, lag, axis=2).reshape(K, -1).astype(np.float64)
         c = (T @ shifted.T) / np.maximum(np.outer(norm, norm), 1e-12)
