@@ -159,7 +159,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         for i in np.nonzero((cand_state != "rest") & (labels != -2))[0]:  # -2: another phase of a unit
             k = int(labels[i])
             excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.main_channel[k],
-                                  float(np.ptp(gc.snippets[i, gc.main_channel[i]])), cand_state[i], np.nan))
+                                  float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), cand_state[i], np.nan))
         rest_idx = np.nonzero(cand_state == "rest")[0]
         w = gc.before + gc.after
         rest_rows = []
@@ -197,7 +197,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
                     mc = int(gc.main_channel[i])
                     if labels[i] == -2 or near.any() or gc.peak_uv[i] < confirm * sigma[mc]:
                         continue
-                    rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc])), "rest",
+                    rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))), "rest",
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
                     next_unit += 1

@@ -37,7 +37,7 @@ class GroupCandidates:
     samples: np.ndarray           # int64, MUAP peak sample of the envelope
     main_channel: np.ndarray      # int64, index into ``channels``
     peak_uv: np.ndarray           # float32 |x| at the peak on the main channel
-    snippets: np.ndarray          # float32 (n, n_group_channels, w), aligned so the peak is at ``before``
+    snippets: np.ndarray          # float16 (n, n_group_channels, w) µV, aligned so the peak is at ``before``
     before: int
     after: int
     window: int                   # samples per segmentation window
@@ -129,7 +129,8 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             gc.samples.append(peaks + lo)
             gc.main_channel.append(main)
             gc.peak_uv.append(np.abs(x[main, peaks]))
-            gc.snippets.append(np.nan_to_num(snips))
+            # float16 halves the largest array of a long grid recording; clustering needs no more.
+            gc.snippets.append(np.nan_to_num(snips).astype(np.float16))
             np.add.at(gc.window_count, (peaks + lo) // win, 1)
             # Cache the active regions of this chunk (merged waveform windows).
             reg_lo = np.maximum(peaks - gc.before - gc.after, 0)
@@ -146,13 +147,12 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
         gc.samples = np.concatenate(gc.samples) if gc.samples else np.zeros(0, np.int64)
         gc.main_channel = np.concatenate(gc.main_channel) if gc.main_channel else np.zeros(0, np.int64)
         gc.peak_uv = np.concatenate(gc.peak_uv).astype(np.float32) if gc.peak_uv else np.zeros(0, np.float32)
-        gc.snippets = (np.concatenate(gc.snippets).astype(np.float32) if gc.snippets
-                       else np.zeros((0, c, w), np.float32))
-        # Chunk edges: a peak whose context spans two chunks is reported by exactly one of them,
-        # but keep the order strictly increasing in case of equal samples.
-        order = np.argsort(gc.samples, kind="stable")
-        for name in ("samples", "main_channel", "peak_uv", "snippets"):
-            setattr(gc, name, getattr(gc, name)[order])
+        gc.snippets = np.concatenate(gc.snippets) if gc.snippets else np.zeros((0, c, w), np.float16)
+        # Chunks come in order and each chunk's peaks are sorted; reorder only if that ever fails.
+        if gc.samples.size > 1 and np.any(np.diff(gc.samples) < 0):
+            order = np.argsort(gc.samples, kind="stable")
+            for name in ("samples", "main_channel", "peak_uv", "snippets"):
+                setattr(gc, name, getattr(gc, name)[order])
         log.info("spikes: %s: %d candidates", gc.muscle, gc.samples.size)
     return out
 

@@ -108,15 +108,14 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     if n == 0:
         return np.zeros(0, np.int64), _finalise(np.zeros((0,) + gc.snippets.shape[1:], np.float32),
                                                  np.zeros(0), sigma)
-    X_full = gc.snippets / sigma[None, :, None]
-    c, w = X_full.shape[1:]
+    c, w = gc.snippets.shape[1:]
     # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart.
     q = max(1, w // _CLUSTER_SAMPLES)
     wd = w // q
-    X = X_full[:, :, : wd * q].reshape(n, c, wd, q).mean(axis=3) * np.float32(np.sqrt(q))
+    X = _Features(gc.snippets, sigma, q)
     s_max = max(0, int(round(params.max_shift_ms * fs / 1000 / q)))
     shifts = np.arange(-s_max, s_max + 1)
-    amp = np.abs(X).max(axis=(1, 2))
+    amp = np.concatenate([np.abs(X[lo:lo + 4096]).max(axis=(1, 2)) for lo in range(0, n, 4096)])
     order = np.argsort(-amp, kind="stable")
     if n > _MAX_GREEDY:
         order = np.concatenate([order[: _MAX_GREEDY // 2],
@@ -153,7 +152,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
     full = np.zeros((len(keep), c, w), np.float32)
     for j in range(len(keep)):
-        members = X_full[labels == j]
+        members = gc.snippets[labels == j].astype(np.float32) / sigma[None, :, None]
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
@@ -161,6 +160,29 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
     return labels, bank
+
+
+class _Features:
+    """Clustering features computed on demand: σ-normalised, decimated float32 waveforms.
+
+    Indexing returns float32 arrays; nothing of the size of all candidates is materialised.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, snippets: np.ndarray, sigma: np.ndarray, q: int):
+        self.snippets, self.sigma, self.q = snippets, sigma, q
+        self.wd = snippets.shape[2] // q
+
+    def __len__(self) -> int:
+        return len(self.snippets)
+
+    def __getitem__(self, idx):
+        x = self.snippets[idx].astype(np.float32) / self.sigma[:, None]
+        if self.q > 1:
+            x = x[..., : self.wd * self.q]
+            x = x.reshape(x.shape[:-1] + (self.wd, self.q)).mean(axis=-1) * np.float32(np.sqrt(self.q))
+        return x
 
 
 def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams, w: int,
