@@ -200,3 +200,17 @@ def test_n2001_controls_are_voluntary(shared_data):
     # Measured 0.94–0.98 voluntary and 0–3 FPs on these four; C01BB55 (0.80, 22 FPs) is a known miss.
     assert min(fractions) >= 0.9
     assert max(fps) <= 5
+
+
+def test_electrode_pop_is_an_artifact_not_discharges():
+    fs = 4000.0
+    n = int(12 * fs)
+    x = np.random.default_rng(3).normal(0, 8, n)
+    t0 = int(5 * fs)
+    x[t0:] += 1500 * np.exp(-np.arange(n - t0) / (0.2 * fs))   # step then decay (a pop)
+    rec = Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric"))
+    res = detect(rec)
+    art = res.segments[res.segments.state == "artifact"]
+    assert ((art.start <= 5.0) & (art.end >= 5.05)).any()
+    assert (res.discharges.state == "rest").sum() == 0
+    assert len(res.events) == 0

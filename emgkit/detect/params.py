@@ -226,6 +226,17 @@ class SegmentParams:
     #: ~15/s, while even ALS muscles show ~40 FP/min (Bashford 2020), under one per second.
     #: One unit's high-frequency train is exempt (neuromyotonic, see PatternParams).
     interference_min_rate_hz: float = 15.0
+    #: Movement artifacts and electrode pops are slow: the raw signal's mean over `slow_step_s`
+    #: departs from its running median (over `slow_baseline_s`) by more than `artifact_min_uv` and
+    #: `artifact_noise_factor` × σ. MUAPs are near zero-mean and baseline wander is slower and
+    #: smaller (tens of µV), so neither reaches it.
+    slow_step_s: float = 0.05
+    slow_baseline_s: float = 5.0
+    artifact_min_uv: float = 100.0
+    artifact_noise_factor: float = 10.0
+    #: Stretches flagged as artifact are widened by this much (s) on each side (the filtered signal
+    #: rings around a step).
+    artifact_pad_s: float = 0.1
     #: Neighbouring excluded windows closer than this (s) are joined.
     join_gap_s: float = 0.5
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).

@@ -178,15 +178,26 @@ def clipped_mask(raw: np.ndarray, run: int) -> np.ndarray | None:
 
 
 def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
-             return_bad: bool = False):
+             return_bad: bool = False, slow: tuple | None = None):
     """EMG channels ``start:stop`` band-passed and notched (zero phase), float32 (n_ch, stop-start).
 
     Invalid (NaN) and clipped samples read as 0 before filtering and are NaN afterwards, so no
     stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
+    With ``slow=(a, b, step)`` (``start <= a <= b <= stop``) also returns the raw signal's mean
+    over each ``step`` samples of ``a:b`` (n_ch, ceil((b - a) / step)): the slow content the
+    band-pass removes, where movement artifacts and electrode pops show.
     """
     lo = max(0, start - prep.margin)
     hi = min(rec.n_samples, stop + prep.margin)
     raw = rec.get_data(lo, hi, channels=prep.rec_channel_indices, dtype=np.float32)
+    slow_means = None
+    if slow:
+        a, b, step = slow
+        part = np.nan_to_num(raw[:, a - lo: b - lo])
+        n_steps = -(-part.shape[1] // step)
+        pad = n_steps * step - part.shape[1]
+        padded = np.pad(part, ((0, 0), (0, pad)), mode="edge") if pad else part
+        slow_means = padded.reshape(part.shape[0], n_steps, step).mean(axis=2)
     bad = np.isnan(raw)
     if bad.any():
         raw[bad] = 0.0
@@ -211,4 +222,7 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
         out[wide] = np.nan
         bad = wide[:, core]
     out = out[:, core]
-    return (out, bad) if return_bad else out
+    result = (out, bad) if return_bad else (out,)
+    if slow:
+        result = result + (slow_means,)
+    return result if len(result) > 1 else result[0]

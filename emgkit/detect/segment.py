@@ -119,6 +119,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": min(b, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
+    for a, b in artifact_intervals(gc, noise_uv, params):
+        rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
     return pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
 
 
@@ -129,3 +131,24 @@ def state_of_times(times: np.ndarray, segments: pd.DataFrame) -> np.ndarray:
         inside = (times >= row.start) & (times < row.end)
         states[inside & (states == "rest")] = row.state
     return states
+
+
+def artifact_intervals(gc: GroupCandidates, noise_uv: np.ndarray, params: SegmentParams) -> list:
+    """(start, end) s of movement artifacts and electrode pops, from the raw signal's slow content."""
+    if gc.slow is None or gc.slow.size == 0 or not gc.slow_step:
+        return []
+    from scipy.ndimage import median_filter
+
+    step_s = gc.slow_step / (gc.window / params.window_s)
+    size = max(3, int(round(params.slow_baseline_s / step_s)) | 1)
+    baseline = median_filter(gc.slow, size=(1, size), mode="nearest")
+    limit = np.maximum(params.artifact_min_uv, params.artifact_noise_factor * noise_uv)[:, None]
+    hit = (np.abs(gc.slow - baseline) > limit).any(axis=0)
+    out = []
+    pad = params.artifact_pad_s
+    for a, b in _intervals(hit, step_s, int(round(0.2 / step_s))):
+        if out and a - pad <= out[-1][1]:
+            out[-1] = (out[-1][0], b + pad)
+        else:
+            out.append((a - pad, b + pad))
+    return out

@@ -45,6 +45,8 @@ class GroupCandidates:
     window_bad: np.ndarray        # share of bad samples per window
     window_count: np.ndarray      # candidates per window
     regions: dict = field(default_factory=dict)  # (start, stop) -> float32 (n_group_channels, stop-start)
+    slow: np.ndarray | None = None   # raw-signal means per `slow_step` samples (n_group_channels, n_steps)
+    slow_step: int = 0
 
 
 def _windows(params: SpikeParams, kind: str, fs: float) -> tuple[int, int, int]:
@@ -77,11 +79,17 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
+    slow_step = max(1, int(round(segment_params.slow_step_s * fs)))
+    if win % slow_step:
+        slow_step = win // max(1, round(win / slow_step))
+    slow_parts = []
     cached = 0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         lo, hi = max(0, start - ctx), min(n, stop + ctx)
-        block, bad = filtered(rec, prep, lo, hi, clip_run=params.clip_run, return_bad=True)
+        block, bad, slow = filtered(rec, prep, lo, hi, clip_run=params.clip_run, return_bad=True,
+                                    slow=(start, stop, slow_step))
+        slow_parts.append(slow)
         core = slice(start - lo, stop - lo)
         for gc, excl in zip(out, spans):
             x = block[gc.channels]
@@ -141,7 +149,10 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                     break
                 gc.regions[(a + lo, b + lo)] = np.array(x[:, a:b])
                 cached += nbytes
+    slow_all = np.concatenate(slow_parts, axis=1) if slow_parts else np.zeros((prep.n_channels, 0))
     for gc in out:
+        gc.slow_step = slow_step
+        gc.slow = slow_all[gc.channels]
         c = len(gc.channels)
         w = gc.before + gc.after + 1
         gc.samples = np.concatenate(gc.samples) if gc.samples else np.zeros(0, np.int64)
