@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import classify_fibre, classify_unit, ecg_beats, find_trains
+from .patterns import classify_fibre, classify_unit, ecg_beats, find_trains, periodic_chains
 
 EVENT_COLUMNS = ["event", "muscle", "unit", "kind", "start", "end", "n_discharges", "rate", "confidence"]
 
@@ -84,6 +84,17 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
             unit[members] = ids[np.argmax(counts)]
             add("neuromyotonic", members, unit[members[0]])
             rest[members] = False
+    # Continuous single discharges (Posa 2020): one steady rhythm across the muscle's discharges,
+    # however its unit was split; a look-alike, never fasciculations.
+    pos = np.nonzero(rest)[0]
+    for chain in periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
+                                 pp.continuous_max_cov, max_skip=1):
+        members = pos[chain]
+        if t_all[members[-1]] - t_all[members[0]] < pp.continuous_min_duration_s:
+            continue
+        ids, counts = np.unique(unit[members], return_counts=True)
+        add("continuous", members, ids[np.argmax(counts)])
+        rest[members] = False
     for k in np.unique(unit[rest & (unit >= 0)]):
         idx = np.nonzero(rest & (unit == k))[0]
         times = t_all[idx]

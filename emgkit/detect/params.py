@@ -191,8 +191,15 @@ class PatternParams:
     #: unit firing at these rates with an interval CoV below `ecg_max_cov` is ECG, not a motor unit.
     ecg_rate_hz: tuple = (0.6, 2.5)
     ecg_max_cov: float = 0.2
-    #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020).
+    #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020). Across a
+    #: muscle, a chain of at least `continuous_min_discharges` discharges at one steady interval
+    #: (each within `continuous_max_cov` of it) at 6.3 ± 4 Hz (widened to 3–15 Hz), lasting at least
+    #: `continuous_min_duration_s`, is continuous: long enough not to be one slow myokymic burst
+    #: (bursts are followed by silence, Gutmann 1991).
     continuous_max_cov: float = 0.1
+    continuous_rate_hz: tuple = (3.0, 15.0)
+    continuous_min_discharges: int = 8
+    continuous_min_duration_s: float = 3.0
     #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009), against 0.1–0.25 for
     #: voluntary firing. Measured as the mean local CV2 (Holt et al. 1996) of the active units'
     #: intervals. Unit-assignment errors inflate CV2 (real steady contractions, EMGLAB R00108,

@@ -135,46 +135,57 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
     return labels, events
 
 
-def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4,
-              rr_tolerance: float = 0.08) -> np.ndarray:
-    """Mask of the times that form a heartbeat chain (surface ECG pick-up), across all units.
+def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance: float,
+                    max_skip: int = 1) -> list[np.ndarray]:
+    """Chains of sorted times that repeat at one steady interval (index arrays, in time order).
 
-    The beat interval RR is the most common pairwise interval at heart rates
-    (``ecg_rate_hz``); discharges linked by RR ± ``rr_tolerance``·RR into chains of at least
-    ``min_beats`` are beats. Fasciculations fire irregularly and never chain like this.
+    The interval is the most common pairwise interval within ``rate_hz``; consecutive members
+    of a chain are that interval ± ``tolerance`` (relative) apart; chains shorter than
+    ``min_beats`` are dropped; with ``max_skip`` > 1 a link may span that many intervals (a
+    missed discharge). Heartbeats and continuous single discharges chain like this;
+    fasciculations, irregular by nature, do not.
     """
-    p = params or PatternParams()
-    t = np.sort(np.asarray(times, dtype=np.float64))
-    mask = np.zeros(t.size, dtype=bool)
+    t = np.asarray(times, dtype=np.float64)
     if t.size < min_beats:
-        return mask
-    lo, hi = 1.0 / p.ecg_rate_hz[1], 1.0 / p.ecg_rate_hz[0]
+        return []
+    lo, hi = 1.0 / rate_hz[1], 1.0 / rate_hz[0]
     j_lo = np.searchsorted(t, t + lo)
     j_hi = np.searchsorted(t, t + hi, side="right")
     diffs = np.concatenate([t[a:b] - t[i] for i, (a, b) in enumerate(zip(j_lo, j_hi)) if b > a] or [np.zeros(0)])
     if diffs.size < min_beats - 1:
-        return mask
-    bins = np.arange(lo, hi + 0.02, 0.02)
-    counts, edges = np.histogram(diffs, bins=bins)
+        return []
+    bin_s = (hi - lo) / 60
+    counts, edges = np.histogram(diffs, bins=np.arange(lo, hi + bin_s, bin_s))
     k = int(np.argmax(counts + np.r_[counts[1:], 0] + np.r_[0, counts[:-1]]))
-    rr = float(np.median(diffs[(diffs >= edges[max(k - 1, 0)]) & (diffs < edges[min(k + 2, len(edges) - 1)])]))
-    tol = rr_tolerance * rr
+    near = (diffs >= edges[max(k - 1, 0)]) & (diffs < edges[min(k + 2, len(edges) - 1)])
+    interval = float(np.median(diffs[near]))
+    tol = tolerance * interval
     nxt = np.full(t.size, -1)
-    for i in range(t.size):
-        # The next beat, or the one after a beat or two too small to be detected.
-        for skip in (1,):
-            a, b = np.searchsorted(t, [t[i] + skip * rr - skip * tol, t[i] + skip * rr + skip * tol])
-            if b > a:
-                nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - skip * rr)))
-                break
+    for skip in range(max_skip, 0, -1):  # the nearest link wins: write it last
+        a_idx = np.searchsorted(t, t + skip * (interval - tol))
+        b_idx = np.searchsorted(t, t + skip * (interval + tol))
+        for i in np.nonzero(b_idx > a_idx)[0]:
+            a, b = a_idx[i], b_idx[i]
+            nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - skip * interval)))
     has_prev = np.zeros(t.size, dtype=bool)
     has_prev[nxt[nxt >= 0]] = True
+    chains = []
     for i in np.nonzero(~has_prev & (nxt >= 0))[0]:   # chain starts
         chain = [i]
         while nxt[chain[-1]] >= 0 and len(chain) < t.size:
             chain.append(nxt[chain[-1]])
         if len(chain) >= min_beats:
-            mask[chain] = True
+            chains.append(np.asarray(chain))
+    return chains
+
+
+def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4,
+              rr_tolerance: float = 0.08) -> np.ndarray:
+    """Mask of the sorted times that form a heartbeat chain (surface ECG pick-up), across all units."""
+    p = params or PatternParams()
+    mask = np.zeros(np.size(times), dtype=bool)
+    for chain in periodic_chains(times, p.ecg_rate_hz, min_beats, rr_tolerance):
+        mask[chain] = True
     return mask
 
 
