@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,8 +88,10 @@ def masked_mad_sigma(block: np.ndarray, half_width: int, n_iter: int = 2, clip_s
     Gaussian noise this removes a few per cent of samples at random and leaves σ unchanged.
     """
     x = np.asarray(block, dtype=np.float64)
-    med = np.nanmedian(x, axis=1, keepdims=True)
-    sigma = np.nanmedian(np.abs(x - med), axis=1) / dsp.MAD_TO_SIGMA
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-invalid window gives NaN, ignored later
+        med = np.nanmedian(x, axis=1, keepdims=True)
+        sigma = np.nanmedian(np.abs(x - med), axis=1) / dsp.MAD_TO_SIGMA
     if x.shape[1] < 8 * half_width:
         return sigma
     kernel = np.ones(2 * half_width + 1)
@@ -99,8 +102,10 @@ def masked_mad_sigma(block: np.ndarray, half_width: int, n_iter: int = 2, clip_s
         enough = np.isfinite(quiet).mean(axis=1) >= 0.2
         if not enough.any():
             break
-        med_q = np.nanmedian(quiet, axis=1, keepdims=True)
-        new = np.nanmedian(np.abs(quiet - med_q), axis=1) / dsp.MAD_TO_SIGMA
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # channels with no quiet sample keep σ
+            med_q = np.nanmedian(quiet, axis=1, keepdims=True)
+            new = np.nanmedian(np.abs(quiet - med_q), axis=1) / dsp.MAD_TO_SIGMA
         sigma = np.where(enough & np.isfinite(new), new, sigma)
     return sigma
 
@@ -143,7 +148,9 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
         block = filtered(rec, noise_prep, int(s), int(min(s + win, rec.n_samples)))
         sig.append(masked_mad_sigma(block, half_width))
     sig = np.array(sig)  # (n_windows, n_ch)
-    prep.noise_uv = np.nanpercentile(sig, params.noise_percentile, axis=0) if sig.size else np.zeros(emg.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a channel invalid everywhere: NaN σ, flagged in QC
+        prep.noise_uv = np.nanpercentile(sig, params.noise_percentile, axis=0) if sig.size else np.zeros(emg.size)
 
     muscles = [rec.muscles[i] for i in emg]
     order = list(dict.fromkeys(muscles))
