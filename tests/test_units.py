@@ -70,3 +70,11 @@ def test_unit_families_join_same_shape_only():
     bank = bank_of(a, a * 1.1, muap(width=9.0, phase=-1.0) * 20)
     fam = unit_families(bank)
     assert fam[0] == fam[1] != fam[2]
+
+
+def test_interval_union_helpers():
+    from emgkit._intervals import covered_length, merge_intervals
+
+    assert merge_intervals([], []) == []
+    assert merge_intervals(np.array([5, 0, 3]), np.array([8, 3, 4])) == [(0, 4), (5, 8)]  # touching merge
+    assert covered_length([0.0, 0.5, 2.0], [1.0, 1.5, 2.5]) == 2.0

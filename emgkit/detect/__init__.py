@@ -114,7 +114,8 @@ def detect(recording, params=None, *, hash_input: bool = True):
     from ..results import DetectionResult, file_sha256, now_iso
     from .preprocess import filtered, plan_preprocessing
     from .segment import segment_group, state_of_times
-    from .spikes import _merge_intervals, detect_candidates
+    from .._intervals import merge_intervals
+    from .spikes import detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
     from .units import cluster_candidates, peel_region, unit_families
@@ -177,7 +178,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
-            for a, b, c0, c1 in _pieces(_merge_intervals(lo, hi), max_piece, w):
+            for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _intervals
 from . import dsp
 from .params import SegmentParams, SpikeParams
 from .preprocess import Preprocessing, filtered
@@ -143,7 +144,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             # Cache the active regions of this chunk (merged waveform windows).
             reg_lo = np.maximum(peaks - gc.before - gc.after, 0)
             reg_hi = np.minimum(peaks + gc.before + gc.after + 1, x.shape[1])
-            for a, b in _merge_intervals(reg_lo, reg_hi):
+            for a, b in _intervals.merge_intervals(reg_lo, reg_hi):
                 nbytes = x.shape[0] * (b - a) * 4
                 if cached + nbytes > REGION_CACHE_BYTES:
                     break
@@ -165,22 +166,4 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             for name in ("samples", "main_channel", "peak_uv", "snippets"):
                 setattr(gc, name, getattr(gc, name)[order])
         log.info("spikes: %s: %d candidates", gc.muscle, gc.samples.size)
-    return out
-
-
-def _merge_intervals(lo: np.ndarray, hi: np.ndarray):
-    """Merge sorted [lo, hi) intervals that touch or overlap."""
-    if lo.size == 0:
-        return []
-    order = np.argsort(lo)
-    lo, hi = lo[order], hi[order]
-    out = []
-    a, b = int(lo[0]), int(hi[0])
-    for x, y in zip(lo[1:], hi[1:]):
-        if x <= b:
-            b = max(b, int(y))
-        else:
-            out.append((a, b))
-            a, b = int(x), int(y)
-    out.append((a, b))
     return out

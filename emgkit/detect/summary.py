@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._intervals import covered_length
 from .params import SummaryParams
 
 
@@ -26,20 +27,7 @@ def poisson_rate_ci(count: int, seconds: float, confidence: float = 0.95) -> tup
 
 def _excluded_seconds(segments: pd.DataFrame, duration: float, state=None) -> float:
     seg = segments if state is None else segments[segments["state"] == state]
-    if seg.empty:
-        return 0.0
-    iv = sorted(zip(seg["start"].clip(0, duration), seg["end"].clip(0, duration)))
-    total, cur_a, cur_b = 0.0, None, None
-    for a, b in iv:
-        if cur_b is None or a > cur_b:
-            if cur_b is not None:
-                total += cur_b - cur_a
-            cur_a, cur_b = a, b
-        else:
-            cur_b = max(cur_b, b)
-    if cur_b is not None:
-        total += cur_b - cur_a
-    return float(total)
+    return covered_length(seg["start"].clip(0, duration), seg["end"].clip(0, duration))
 
 
 def unit_table(discharges: pd.DataFrame, rest_seconds: dict) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._intervals import covered_length
 from ..errors import ParameterError, check_option
 from ..recording import Electrode, Recording
 from . import background, firing
@@ -507,20 +508,6 @@ def _split(g: Group, keep: np.ndarray) -> list[Group]:
     return out
 
 
-def _intervals_union(intervals) -> float:
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in sorted(intervals):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
-
-
 def _build_truth(rows_d, rows_e, rows_s, rows_u, muscles, duration, fs, electrode, scenario, seed, params) -> Truth:
     events = pd.DataFrame(rows_e, columns=list(schema.EVENT_COLUMNS))
     events = events.sort_values(["start", "muscle", "unit"], kind="stable").reset_index(drop=True)
@@ -554,7 +541,7 @@ def summarise(events: pd.DataFrame, segments: pd.DataFrame, units: pd.DataFrame,
         seg = segments[segments["muscle"] == m]
         whole = seg[seg["channel"] == ""]  # one-channel muscles record every segment with channel ""
         spans = list(zip(whole["start"], whole["end"]))
-        excluded = _intervals_union(spans)
+        excluded = covered_length(whole["start"], whole["end"])
         rest = max(duration - excluded, 0.0)
         ev = events[events["muscle"] == m]
         in_rest = np.array([not any(s <= t <= e for s, e in spans) for t in ev["start"]], dtype=bool)
