@@ -9,10 +9,16 @@ Also collected on the way, per muscle and window: signal power, candidate count
 and the share of bad (invalid or clipped) samples, which segmentation uses; and
 the filtered signal of active regions (while a memory budget allows), which the
 overlap resolution reuses instead of reading the file again.
+
+Memory does not grow with the recording's length: the candidates' waveforms (the one
+per-discharge array of any size) stay in memory up to ``WAVEFORM_RAM_BYTES`` and beyond
+that go to an anonymous temporary file read back on demand (:class:`SpilledWaveforms`).
 """
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +32,13 @@ log = logging.getLogger("emgkit")
 
 #: Filtered active regions are cached up to this many bytes; beyond, they are re-read.
 REGION_CACHE_BYTES = 64 * 2**20
+#: Candidate waveforms are held in memory up to this many bytes; beyond, in a temporary file
+#: (a 1-hour 64-channel grid recording has ~2 GB of them).
+WAVEFORM_RAM_BYTES = 128 * 2**20
+#: Rows read together when waveforms are indexed one candidate at a time.
+_ROW_BLOCK = 512
+#: Bytes per read call (Linux returns at most ~2 GiB per read).
+_MAX_READ = 1 << 30
 
 
 @dataclass
@@ -38,7 +51,7 @@ class GroupCandidates:
     samples: np.ndarray           # int64, MUAP peak sample of the envelope
     main_channel: np.ndarray      # int64, index into ``channels``
     peak_uv: np.ndarray           # float32 |x| at the peak on the main channel
-    snippets: np.ndarray          # float16 (n, n_group_channels, w) µV, aligned so the peak is at ``before``
+    snippets: np.ndarray          # float16 (n, n_group_channels, w) µV, peak at ``before`` (or SpilledWaveforms)
     before: int
     after: int
     window: int                   # samples per segmentation window
@@ -48,6 +61,155 @@ class GroupCandidates:
     regions: dict = field(default_factory=dict)  # (start, stop) -> float32 (n_group_channels, stop-start)
     slow: np.ndarray | None = None   # raw-signal means per `slow_step` samples (n_group_channels, n_steps)
     slow_step: int = 0
+
+
+class SpilledWaveforms:
+    """A read-only (n, channels, w) array kept in an anonymous temporary file, not in memory.
+
+    Indexing like an ndarray on the first axis (int, slice, bool mask, integer array),
+    optionally followed by further indices, returns ndarrays read with ``os.preadv``:
+    only what is asked for enters the process (pages stay in the OS cache, which the
+    kernel may evict). The file disappears when this object is garbage collected.
+    """
+
+    ndim = 3
+
+    def __init__(self, file, n_rows: int, row_shape: tuple, dtype, rows: np.ndarray | None = None):
+        self._file = file
+        self._n_stored = n_rows
+        self._row_shape = tuple(int(s) for s in row_shape)
+        self.dtype = np.dtype(dtype)
+        self._row_bytes = int(np.prod(self._row_shape)) * self.dtype.itemsize
+        self._rows = rows  # logical row -> stored row (None: identity)
+        self._cache = (0, np.empty((0,) + self._row_shape, self.dtype))
+
+    @property
+    def shape(self) -> tuple:
+        n = self._n_stored if self._rows is None else len(self._rows)
+        return (n,) + self._row_shape
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"SpilledWaveforms(shape={self.shape}, dtype={self.dtype})"
+
+    def reordered(self, order: np.ndarray) -> "SpilledWaveforms":
+        """The same waveforms in another row order (no data moved)."""
+        stored = np.asarray(order, dtype=np.int64) if self._rows is None else self._rows[order]
+        return SpilledWaveforms(self._file, self._n_stored, self._row_shape, self.dtype, stored)
+
+    def _read_stored(self, stored: np.ndarray) -> np.ndarray:
+        """Rows at stored positions ``stored`` (any order, repeats allowed), one read per run of rows."""
+        stored = np.asarray(stored, dtype=np.int64)
+        direct = stored.size < 2 or bool(np.all(np.diff(stored) > 0))
+        uniq = stored if direct else np.unique(stored)
+        buf = np.empty((uniq.size,) + self._row_shape, self.dtype)
+        if uniq.size == 0:
+            return buf
+        breaks = np.nonzero(np.diff(uniq) != 1)[0] + 1
+        view = memoryview(buf.reshape(-1).view(np.uint8))
+        fd = self._file.fileno()
+        rb = self._row_bytes
+        for a, b in zip(np.r_[0, breaks].tolist(), np.r_[breaks, uniq.size].tolist()):
+            pos, end, offset = a * rb, b * rb, int(uniq[a]) * rb
+            while pos < end:  # one read returns at most ~2 GiB
+                got = os.preadv(fd, [view[pos: min(end, pos + _MAX_READ)]], offset)
+                if got <= 0:
+                    raise OSError(f"short read from the temporary waveform file at byte {offset}")
+                pos, offset = pos + got, offset + got
+        return buf if direct else buf[np.searchsorted(uniq, stored)]
+
+    def _logical_rows(self, key) -> np.ndarray | int:
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            k = int(key)
+            if not -n <= k < n:
+                raise IndexError(f"index {k} is out of bounds for axis 0 with size {n}")
+            return k % n
+        if isinstance(key, slice):
+            return np.arange(*key.indices(n))
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise IndexError(f"boolean index of shape {idx.shape} does not match axis 0 of size {n}")
+            return np.nonzero(idx)[0]
+        if idx.dtype.kind not in "iu":
+            raise IndexError(f"only integers, slices and boolean or integer arrays index waveforms, not {idx.dtype}")
+        idx = idx.astype(np.int64).reshape(-1)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"index out of bounds for axis 0 with size {n}")
+        return np.where(idx < 0, idx + n, idx)
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = (key[0], key[1:]) if key else (slice(None), ())
+        rows = self._logical_rows(key)
+        if isinstance(rows, int):
+            row = self._row(rows)
+            return row[rest] if rest else row
+        stored = rows if self._rows is None else self._rows[rows]
+        out = self._read_stored(stored)
+        if np.ndim(key) > 1:
+            out = out.reshape(np.shape(key) + self._row_shape)
+        return out[(slice(None),) + rest] if rest else out
+
+    def _row(self, i: int) -> np.ndarray:
+        """One row, read with its neighbours: loops over candidates one by one stay cheap."""
+        start, block = self._cache
+        if not start <= i < start + len(block):
+            start = i - i % _ROW_BLOCK
+            block = self[start: min(start + _ROW_BLOCK, len(self))]
+            self._cache = (start, block)
+        return block[i - start].copy()
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype) -> np.ndarray:
+        return self[:].astype(dtype)
+
+
+class _WaveformCollector:
+    """Collects per-chunk waveform arrays; beyond ``ram_bytes`` they go to a temporary file."""
+
+    def __init__(self, row_shape: tuple, dtype, ram_bytes: int):
+        self.row_shape, self.dtype, self.ram_bytes = tuple(row_shape), np.dtype(dtype), ram_bytes
+        self.parts: list[np.ndarray] = []
+        self.n = 0
+        self.nbytes = 0
+        self.file = None
+
+    def append(self, part: np.ndarray) -> None:
+        part = np.ascontiguousarray(part, dtype=self.dtype)
+        self.n += len(part)
+        self.nbytes += part.nbytes
+        if self.file is None and self.nbytes > self.ram_bytes:
+            self.file = tempfile.TemporaryFile(prefix="emgkit_waveforms_")
+            log.info("spikes: candidate waveforms over %d MiB: kept in a temporary file", self.ram_bytes >> 20)
+            for p in self.parts:
+                self.file.write(p.data)
+            self.parts = []
+        if self.file is None:
+            self.parts.append(part)
+        else:
+            self.file.write(part.data)
+
+    def result(self):
+        if self.file is None:
+            return np.concatenate(self.parts) if self.parts else np.zeros((0,) + self.row_shape, self.dtype)
+        self.file.flush()
+        return SpilledWaveforms(self.file, self.n, self.row_shape, self.dtype)
 
 
 def _windows(params: SpikeParams, kind: str, fs: float) -> tuple[int, int, int]:
@@ -72,7 +234,9 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
         before, after, excl = _windows(params, g.kind, fs)
         out.append(GroupCandidates(
             muscle=g.muscle, channels=g.channels, kind=g.kind,
-            samples=[], main_channel=[], peak_uv=[], snippets=[], before=before, after=after, window=win,
+            samples=[], main_channel=[], peak_uv=[], before=before, after=after, window=win,
+            snippets=_WaveformCollector((len(g.channels), before + after + 1), np.float16,
+                                        WAVEFORM_RAM_BYTES // len(prep.groups)),
             window_power=np.zeros(n_windows), window_bad=np.zeros(n_windows), window_count=np.zeros(n_windows),
         ))
         spans.append(excl)
@@ -154,16 +318,16 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     for gc in out:
         gc.slow_step = slow_step
         gc.slow = slow_all[gc.channels]
-        c = len(gc.channels)
-        w = gc.before + gc.after + 1
         gc.samples = np.concatenate(gc.samples) if gc.samples else np.zeros(0, np.int64)
         gc.main_channel = np.concatenate(gc.main_channel) if gc.main_channel else np.zeros(0, np.int64)
         gc.peak_uv = np.concatenate(gc.peak_uv).astype(np.float32) if gc.peak_uv else np.zeros(0, np.float32)
-        gc.snippets = np.concatenate(gc.snippets) if gc.snippets else np.zeros((0, c, w), np.float16)
+        gc.snippets = gc.snippets.result()
         # Chunks come in order and each chunk's peaks are sorted; reorder only if that ever fails.
         if gc.samples.size > 1 and np.any(np.diff(gc.samples) < 0):
             order = np.argsort(gc.samples, kind="stable")
-            for name in ("samples", "main_channel", "peak_uv", "snippets"):
+            for name in ("samples", "main_channel", "peak_uv"):
                 setattr(gc, name, getattr(gc, name)[order])
+            gc.snippets = gc.snippets.reordered(order) if isinstance(gc.snippets, SpilledWaveforms) \
+                else gc.snippets[order]
         log.info("spikes: %s: %d candidates", gc.muscle, gc.samples.size)
     return out
