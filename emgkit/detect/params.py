@@ -201,11 +201,18 @@ class PatternParams:
     continuous_min_discharges: int = 8
     continuous_min_duration_s: float = 3.0
     #: Cramp: many units, 6–25 pps, ISI CoV ≈ 0.45 (Minetto et al. 2009), against 0.1–0.25 for
-    #: voluntary firing. Measured as the mean local CV2 (Holt et al. 1996) of the active units'
-    #: intervals. Unit-assignment errors inflate CV2 (real steady contractions, EMGLAB R00108,
-    #: measure ≈ 0.5–0.6), so only clearly irregular multi-unit activity is called cramp;
-    #: the rest is labelled voluntary. Both are excluded from spontaneous counts.
-    cramp_min_cov: float = 0.7
+    #: voluntary firing (textbook). Measured as the mean local CV2 (Holt et al. 1996) of the active
+    #: units' intervals at voluntary rates; a stretch whose units fire more regularly than this
+    #: (upper end of the voluntary CoV range, widened for unit-assignment jitter) is voluntary
+    #: whatever its envelope. Unit-assignment errors inflate CV2 (real steady contractions measure
+    #: 0.2–0.5), so irregularity alone never makes a cramp: see `cramp_max_plateau_share`.
+    cramp_min_cov: float = 0.35
+    #: Cramp recruitment rises then falls (Minetto et al. 2009), while voluntary effort is held
+    #: at a plateau. A many-unit stretch is a cramp when its activity envelope (power over three
+    #: segmentation windows) stays above half its peak for at most this share of the stretch:
+    #: a symmetric rise-and-fall keeps ~0.5 of its length above half peak, a held contraction with
+    #: sub-second ramps ≥ 0.6 [ENG].
+    cramp_max_plateau_share: float = 0.55
     #: Fibrillation potentials (needle): single-fibre spikes of 1–5 ms, 20–200 µV, firing regularly
     #: at 0.5–15 Hz with CoV < 0.1; positive sharp waves have a 10–100 ms tail (textbook, AANEM).
     #: A unit whose template's main spike lasts at most `fibrillation_max_spike_ms` with p-p at most
@@ -233,6 +240,17 @@ class SegmentParams:
     #: ~15/s, while even ALS muscles show ~40 FP/min (Bashford 2020), under one per second.
     #: One unit's high-frequency train is exempt (neuromyotonic, see PatternParams).
     interference_min_rate_hz: float = 15.0
+    #: ...where "several units" means an effective number of units (inverse Simpson index of
+    #: the units' shares of the window's sorted discharges, Hill 1973) of at least this. One
+    #: myokymic or neuromyotonic unit (AANEM: a single unit's burst or train), even split over
+    #: two templates, stays below it; voluntary recruitment spreads discharges over many units.
+    min_effective_units: float = 3.0
+    #: A high-frequency train across a muscle's discharges is one unit's neuromyotonic discharge
+    #: (Bednařík & Kadaňka 2001) and exempt from voluntary time only when its discharges fall on
+    #: an effective number of units of at most this: template splitting of a waning, overlapping
+    #: train spreads it over a few templates, while the merged discharges of many units firing
+    #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
+    train_max_units: float = 8.0
     #: Movement artifacts and electrode pops are slow: the raw signal's mean over `slow_step_s`
     #: departs from its running median (over `slow_baseline_s`) by more than `artifact_min_uv` and
     #: `artifact_noise_factor` × σ. MUAPs are near zero-mean and baseline wander is slower and

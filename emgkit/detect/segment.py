@@ -1,8 +1,8 @@
 """Stage 4: split each muscle's time into rest and excluded stretches.
 
 Excluded: ``voluntary`` (units firing in regular runs at voluntary rates, or several
-units active under an interference pattern), ``cramp`` (the same with irregular
-firing, ISI CoV ≥ ``cramp_min_cov``), ``invalid`` (invalid or clipped samples),
+units active under an interference pattern), ``cramp`` (the same with irregular firing,
+CV2 ≥ ``cramp_min_cov``, under a rising-then-falling envelope), ``invalid`` (invalid or clipped samples),
 ``noisy`` / ``flat`` (the whole muscle, from its noise level). Decisions are made per
 window of ``window_s`` seconds, then neighbouring excluded windows are joined.
 """
@@ -35,6 +35,52 @@ def _intervals(flags: np.ndarray, window_s: float, join_windows: int) -> list[tu
             a = b = int(i)
     out.append((a, b))
     return [(a * window_s, (b + 1) * window_s) for a, b in out]
+
+
+def _effective_units(unit_ids: np.ndarray, win_idx: np.ndarray, n_win: int) -> np.ndarray:
+    """Per window: the effective number of units (inverse Simpson index, Hill 1973) of its discharges.
+
+    n²/Σ n_u² over the units u firing n_u of the window's n discharges: 1 for one unit, k for k
+    units firing equally often; a unit with a stray discharge or two barely adds to it.
+    """
+    out = np.zeros(n_win)
+    if unit_ids.size == 0:
+        return out
+    key = unit_ids.astype(np.int64) * n_win + win_idx
+    uniq, counts = np.unique(key, return_counts=True)
+    w = uniq % n_win
+    total = np.bincount(w, weights=counts, minlength=n_win)
+    squares = np.bincount(w, weights=counts.astype(np.float64) ** 2, minlength=n_win)
+    np.divide(total ** 2, squares, out=out, where=squares > 0)
+    return out
+
+
+def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: PatternParams,
+                    max_units: float) -> list[tuple[int, int]]:
+    """``patterns.find_trains`` over a muscle's sorted discharges, keeping trains of one unit.
+
+    A train whose discharges spread over more than ``max_units`` effective units is many units
+    firing together (cramp, strong effort), not a neuromyotonic discharge.
+    """
+    out = []
+    for a, b in find_trains(times, pattern_params):
+        _, counts = np.unique(unit_ids[a:b + 1], return_counts=True)
+        if counts.sum() ** 2 / float((counts.astype(np.float64) ** 2).sum()) <= max_units:
+            out.append((a, b))
+    return out
+
+
+def plateau_share(power: np.ndarray) -> float:
+    """Share of a stretch's windows whose 3-window mean power is at least half its peak.
+
+    ≈ 0.5 for a symmetric rise and fall (cramp recruitment), near 1 for effort held at a plateau.
+    """
+    if power.size < 3:
+        return 1.0
+    from scipy.ndimage import uniform_filter1d
+
+    envelope = uniform_filter1d(power.astype(np.float64), 3, mode="nearest")
+    return float(np.mean(envelope >= 0.5 * envelope.max()))
 
 
 def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, duration: float,
@@ -84,8 +130,15 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                 w = np.minimum((t[1:-1][okk] // ws).astype(np.int64), n_win - 1)
                 np.add.at(isi_cov_sum, w, local[okk])
                 np.add.at(isi_cov_n, w, 1)
+    nonempty = [(u, t) for u, t in unit_times.items() if t.size]
+    all_times = np.concatenate([t for _, t in nonempty]) if nonempty else np.zeros(0)
+    all_units = np.concatenate([np.full(t.size, u, dtype=np.int64) for u, t in nonempty]) if nonempty \
+        else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_times, kind="stable")
+    all_times, all_units = all_times[order], all_units[order]
+    effective_units = _effective_units(all_units, np.minimum((all_times // ws).astype(np.int64), n_win - 1), n_win) \
+        if n_win else np.zeros(0)
     # Power relative to the muscle's typical window (most of a recording is rest), never below noise.
-    all_times = np.sort(np.concatenate([t for t in unit_times.values()] or [np.zeros(0)]))
     rest_power = max(float(np.median(gc.window_power)) if n_win else 0.0, sigma ** 2, 1e-12)
     ratio = gc.window_power / rest_power
     # An interference pattern: power well above rest, several units, none dominating (a single
@@ -96,32 +149,48 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # Voluntary effort recruits units together; one unit firing regularly alone is a look-alike
     # (continuous single discharges, Posa 2020) that patterns reports, not excluded time.
     # A sustained discharge density no spontaneous pattern reaches across several units (a steady
-    # contraction fills the whole recording, so relative power alone cannot see it).
+    # contraction fills the whole recording, so relative power alone cannot see it). Several
+    # units: one or two myokymic units bursting back to back are as dense, but stay one or two.
     dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
-             & ((active_units >= params.voluntary_min_units)
+             & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
                 # An interference pattern too dense to sort (most waveforms fit no template).
                 | (ratio > params.interference_power_ratio)))
     d = dense.astype(np.int64)
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
     # A high-frequency train of one unit is spontaneous activity however dense it is.
-    for a, b in find_trains(all_times, pattern_params):
+    for a, b in one_unit_trains(all_times, all_units, pattern_params, params.train_max_units):
         voluntary[int(all_times[a] // ws): int(all_times[b] // ws) + 1] = False
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
     for a, b in _intervals(voluntary, ws, join):
-        w0, w1 = int(a / ws), int(round(b / ws))
-        seg_cv = np.nanmean(cv2[w0:w1]) if np.isfinite(cv2[w0:w1]).any() else np.nan
-        many = np.max(active_units[w0:w1], initial=0) >= 3
-        state = "cramp" if (many and seg_cv >= pattern_params.cramp_min_cov) else "voluntary"
-        log.debug("segment %s %.1f-%.1f s: %s (CV2 %.2f)", gc.muscle, a, b, state, seg_cv)
+        w0, w1 = int(round(a / ws)), int(round(b / ws))
+        state = excluded_state(gc.window_power[w0:w1], cv2[w0:w1], pattern_params)
         rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": min(b, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
     for a, b in artifact_intervals(gc, noise_uv, params):
         rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
     return pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
+
+
+def excluded_state(window_power: np.ndarray, window_cv2: np.ndarray, pattern_params: PatternParams) -> str:
+    """'cramp' or 'voluntary' for one stretch of many-unit activity.
+
+    Cramp (Minetto et al. 2009): recruitment rises then falls and units fire irregularly (ISI CoV
+    ≈ 0.45); voluntary effort is held at a plateau with regular firing (CoV 0.1–0.25). A stretch
+    whose firing irregularity is unknown (no sorted unit at voluntary rates) is judged by its
+    envelope alone.
+    """
+    finite = np.isfinite(window_cv2)
+    cv2 = float(np.mean(window_cv2[finite])) if finite.any() else np.nan
+    irregular = not (cv2 < pattern_params.cramp_min_cov)   # NaN: unknown, not regular
+    rise_and_fall = plateau_share(window_power) <= pattern_params.cramp_max_plateau_share
+    state = "cramp" if (irregular and rise_and_fall) else "voluntary"
+    log.debug("excluded stretch of %d windows: %s (CV2 %.2f, plateau %.2f)", window_power.size, state, cv2,
+              plateau_share(window_power))
+    return state
 
 
 def state_of_times(times: np.ndarray, segments: pd.DataFrame) -> np.ndarray:
