@@ -1,0 +1,147 @@
+"""Segmentation: voluntary and cramp time versus spontaneous activity (detect stage 4)."""
+import numpy as np
+import pytest
+
+import emgkit
+from emgkit.detect.params import PatternParams, SegmentParams
+from emgkit.detect.segment import (_effective_units, excluded_state, one_unit_trains, plateau_share,
+                                   segment_group)
+from emgkit.detect.spikes import GroupCandidates
+
+WS = SegmentParams().window_s
+
+
+def group(unit_times: dict, duration: float, power=None) -> GroupCandidates:
+    """A one-channel needle muscle whose candidates are exactly ``unit_times`` (window stats from them)."""
+    n_win = int(np.ceil(duration / WS))
+    times = np.sort(np.concatenate(list(unit_times.values()) or [np.zeros(0)]))
+    count = np.bincount(np.minimum((times // WS).astype(int), n_win - 1), minlength=n_win).astype(float)
+    return GroupCandidates(
+        muscle="m", channels=np.array([0]), kind="needle", samples=(times * 10000).astype(np.int64),
+        main_channel=np.zeros(times.size, dtype=np.int64), peak_uv=np.full(times.size, 500, np.float32),
+        snippets=np.zeros((times.size, 1, 2), np.float16), before=1, after=1, window=int(WS * 10000),
+        window_power=np.full(n_win, 100.0) if power is None else power, window_bad=np.zeros(n_win),
+        window_count=count)
+
+
+def regular_train(rng, start, end, rate_hz, cov):
+    t, out = start + rng.uniform(0, 1 / rate_hz), []
+    while t < end:
+        out.append(t)
+        t += max(rng.normal(1 / rate_hz, cov / rate_hz), 0.3 / rate_hz)
+    return np.array(out)
+
+
+def myokymic_unit(rng, duration, intraburst_hz=20.0, n_per_burst=6, silence_s=0.15):
+    """Bursts of ``n_per_burst`` discharges at ``intraburst_hz``, separated by ``silence_s`` (AANEM, Gutmann 1991)."""
+    out, t = [], rng.uniform(0, 0.1)
+    while t < duration - 1:
+        out.extend(t + np.arange(n_per_burst) / intraburst_hz + rng.normal(0, 0.001, n_per_burst))
+        t = out[-1] + silence_s + rng.uniform(0, 0.05)
+    return np.sort(np.array(out))
+
+
+# ---------------------------------------------------------------- helpers, exact small cases
+def test_effective_units_counts_equal_shares_and_ignores_stray_discharges():
+    win = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+    units = np.array([5, 5, 5, 5, 1, 2, 3, 4, 7, 7, 7, 7, 7, 7, 7, 7, 8])
+    eff = _effective_units(units, win, 4)
+    assert eff[0] == pytest.approx(1.0)          # one unit
+    assert eff[1] == pytest.approx(4.0)          # four units, one discharge each
+    assert eff[2] == pytest.approx(81 / 65)      # 8 + 1 discharges: 9² / (8² + 1²)
+    assert eff[3] == 0.0                         # empty window
+    assert _effective_units(np.zeros(0, int), np.zeros(0, int), 3).tolist() == [0, 0, 0]
+
+
+def test_one_unit_trains_keeps_a_neuromyotonic_train_and_drops_many_units_chaining():
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(2.0, 3.0, 1) + np.arange(200) / 200.0)    # 200 Hz for 1 s
+    pp = PatternParams()
+    one = one_unit_trains(times, np.zeros(times.size, int), pp, max_units=8)
+    assert len(one) == 1 and one[0] == (0, times.size - 1)
+    split = one_unit_trains(times, np.arange(times.size) % 3, pp, max_units=8)   # one unit over 3 templates
+    assert len(split) == 1
+    many = one_unit_trains(times, np.arange(times.size) % 20, pp, max_units=8)   # 20 units in turn
+    assert many == []
+
+
+def test_plateau_share_separates_rise_and_fall_from_held_effort():
+    rise_fall = np.r_[np.linspace(0.1, 1, 10), np.linspace(1, 0.1, 10)] ** 2 * 1000    # power ~ amplitude²
+    held = np.r_[np.linspace(0.1, 1, 2), np.ones(16), np.linspace(1, 0.1, 2)] ** 2 * 1000
+    assert plateau_share(rise_fall) <= PatternParams().cramp_max_plateau_share
+    assert plateau_share(held) >= 0.8
+    assert plateau_share(np.array([1.0, 2.0])) == 1.0     # too short to have a shape
+
+
+def test_excluded_state_needs_both_irregular_firing_and_rise_and_fall():
+    pp = PatternParams()
+    rise_fall = np.r_[np.linspace(0.1, 1, 10), np.linspace(1, 0.1, 10)] ** 2
+    held = np.r_[0.2, np.ones(18), 0.2]
+    irregular, regular = np.full(20, 0.5), np.full(20, 0.15)     # CV2: cramp ≈ 0.45, voluntary 0.1–0.25
+    assert excluded_state(rise_fall, irregular, pp) == "cramp"
+    assert excluded_state(held, irregular, pp) == "voluntary"
+    assert excluded_state(rise_fall, regular, pp) == "voluntary"
+    assert excluded_state(rise_fall, np.full(20, np.nan), pp) == "cramp"     # no sorted unit: envelope decides
+
+
+# ---------------------------------------------------------------- segment_group on synthetic firing
+def test_two_myokymic_units_bursting_back_to_back_stay_rest():
+    """One or two units' bursts can be as dense as voluntary firing; they are spontaneous activity."""
+    rng = np.random.default_rng(1)
+    units = {0: myokymic_unit(rng, 30.0), 1: myokymic_unit(rng, 30.0, intraburst_hz=30, n_per_burst=5)}
+    gc = group(units, 30.0)
+    assert gc.window_count.mean() / WS >= SegmentParams().interference_min_rate_hz   # dense by count alone
+    segs = segment_group(gc, units, np.array([10.0]), 30.0)
+    assert segs.empty
+
+
+def test_many_units_recruited_together_are_voluntary():
+    rng = np.random.default_rng(2)
+    units = {k: regular_train(rng, 10.0, 16.0, rate_hz=rng.uniform(8, 20), cov=0.15) for k in range(10)}
+    units[10] = np.sort(rng.uniform(0, 30, 8))        # a fasciculating unit throughout
+    power = np.full(60, 100.0)
+    power[20:32] = 2000.0                              # held effort: a plateau
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0)
+    assert list(segs.state) == ["voluntary"]
+    assert segs.start.iloc[0] == pytest.approx(10.0, abs=WS) and segs.end.iloc[0] == pytest.approx(16.0, abs=WS)
+
+
+def test_irregular_rise_and_fall_recruitment_is_a_cramp():
+    """Minetto 2009: many units, 6–25 pps, ISI CoV ≈ 0.45, recruited then derecruited."""
+    rng = np.random.default_rng(3)
+    start, end, peak = 8.0, 20.0, 14.0
+    units = {}
+    for k, threshold in enumerate(np.linspace(0.05, 0.8, 15)):
+        times, t = [], start
+        while t < end:
+            drive = (t - start) / (peak - start) if t < peak else (end - t) / (end - peak)
+            if drive > threshold:
+                times.append(t)
+                rate = 6 + 19 * (drive - threshold) / (1 - threshold)
+                t += rng.gamma(1 / 0.45 ** 2, 0.45 ** 2 / rate)
+            else:
+                t += 0.02
+        if len(times) > 2:
+            units[k] = np.array(times)
+    count = group(units, 30.0).window_count
+    power = 100.0 + 50.0 * count ** 2                  # interference power grows with recruitment
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0)
+    assert list(segs.state) == ["cramp"]
+    assert segs.start.iloc[0] <= 10.0 and segs.end.iloc[0] >= 18.0
+
+
+# ---------------------------------------------------------------- end to end on the simulator
+def test_simulated_cramp_is_one_cramp_segment_and_one_cramp_event():
+    rec, truth = emgkit.simulate("cramp", electrode="needle", duration=30, seed=0)
+    true_cramp = truth.segments[truth.segments.state == "cramp"]
+    assert len(true_cramp) == 1
+    res = emgkit.detect(rec, hash_input=False)
+    cramp = res.segments[res.segments.state == "cramp"]
+    assert len(cramp) == 1
+    t0, t1 = true_cramp.start.iloc[0], true_cramp.end.iloc[0]
+    overlap = min(t1, cramp.end.iloc[0]) - max(t0, cramp.start.iloc[0])
+    assert overlap >= 0.8 * (t1 - t0)
+    assert (res.events.kind == "cramp").sum() == 1
+    s = emgkit.evaluate(truth, res, tolerance=0.0015)
+    ev = s.events[(s.events.muscle == "ALL") & (s.events.kind == "cramp")].iloc[0]
+    assert ev.f1 == 1.0
