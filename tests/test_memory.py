@@ -36,7 +36,7 @@ def test_spilled_waveforms_index_like_the_array(waveforms):
     assert spilled.dtype == full.dtype and spilled.ndim == 3 and spilled.nbytes == full.nbytes
     rng = np.random.default_rng(1)
     mask = rng.random(len(full)) < 0.3
-    keys = [0, 999, -1, np.int64(517), slice(None), slice(10, 600, 7), slice(-5, None), slice(5, 5),
+    keys = [0, 999, -1, np.int64(517), np.array(12), slice(None), slice(10, 600, 7), slice(-5, None), slice(5, 5),
             mask, np.zeros(len(full), bool), rng.integers(-1000, 1000, 300),  # unsorted, repeats, negatives
             [3, 2, 1], np.array([], np.int64), rng.integers(0, 1000, (4, 5)),
             (7, 3), (mask, 2), (slice(100, 200), slice(None), slice(5, 9)), (np.array([9, 4]), 0, 10)]

@@ -130,6 +130,8 @@ class SpilledWaveforms:
 
     def _logical_rows(self, key) -> np.ndarray | int:
         n = len(self)
+        if isinstance(key, np.ndarray) and key.ndim == 0 and key.dtype.kind in "iu":
+            key = int(key)
         if isinstance(key, (int, np.integer)):
             k = int(key)
             if not -n <= k < n:
