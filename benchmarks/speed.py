@@ -334,6 +334,39 @@ def format_row(row: dict) -> str:
     return s
 
 
+PIPELINE_STAGES = ("preprocess", "detect", "units", "segments", "patterns", "summary")
+
+
+def format_pipeline(rows: list) -> list:
+    """Seconds per emgkit.detect stage, and peak RSS against duration for each channel set-up."""
+    done = [r for r in rows if r.get("pipeline") and "error" not in r["pipeline"]]
+    if not done:
+        return []
+    lines = ["", "== emgkit.detect per stage (seconds; whole pipeline in M samples·channels/s) =="]
+    lines.append(f"{'case':<28} " + " ".join(f"{s:>10}" for s in PIPELINE_STAGES) + f" {'total':>8} {'M/s':>7} {'RSS MB':>7}")
+    for r in done:
+        p = r["pipeline"]
+        st = p.get("stages", {})
+        lines.append(f"{r['case']:<28} " + " ".join(f"{st.get(s, float('nan')):10.2f}" for s in PIPELINE_STAGES)
+                     + f" {p['total']:8.1f} {_rate(r['size'], p['total']):7.1f} {p['max_rss_mb']:7.0f}")
+    setups = {}
+    for r in done:
+        setups.setdefault((r["case"].split("_")[0], r["n_channels"], r["fs"]), []).append(r)
+    growth = []
+    for (kind, n_ch, fs), rs in setups.items():
+        if len(rs) < 2:
+            continue
+        rs = sorted(rs, key=lambda r: r["duration_s"])
+        short, long = rs[0], rs[-1]
+        growth.append(f"  {kind} {n_ch} ch {fs / 1000:g} kHz: " + ", ".join(
+            f"{r['duration_s'] / 60:g} min {r['pipeline']['max_rss_mb']:.0f} MB" for r in rs)
+            + f" -> {long['duration_s'] / short['duration_s']:.0f}x the duration, "
+              f"{long['pipeline']['max_rss_mb'] / short['pipeline']['max_rss_mb']:.2f}x the peak RSS")
+    if growth:
+        lines += ["", "== Peak RSS of emgkit.detect against duration =="] + growth
+    return lines
+
+
 def format_report(report: dict) -> str:
     bw = report["bandwidth"]
     lines = ["", "== Streaming bandwidth (numba float32 sum) ==",
@@ -341,6 +374,7 @@ def format_report(report: dict) -> str:
     bw_best = max([v for k, v in bw.items() if k.startswith("threads")], default=float("nan"))
     lines += ["", "== Speed per case (M samples·channels/s; kernels streamed from the file) =="]
     lines += [format_row(r) for r in report["cases"]]
+    lines += format_pipeline(report["cases"])
     lines += ["", "== Same in-memory span: emgkit kernels vs baselines (seconds; ratio = baseline / emgkit) =="]
     for r in report["cases"]:
         b = r.get("baselines")

@@ -129,3 +129,15 @@ def test_detection_memory_does_not_grow_with_duration(monkeypatch):
     assert long_waveforms > 3.5 * short_waveforms > 0
     assert long_waveforms > long_peak      # the waveforms are not all held at once...
     assert long_peak < 1.25 * short_peak   # ...and 4x the duration needs no more memory (25 % slack)
+
+
+def test_benchmark_report_shows_stages_and_memory_growth():
+    from benchmarks import speed
+
+    def row(minutes, rss):
+        return dict(case=f"hd_64ch_2.048kHz_{minutes}min", n_channels=64, fs=2048.0, duration_s=60.0 * minutes,
+                    size=64 * 2048 * 60 * minutes, pipeline=dict(stages={"detect": 1.0, "units": 2.0}, total=4.0,
+                                                                 max_rss_mb=rss))
+    text = "\n".join(speed.format_pipeline([row(10, 500.0), row(60, 600.0), dict(case="failed", pipeline=dict(error="x"))]))
+    assert "hd_64ch_2.048kHz_60min" in text and "failed" not in text
+    assert "6x the duration, 1.20x the peak RSS" in text
