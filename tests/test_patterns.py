@@ -77,9 +77,13 @@ def test_empty_and_single():
 
 
 def test_fibre_trains():
-    t = np.concatenate([np.arange(10) * 0.2, [10.0]])  # regular 5 Hz train, then a lone spike
+    t = np.concatenate([np.arange(10) * 0.2, [1.8 + P.fibrillation_max_gap_s + 0.1]])  # 5 Hz train, then a lone spike
     _, ev = classify_fibre(t, P)
     assert ev == [("fibrillation", 0, 9), ("fibrillation", 10, 10)]
+    # A small fibre seen only now and then (missed discharges): one train.
+    sporadic = np.array([0.0, 0.2, 3.4, 3.6, 7.0, 12.2])
+    _, ev = classify_fibre(sporadic, P)
+    assert ev == [("fibrillation", 0, 5)]
 
 
 def test_params_toml_round_trip(tmp_path):

@@ -78,3 +78,20 @@ def test_interval_union_helpers():
     assert merge_intervals([], []) == []
     assert merge_intervals(np.array([5, 0, 3]), np.array([8, 3, 4])) == [(0, 4), (5, 8)]  # touching merge
     assert covered_length([0.0, 0.5, 2.0], [1.0, 1.5, 2.5]) == 2.0
+
+
+def test_fibre_like_spikes_vs_motor_unit_potentials():
+    from emgkit.detect import _fibre_like
+    from emgkit.detect.params import PatternParams
+
+    fs = 48000.0
+    t = (np.arange(int(0.011 * fs)) - int(0.005 * fs)) / fs * 1000      # ms, 11 ms window
+    rng = np.random.default_rng(0)
+    fibre = 30 * np.sin(2 * np.pi * t / 2.0) * (np.abs(t) < 1.0)           # 2 ms biphasic spike, 60 µV p-p
+    muap = 170 * np.exp(-(t / 0.5) ** 2) - 40 * np.exp(-((t - 2.5) / 2.0) ** 2) - 30 * np.exp(-((t + 2.5) / 2.0) ** 2)
+    noise_uv = 12.0
+    count = 5
+    waves = np.stack([fibre, muap]) + rng.normal(0, noise_uv / np.sqrt(count), (2, t.size))
+    waves[0, 10] += 3.5 * noise_uv / np.sqrt(count)    # one noise outlier far from the spike
+    flags = _fibre_like(waves, np.array([count, count]), np.array([noise_uv, noise_uv]), fs, PatternParams())
+    assert flags.tolist() == [True, False]

@@ -64,18 +64,28 @@ def _broad_units(bank, spike_params) -> np.ndarray:
     return (p2p >= 0.5 * p2p.max(axis=1, keepdims=True)).mean(axis=1) >= 0.5
 
 
+def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, fs: float,
+                pattern_params) -> np.ndarray:
+    """Per main-channel waveform (K, w) µV: True when it is a single muscle fibre's spike.
+
+    A waveform averaging ``counts`` discharges has noise ``noise_uv``/√count; samples within 3
+    of those σ, or under 10 % of the peak, are not part of the spike. The spike's duration is
+    its time above that level (not first-to-last crossing: one noise outlier must not stretch it).
+    """
+    if len(waveforms_uv) == 0:
+        return np.zeros(0, dtype=bool)
+    p2p = np.ptp(waveforms_uv, axis=1)
+    level = np.maximum(0.1 * np.abs(waveforms_uv).max(axis=1), 3.0 * noise_uv / np.sqrt(np.maximum(counts, 1)))
+    spike_ms = (np.abs(waveforms_uv) >= level[:, None]).sum(axis=1) / fs * 1000
+    return (spike_ms <= pattern_params.fibrillation_max_spike_ms) & (p2p <= pattern_params.fibrillation_max_uv)
+
+
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
     """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
-    out = np.zeros(bank.n_units, dtype=bool)
     if kind != "needle" or bank.n_units == 0:
-        return out
+        return np.zeros(bank.n_units, dtype=bool)
     t = bank.templates_uv()[np.arange(bank.n_units), bank.main_channel]   # (K, w)
-    p2p = np.ptp(t, axis=1)
-    big = np.abs(t) >= 0.2 * np.abs(t).max(axis=1, keepdims=True)
-    first = big.argmax(axis=1)
-    last = t.shape[1] - 1 - big[:, ::-1].argmax(axis=1)
-    spike_ms = (last - first + 1) / fs * 1000
-    return (spike_ms <= pattern_params.fibrillation_max_spike_ms) & (p2p <= pattern_params.fibrillation_max_uv)
+    return _fibre_like(t, bank.counts, bank.sigma[bank.main_channel], fs, pattern_params)
 
 
 def _params(params) -> DetectionParams:
@@ -217,7 +227,15 @@ def detect(recording, params=None, *, hash_input: bool = True):
 
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
-        dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, _fibre_units(bank, fs, gc.kind, p.patterns),
+        fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
+        if gc.kind == "needle" and next_unit > bank.n_units:
+            # Lone candidates (their own unit) of a fibre's shape are fibrillations too.
+            lone = np.stack([templates[(gc.muscle, k)][int(np.argmax(np.ptp(templates[(gc.muscle, k)], axis=1)))]
+                             for k in range(bank.n_units, next_unit)])
+            lone_sigma = np.array([sigma[int(np.argmax(np.ptp(templates[(gc.muscle, k)], axis=1)))]
+                                   for k in range(bank.n_units, next_unit)])
+            fibre = np.concatenate([fibre, _fibre_like(lone, np.ones(len(lone)), lone_sigma, fs, p.patterns)])
+        dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
                                               segs, p, next_event, families=unit_families(bank),
                                               broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels))
         timings["patterns"] += time.perf_counter() - t

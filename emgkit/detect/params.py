@@ -221,6 +221,10 @@ class PatternParams:
     fibrillation_max_uv: float = 250.0
     fibrillation_rate_hz: tuple = (0.5, 15.0)
     fibrillation_max_cov: float = 0.15
+    #: A fibre fires for long stretches; small fibrillations are detected only where noise adds
+    #: to them, so gaps up to this long (s) in one fibre's discharges are missed discharges of
+    #: one train, not new trains [ENG].
+    fibrillation_max_gap_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,14 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def classify_fibre(times: np.ndarray, params: PatternParams | None = None, kind: str = "fibrillation"):
-    """Events of a single-fibre unit: regular runs at fibrillation rates form one train each."""
+    """Events of a single-fibre unit: one train per stretch of discharges no faster than
+    fibrillation rates and with no gap over ``fibrillation_max_gap_s`` (missed discharges)."""
     p = params or PatternParams()
     t = np.asarray(times, dtype=np.float64)
     labels = np.array([kind] * t.size, dtype=object)
     events = []
     isi = np.diff(t)
-    lo, hi = 1.0 / p.fibrillation_rate_hz[1], 1.0 / p.fibrillation_rate_hz[0]
+    lo, hi = 1.0 / p.fibrillation_rate_hz[1], max(1.0 / p.fibrillation_rate_hz[0], p.fibrillation_max_gap_s)
     covered = np.zeros(t.size, dtype=bool)
     for a, b in runs((isi >= lo) & (isi <= hi)):
         events.append((kind, a, b + 1))
