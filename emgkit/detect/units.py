@@ -293,6 +293,11 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
             if near.mean() >= min_share and ta.size >= tb.size:
                 q1, q3 = np.percentile(lag[near], [25, 75])
                 if q3 - q1 <= max_lag_spread:
+                    # One MUAP seen as two phases: the larger phase stays (its peak is the
+                    # discharge's time), unless the smaller one also fires on its own.
+                    if p2p[b] > p2p[a] and _cofiring_share(tb, ta, w) >= min_share:
+                        alive[a] = False
+                        continue
                     alive[b] = False
                     break
             # Far phases of a long MUAP, beyond the waveform window: nearly always within two
@@ -308,6 +313,16 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
     new = np.where(labels >= 0, remap[np.maximum(labels, 0)], labels)
     bank = _finalise(bank.templates[keep], np.bincount(new[new >= 0], minlength=keep.size), sigma)
     return new, bank
+
+
+def _cofiring_share(ta: np.ndarray, tb: np.ndarray, w: int) -> float:
+    """Share of sorted times ``tb`` that have one of sorted ``ta`` within ``w`` samples."""
+    if ta.size == 0 or tb.size == 0:
+        return 0.0
+    j = np.searchsorted(ta, tb)
+    left = np.abs(tb - ta[np.maximum(j - 1, 0)])
+    right = np.abs(ta[np.minimum(j, ta.size - 1)] - tb)
+    return float((np.minimum(left, right) <= w).mean())
 
 
 @dataclass
