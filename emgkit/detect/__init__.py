@@ -65,19 +65,33 @@ def _broad_units(bank, spike_params) -> np.ndarray:
 
 
 def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, fs: float,
-                pattern_params) -> np.ndarray:
+                pattern_params, bridge_ms: float = 1.0) -> np.ndarray:
     """Per main-channel waveform (K, w) µV: True when it is a single muscle fibre's spike.
 
-    A waveform averaging ``counts`` discharges has noise ``noise_uv``/√count; samples within 3
-    of those σ, or under 10 % of the peak, are not part of the spike. The spike's duration is
-    its time above that level (not first-to-last crossing: one noise outlier must not stretch it).
+    The spike is the stretch around the peak where the waveform stays above a level — 5 % of
+    the peak, and 3 of the template's own noise σ (``noise_uv``/√count) so a small averaged
+    waveform's noise is not counted — bridging dips shorter than ``bridge_ms`` (zero crossings
+    between the phases of a polyphasic MUAP). A noise outlier far from the spike is not part of it.
     """
-    if len(waveforms_uv) == 0:
-        return np.zeros(0, dtype=bool)
+    K = len(waveforms_uv)
+    out = np.zeros(K, dtype=bool)
+    if K == 0:
+        return out
     p2p = np.ptp(waveforms_uv, axis=1)
-    level = np.maximum(0.1 * np.abs(waveforms_uv).max(axis=1), 3.0 * noise_uv / np.sqrt(np.maximum(counts, 1)))
-    spike_ms = (np.abs(waveforms_uv) >= level[:, None]).sum(axis=1) / fs * 1000
-    return (spike_ms <= pattern_params.fibrillation_max_spike_ms) & (p2p <= pattern_params.fibrillation_max_uv)
+    mag = np.abs(waveforms_uv)
+    level = np.maximum(0.05 * mag.max(axis=1), 3.0 * noise_uv / np.sqrt(np.maximum(counts, 1)))
+    bridge = max(1, int(round(bridge_ms * fs / 1000)))
+    for k in range(K):
+        above = np.nonzero(mag[k] >= level[k])[0]
+        peak = int(np.argmax(mag[k]))
+        # Connected stretch of above-level samples (gaps ≤ bridge) that holds the peak.
+        breaks = np.nonzero(np.diff(above) > bridge)[0]
+        starts = np.r_[above[0], above[breaks + 1]]
+        ends = np.r_[above[breaks], above[-1]]
+        j = np.searchsorted(starts, peak, side="right") - 1
+        spike_ms = (ends[j] - starts[j] + 1) / fs * 1000
+        out[k] = spike_ms <= pattern_params.fibrillation_max_spike_ms and p2p[k] <= pattern_params.fibrillation_max_uv
+    return out
 
 
 def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:

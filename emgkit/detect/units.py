@@ -401,8 +401,11 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     peak_sd = np.abs(T[np.arange(K), bank.main_channel]).max(axis=1)
     def gains(c):
         """(scale, explained energy) of each template fit, from its matched-filter output."""
-        sc = np.clip(c / e_t[:, None], params.min_scale, params.max_scale)
-        return sc, 2 * sc * c - sc * sc * e_t[:, None]
+        raw = c / e_t[:, None]
+        sc = np.clip(raw, params.min_scale, params.max_scale)
+        # A best scale under min_scale is a different (smaller) waveform, e.g. the far phase
+        # of a long MUAP left in the residual, not a discharge of this unit.
+        return sc, np.where(raw >= params.min_scale, 2 * sc * c - sc * sc * e_t[:, None], -np.inf)
 
     a, gain = gains(corr)
     for _ in range(params.peel_max_iter):
