@@ -95,3 +95,22 @@ def test_fibre_like_spikes_vs_motor_unit_potentials():
     waves[0, 10] += 3.5 * noise_uv / np.sqrt(count)    # one noise outlier far from the spike
     flags = _fibre_like(waves, np.array([count, count]), np.array([noise_uv, noise_uv]), fs, PatternParams())
     assert flags.tolist() == [True, False]
+
+
+def test_positive_sharp_wave_is_a_fibre_only_when_it_fires_like_one():
+    from emgkit.detect import _fibre_units
+    from emgkit.detect.params import PatternParams
+
+    fs = 48000.0
+    t = (np.arange(int(0.04 * fs)) - int(0.005 * fs)) / fs * 1000       # ms, 40 ms window
+    # Sharp 1.5 ms spike running into a slow negative tail of ~20 ms (10 % of the peak): a PSW.
+    psw = 120 * np.exp(-(t / 0.5) ** 2) - 15 * (t > 0) * (1 - np.exp(-np.clip(t, 0, None) / 0.7)) * np.exp(-np.clip(t, 0, None) / 12)
+    waves = np.stack([psw, psw])
+    counts = np.array([50, 50])
+    noise = np.array([10.0, 10.0])
+    rng = np.random.default_rng(0)
+    regular = np.cumsum(rng.normal(0.1, 0.004, 60))                      # 10 Hz, CoV 4 %
+    regular = np.delete(regular, [7, 20, 33])                            # a few missed discharges
+    irregular = np.sort(rng.uniform(0, 30, 60))                          # fasciculation-like
+    flags = _fibre_units(waves, counts, noise, [regular, irregular], fs, PatternParams())
+    assert flags.tolist() == [True, False]

@@ -65,11 +65,11 @@ def _broad_units(bank, spike_params) -> np.ndarray:
 
 
 def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, fs: float,
-                pattern_params, bridge_ms: float = 1.0) -> np.ndarray:
+                pattern_params, level_fraction: float = 0.05, bridge_ms: float = 1.0) -> np.ndarray:
     """Per main-channel waveform (K, w) µV: True when it is a single muscle fibre's spike.
 
-    The spike is the stretch around the peak where the waveform stays above a level — 5 % of
-    the peak, and 3 of the template's own noise σ (``noise_uv``/√count) so a small averaged
+    The spike is the stretch around the peak where the waveform stays above a level —
+    ``level_fraction`` of the peak, and 3 of the template's own noise σ (``noise_uv``/√count) so a small averaged
     waveform's noise is not counted — bridging dips shorter than ``bridge_ms`` (zero crossings
     between the phases of a polyphasic MUAP). A noise outlier far from the spike is not part of it.
     """
@@ -79,7 +79,7 @@ def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarr
         return out
     p2p = np.ptp(waveforms_uv, axis=1)
     mag = np.abs(waveforms_uv)
-    level = np.maximum(0.05 * mag.max(axis=1), 3.0 * noise_uv / np.sqrt(np.maximum(counts, 1)))
+    level = np.maximum(level_fraction * mag.max(axis=1), 3.0 * noise_uv / np.sqrt(np.maximum(counts, 1)))
     bridge = max(1, int(round(bridge_ms * fs / 1000)))
     for k in range(K):
         above = np.nonzero(mag[k] >= level[k])[0]
@@ -94,12 +94,32 @@ def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarr
     return out
 
 
-def _fibre_units(bank, fs: float, kind: str, pattern_params) -> np.ndarray:
-    """Per template: True when it is a single muscle fibre (fibrillation), needle only."""
-    if kind != "needle" or bank.n_units == 0:
-        return np.zeros(bank.n_units, dtype=bool)
-    t = bank.templates_uv()[np.arange(bank.n_units), bank.main_channel]   # (K, w)
-    return _fibre_like(t, bank.counts, bank.sigma[bank.main_channel], fs, pattern_params)
+def _fibre_units(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, times: list, fs: float,
+                 pattern_params) -> np.ndarray:
+    """Per unit (main-channel waveform, discharge times): True when it is a single muscle fibre.
+
+    A fibrillation's whole spike is short (level 5 % of its peak). A positive sharp wave has a
+    long low tail, so a unit whose main spike (level 20 %) is short counts as a fibre when it
+    also fires like one: regularly at fibrillation rates (textbook: 0.5–15 Hz, CoV < 0.1), which
+    fasciculations never do.
+    """
+    short = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.05)
+    sharp = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.2)
+    for k in np.nonzero(sharp & ~short)[0]:
+        short[k] = _fires_like_a_fibre(times[k], pattern_params)
+    return short
+
+
+def _fires_like_a_fibre(times: np.ndarray, pattern_params, min_intervals: int = 5) -> bool:
+    """Most intervals at fibrillation rates lie within the regularity tolerance of their median
+    (missed discharges give longer intervals; they do not make a train irregular)."""
+    isi = np.diff(np.sort(np.asarray(times, dtype=np.float64)))
+    lo, hi = 1.0 / pattern_params.fibrillation_rate_hz[1], 1.0 / pattern_params.fibrillation_rate_hz[0]
+    isi = isi[(isi >= lo) & (isi <= hi)]
+    if isi.size < min_intervals:
+        return False
+    m = np.median(isi)
+    return bool(np.mean(np.abs(isi - m) <= pattern_params.fibrillation_max_cov * m) >= 0.5)
 
 
 def _params(params) -> DetectionParams:
@@ -241,14 +261,23 @@ def detect(recording, params=None, *, hash_input: bool = True):
 
         # Patterns per unit over rest discharges.
         t = time.perf_counter()
-        fibre = _fibre_units(bank, fs, gc.kind, p.patterns)
-        if gc.kind == "needle" and next_unit > bank.n_units:
-            # Lone candidates (their own unit) of a fibre's shape are fibrillations too.
-            lone = np.stack([templates[(gc.muscle, k)][int(np.argmax(np.ptp(templates[(gc.muscle, k)], axis=1)))]
-                             for k in range(bank.n_units, next_unit)])
-            lone_sigma = np.array([sigma[int(np.argmax(np.ptp(templates[(gc.muscle, k)], axis=1)))]
-                                   for k in range(bank.n_units, next_unit)])
-            fibre = np.concatenate([fibre, _fibre_like(lone, np.ones(len(lone)), lone_sigma, fs, p.patterns)])
+        fibre = np.zeros(next_unit, dtype=bool)
+        if gc.kind == "needle" and next_unit:
+            # Main-channel waveform of every unit: bank templates, then lone candidates.
+            waves = [t_uv[m] for t_uv, m in zip(bank.templates_uv(), bank.main_channel)]
+            noise = list(sigma[bank.main_channel]) if bank.n_units else []
+            for k in range(bank.n_units, next_unit):
+                lone = templates[(gc.muscle, k)]
+                m = int(np.argmax(np.ptp(lone, axis=1)))
+                waves.append(lone[m])
+                noise.append(sigma[m])
+            counts = np.r_[bank.counts, np.ones(next_unit - bank.n_units)]
+            rest_dis = dis[dis["state"] == "rest"]
+            ru, rt = rest_dis["unit"].to_numpy(), rest_dis["time"].to_numpy()
+            order = np.argsort(ru, kind="stable")
+            bounds = np.searchsorted(ru[order], np.arange(next_unit + 1))
+            times = [rt[order[bounds[k]:bounds[k + 1]]] for k in range(next_unit)]
+            fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
                                               segs, p, next_event, families=unit_families(bank),
                                               broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels))
