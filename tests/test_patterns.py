@@ -122,3 +122,20 @@ def test_find_trains_tolerates_missed_discharges():
     # Several units firing at random (Poisson, 100/s) for 1 s are not a train.
     poisson = np.cumsum(rng.exponential(0.01, 100))
     assert find_trains(poisson, P) == []
+
+
+def test_burst_of_an_established_myokymic_unit_needs_no_silence():
+    # Bursts of 20 Hz recurring every ~0.45 s; the third one (intervals 50-60 ms) is followed
+    # by the next burst after only 105 ms, less than twice its mean interval of silence.
+    b1 = 0.0 + np.arange(5) * 0.05
+    b2 = 0.45 + np.arange(5) * 0.05
+    b3 = 0.9 + np.cumsum([0, 0.05, 0.05, 0.06, 0.06])
+    b4 = b3[-1] + 0.105 + np.arange(5) * 0.05
+    b5 = b4[-1] + 0.25 + np.arange(5) * 0.05
+    times = np.concatenate([b1, b2, b3, b4, b5])
+    labels, ev = classify_unit(times, P)
+    assert set(labels[np.isin(times, b3)]) == {"myokymic"}
+    assert kinds(ev) == ["myokymic"] * 5
+    # Without established bursts, a run of discharges at burst rates is not myokymic.
+    _, ev = classify_unit(np.concatenate([b3, b4[:1]]), P)
+    assert "myokymic" not in kinds(ev)

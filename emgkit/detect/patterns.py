@@ -123,7 +123,13 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         if before >= silence and after >= silence:
             bursts.append((a, b + 1))
     if len(bursts) >= p.myokymic_min_bursts:
-        for a, b in bursts:
+        # Once a unit's recurring bursts are established, a burst need not be set off by
+        # silence on both sides: a discharge of another unit assigned to this one, or a
+        # burst starting soon after the last, fills it.
+        claimed = set(bursts)
+        bursts += [(a, b + 1) for a, b in pieces
+                   if b + 2 - a >= p.myokymic_min_discharges and (a, b + 1) not in claimed]
+        for a, b in sorted(bursts):
             claim(MYOKYMIC, a, b)
     for a, b in group_runs:
         if not free[a:b + 2].all():
