@@ -31,9 +31,14 @@ def test_doublet_and_multiplet_at_interval_edges():
     _, ev = classify_unit(t, P)
     assert kinds(ev) == ["doublet", "doublet", "multiplet", "fasciculation"]
     assert ev[2][1:] == (4, 6)
-    # Just outside the group range: two separate fasciculations.
-    _, ev = classify_unit(np.array([1.0, 1.0 + (hi + 1) / 1000]), P)
-    assert kinds(ev) == ["fasciculation", "fasciculation"]
+    # Just outside the group range: not a doublet, and neither discharge is isolated
+    # (ISI > isolated_isi_ms on both sides), so neither is a fasciculation.
+    labels, ev = classify_unit(np.array([1.0, 1.0 + (hi + 1) / 1000]), P)
+    assert ev == [] and list(labels) == ["", ""]
+    # Discharges exactly isolated_isi_ms apart are not isolated; a little more apart they are.
+    gap = P.isolated_isi_ms / 1000
+    _, ev = classify_unit(np.array([1.0, 1.0 + gap * 1.01, 1.0 + gap * 2.02]), P)
+    assert kinds(ev) == ["fasciculation"] * 3
 
 
 def test_neuromyotonic_train():

@@ -172,6 +172,9 @@ class PatternParams:
     myokymic_silence_factor: float = 2.0
     #: The unit must show at least this many bursts for the pattern to be myokymic (semi-rhythmic recurrence).
     myokymic_min_bursts: int = 2
+    #: A unit's myokymic pattern is established (its bursts then need no silence on both sides)
+    #: by ``myokymic_min_bursts`` bursts of at least this many discharges [ENG].
+    myokymic_established_min_discharges: int = 3
     #: Neuromyotonic: 150–300 Hz for 0.5–2 s (Bednařík & Kadaňka 2001). The lower limits below are
     #: set a little under the textbook values to keep trains whose ISI lengthens as they wane.
     neuromyotonic_min_rate_hz: float = 100.0

@@ -9,7 +9,8 @@ For one unit's sorted discharge times, in this order:
 3. doublets (2) and multiplets (3+): discharges linked by intervals in ``group_isi_ms``;
 4. myokymic bursts: ≥ ``myokymic_min_discharges`` discharges at an intraburst rate in
    ``myokymic_rate_hz``, set off by silence, recurring at least ``myokymic_min_bursts`` times;
-5. every remaining discharge is a fasciculation.
+5. every remaining isolated discharge (``isolated_isi_ms`` on both sides) is a
+   fasciculation; other leftovers get no event.
 
 The kernels here are small NumPy run-finding helpers; every threshold comes from
 :class:`~emgkit.detect.params.PatternParams`.
@@ -126,18 +127,28 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         # Once a unit's recurring bursts are established, a burst need not be set off by
         # silence on both sides: a discharge of another unit assigned to this one, or a
         # burst starting soon after the last, fills it.
-        claimed = set(bursts)
-        bursts += [(a, b + 1) for a, b in pieces
-                   if b + 2 - a >= p.myokymic_min_discharges and (a, b + 1) not in claimed]
+        # Established means recurring bursts of several discharges: two-discharge "bursts" at
+        # 2–4 Hz also arise by chance when fasciculating units share a template.
+        n_min = p.myokymic_established_min_discharges
+        if sum(b - a + 1 >= n_min for a, b in bursts) >= p.myokymic_min_bursts:
+            claimed = set(bursts)
+            bursts += [(a, b + 1) for a, b in pieces if b + 2 - a >= n_min and (a, b + 1) not in claimed]
         for a, b in sorted(bursts):
             claim(MYOKYMIC, a, b)
     for a, b in group_runs:
         if not free[a:b + 2].all():
             continue
         claim(DOUBLET if b == a else MULTIPLET, a, b + 1)
-    # 5. Fasciculations: every other single discharge.
+    # 5. Fasciculations: every other single discharge that is isolated (no discharge of the
+    #    unit within ``isolated_isi_ms`` on either side). The rest fit no named pattern (the
+    #    remains of bursts or trains split over units, or residuals): they stay discharges
+    #    without an event, never counted as fasciculations.
+    gap = p.isolated_isi_ms / 1000
+    prev_gap = np.r_[np.inf, isi]
+    next_gap = np.r_[isi, np.inf]
     for i in np.nonzero(free)[0]:
-        claim(FASCICULATION, int(i), int(i))
+        if prev_gap[i] > gap and next_gap[i] > gap:
+            claim(FASCICULATION, int(i), int(i))
     events.sort(key=lambda e: e[1])
     return labels, events
 
