@@ -197,20 +197,21 @@ def detect(recording, params=None, *, hash_input: bool = True):
         segs = segment_group(gc, unit_times, sigma, duration, p.segments, p.patterns)
         timings["segments"] += time.perf_counter() - t
 
-        # Overlap resolution over the active regions that lie (at least partly) in rest time.
+        # Overlap resolution over the active regions in peeled states (rest, voluntary, cramp).
         t = time.perf_counter()
         cand_state = state_of_times(cand_times, segs)
         excluded_rows = []
-        for i in np.nonzero((cand_state != "rest") & (labels != -2))[0]:  # -2: another phase of a unit
+        peeled_state = np.isin(cand_state, list(p.units.peel_states))
+        for i in np.nonzero(~peeled_state & (labels != -2))[0]:  # -2: another phase of a unit
             k = int(labels[i])
             excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.main_channel[k],
                                   float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), cand_state[i], np.nan))
-        rest_idx = np.nonzero(cand_state == "rest")[0]
+        peel_idx = np.nonzero(peeled_state)[0]
         w = gc.before + gc.after
-        rest_rows = []
+        peeled_rows = []
         next_unit = bank.n_units
-        if rest_idx.size:
-            s = gc.samples[rest_idx]
+        if peel_idx.size:
+            s = gc.samples[peel_idx]
             lo = np.maximum(s - w, 0)
             hi = np.minimum(s + w + 1, rec.n_samples)
             tmpl_uv = bank.templates_uv()
@@ -235,18 +236,18 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
                 for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
-                    rest_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
+                    peeled_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
                 # A candidate no template explained is still a discharge: its own unit.
-                for i in rest_idx[inside]:
+                for i in peel_idx[inside]:
                     near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
                     mc = int(gc.main_channel[i])
                     if labels[i] == -2 or near.any() or gc.peak_uv[i] < confirm * sigma[mc]:
                         continue
-                    rest_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))), "rest",
+                    peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))), "rest",
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
                     next_unit += 1
-        rows = excluded_rows + rest_rows
+        rows = excluded_rows + peeled_rows
         dis = pd.DataFrame(rows, columns=["time", "unit", "ch", "amplitude", "state", "snr"])
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])

@@ -154,6 +154,10 @@ class UnitParams:
     peel_piece_s: float = 2.0
     #: At most this many peeling iterations per active region.
     peel_max_iter: int = 4000
+    #: Time states whose discharges are resolved by peeling. Voluntary and cramp discharges are
+    #: excluded from spontaneous counts but still reported per unit (firing rates, expert
+    #: comparisons such as EMGLAB); artifact, invalid and noisy time keep raw candidates.
+    peel_states: tuple = ("rest", "voluntary", "cramp")
 
 
 @dataclass(frozen=True)
