@@ -144,3 +144,19 @@ def test_burst_of_an_established_myokymic_unit_needs_no_silence():
     # Without established bursts, a run of discharges at burst rates is not myokymic.
     _, ev = classify_unit(np.concatenate([b3, b4[:1]]), P)
     assert "myokymic" not in kinds(ev)
+
+
+def test_periodic_chains_share_no_discharges():
+    from emgkit.detect.patterns import periodic_chains
+
+    # Dense random discharges: many links lead to the same later discharge. Each discharge
+    # must join one chain at most (shared tails once made work and memory grow quadratically).
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 60, 135 * 60))
+    chains = periodic_chains(t, P.continuous_rate_hz, P.continuous_min_discharges, P.continuous_max_cov, max_skip=1)
+    members = np.concatenate(chains) if chains else np.zeros(0, int)
+    assert members.size == np.unique(members).size <= t.size
+    # A steady 8 Hz rhythm among them is still one chain.
+    steady = np.arange(0, 10, 0.125)
+    chains = periodic_chains(steady, P.continuous_rate_hz, P.continuous_min_discharges, P.continuous_max_cov)
+    assert len(chains) == 1 and chains[0].size == steady.size

@@ -160,23 +160,36 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
     The interval is the most common pairwise interval within ``rate_hz``; consecutive members
     of a chain are that interval ± ``tolerance`` (relative) apart; chains shorter than
     ``min_beats`` are dropped; with ``max_skip`` > 1 a link may span that many intervals (a
-    missed discharge). Heartbeats and continuous single discharges chain like this;
-    fasciculations, irregular by nature, do not.
+    missed discharge). Each time belongs to at most one chain. Heartbeats and continuous
+    single discharges chain like this; fasciculations, irregular by nature, do not.
     """
     t = np.asarray(times, dtype=np.float64)
     if t.size < min_beats:
         return []
     lo, hi = 1.0 / rate_hz[1], 1.0 / rate_hz[0]
-    j_lo = np.searchsorted(t, t + lo)
-    j_hi = np.searchsorted(t, t + hi, side="right")
-    diffs = np.concatenate([t[a:b] - t[i] for i, (a, b) in enumerate(zip(j_lo, j_hi)) if b > a] or [np.zeros(0)])
-    if diffs.size < min_beats - 1:
-        return []
     bin_s = (hi - lo) / 60
-    counts, edges = np.histogram(diffs, bins=np.arange(lo, hi + bin_s, bin_s))
+    edges = np.arange(lo, hi + bin_s, bin_s)
+
+    def pair_intervals():
+        """Intervals t[j] - t[i] within [lo, hi], one index offset at a time (memory O(n))."""
+        for k in range(1, t.size):
+            later, earlier = t[k:], t[:-k]
+            ok = (later >= earlier + lo) & (later <= earlier + hi)
+            if ok.any():
+                yield later[ok] - earlier[ok]
+            elif not (later <= earlier + hi).any():
+                return  # t is sorted: larger offsets only give longer intervals
+
+    counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    n_pairs = 0
+    for d in pair_intervals():
+        counts += np.histogram(d, bins=edges)[0]
+        n_pairs += d.size
+    if n_pairs < min_beats - 1:
+        return []
     k = int(np.argmax(counts + np.r_[counts[1:], 0] + np.r_[0, counts[:-1]]))
-    near = (diffs >= edges[max(k - 1, 0)]) & (diffs < edges[min(k + 2, len(edges) - 1)])
-    interval = float(np.median(diffs[near]))
+    e0, e1 = edges[max(k - 1, 0)], edges[min(k + 2, len(edges) - 1)]
+    interval = float(np.median(np.concatenate([d[(d >= e0) & (d < e1)] for d in pair_intervals()])))
     tol = tolerance * interval
     nxt = np.full(t.size, -1)
     for skip in range(max_skip, 0, -1):  # the nearest link wins: write it last
@@ -188,11 +201,13 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
     has_prev = np.zeros(t.size, dtype=bool)
     has_prev[nxt[nxt >= 0]] = True
     chains = []
+    used = np.zeros(t.size, dtype=bool)  # two links may lead to one time: it joins the first kept chain only
     for i in np.nonzero(~has_prev & (nxt >= 0))[0]:   # chain starts
         chain = [i]
-        while nxt[chain[-1]] >= 0 and len(chain) < t.size:
+        while nxt[chain[-1]] >= 0 and not used[nxt[chain[-1]]]:
             chain.append(nxt[chain[-1]])
         if len(chain) >= min_beats:
+            used[chain] = True
             chains.append(np.asarray(chain))
     return chains
 

@@ -34,6 +34,8 @@ _CLUSTER_SAMPLES = 64
 _MAX_MERGE_COMPARE = 200
 #: At most this many templates per muscle (a muscle has tens of units; more means noise or overlaps).
 _MAX_TEMPLATES = 256
+#: A template is the median of at most this many of its members (evenly spread in time).
+_MAX_TEMPLATE_MEMBERS = 2000
 
 
 @dataclass
@@ -152,7 +154,11 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
     full = np.zeros((len(keep), c, w), np.float32)
     for j in range(len(keep)):
-        members = gc.snippets[labels == j].astype(np.float32) / sigma[None, :, None]
+        idx = np.nonzero(labels == j)[0]
+        # A median over an even spread of members is the same template; all of them would put a
+        # long recording's waveforms in memory at once.
+        idx = idx[np.linspace(0, idx.size - 1, min(idx.size, _MAX_TEMPLATE_MEMBERS)).astype(np.int64)]
+        members = gc.snippets[idx].astype(np.float32) / sigma[None, :, None]
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
