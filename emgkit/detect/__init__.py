@@ -209,6 +209,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         peel_idx = np.nonzero(peeled_state)[0]
         w = gc.before + gc.after
         peeled_rows = []
+        peeled_parts = []
         next_unit = bank.n_units
         if peel_idx.size:
             s = gc.samples[peel_idx]
@@ -235,8 +236,11 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
-                for smp, k, sc, snr in zip(peeled.samples, peeled.units, peeled.scales, peeled.snr):
-                    peeled_rows.append((smp / fs, int(k), int(bank.main_channel[k]), float(sc * p2p[k]), "rest", float(snr)))
+                # Columns, not per-discharge tuples: a long busy recording has ~10⁵–10⁶ discharges.
+                peeled_parts.append(pd.DataFrame({
+                    "time": peeled.samples / fs, "unit": peeled.units.astype(np.int64),
+                    "ch": bank.main_channel[peeled.units].astype(np.int64),
+                    "amplitude": peeled.scales * p2p[peeled.units], "state": "rest", "snr": peeled.snr}))
                 # A candidate no template explained is still a discharge: its own unit.
                 for i in peel_idx[inside]:
                     near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
@@ -247,8 +251,10 @@ def detect(recording, params=None, *, hash_input: bool = True):
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
                     next_unit += 1
-        rows = excluded_rows + peeled_rows
-        dis = pd.DataFrame(rows, columns=["time", "unit", "ch", "amplitude", "state", "snr"])
+        columns = ["time", "unit", "ch", "amplitude", "state", "snr"]
+        parts = [pd.DataFrame(excluded_rows + peeled_rows, columns=columns)] + [q for q in peeled_parts if len(q)]
+        dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
         guard = p.spikes.edge_guard_ms / 1000
