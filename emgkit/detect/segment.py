@@ -62,12 +62,8 @@ def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: Pat
     A train whose discharges spread over more than ``max_units`` effective units is many units
     firing together (cramp, strong effort), not a neuromyotonic discharge.
     """
-    out = []
-    for a, b in find_trains(times, pattern_params):
-        _, counts = np.unique(unit_ids[a:b + 1], return_counts=True)
-        if counts.sum() ** 2 / float((counts.astype(np.float64) ** 2).sum()) <= max_units:
-            out.append((a, b))
-    return out
+    return [(a, b) for a, b in find_trains(times, pattern_params)
+            if _effective_units(unit_ids[a:b + 1], np.zeros(b + 1 - a, dtype=np.int64), 1)[0] <= max_units]
 
 
 def plateau_share(power: np.ndarray) -> float:
@@ -186,10 +182,9 @@ def excluded_state(window_power: np.ndarray, window_cv2: np.ndarray, pattern_par
     finite = np.isfinite(window_cv2)
     cv2 = float(np.mean(window_cv2[finite])) if finite.any() else np.nan
     irregular = not (cv2 < pattern_params.cramp_min_cov)   # NaN: unknown, not regular
-    rise_and_fall = plateau_share(window_power) <= pattern_params.cramp_max_plateau_share
-    state = "cramp" if (irregular and rise_and_fall) else "voluntary"
-    log.debug("excluded stretch of %d windows: %s (CV2 %.2f, plateau %.2f)", window_power.size, state, cv2,
-              plateau_share(window_power))
+    plateau = plateau_share(window_power)
+    state = "cramp" if (irregular and plateau <= pattern_params.cramp_max_plateau_share) else "voluntary"
+    log.debug("excluded stretch of %d windows: %s (CV2 %.2f, plateau %.2f)", window_power.size, state, cv2, plateau)
     return state
 
 
