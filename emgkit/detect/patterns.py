@@ -154,7 +154,7 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
 
 
 def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance: float,
-                    max_skip: int = 1) -> list[np.ndarray]:
+                    max_skip: int = 1, sole: bool = False) -> list[np.ndarray]:
     """Chains of sorted times that repeat at one steady interval (index arrays, in time order).
 
     The interval is the most common pairwise interval within ``rate_hz``; consecutive members
@@ -162,6 +162,10 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
     ``min_beats`` are dropped; with ``max_skip`` > 1 a link may span that many intervals (a
     missed discharge). Each time belongs to at most one chain. Heartbeats and continuous
     single discharges chain like this; fasciculations, irregular by nature, do not.
+
+    With ``sole``, a link is made only where exactly one time lies within the tolerance of the
+    expected one: amid dense activity (bursts, trains) some discharge falls near any expected
+    time by chance, and chains of such chance links are no rhythm.
     """
     t = np.asarray(times, dtype=np.float64)
     if t.size < min_beats:
@@ -195,7 +199,7 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
     for skip in range(max_skip, 0, -1):  # the nearest link wins: write it last
         a_idx = np.searchsorted(t, t + skip * (interval - tol))
         b_idx = np.searchsorted(t, t + skip * (interval + tol))
-        for i in np.nonzero(b_idx > a_idx)[0]:
+        for i in np.nonzero((b_idx - a_idx == 1) if sole else (b_idx > a_idx))[0]:
             a, b = a_idx[i], b_idx[i]
             nxt[i] = a + int(np.argmin(np.abs(t[a:b] - t[i] - skip * interval)))
     has_prev = np.zeros(t.size, dtype=bool)
@@ -214,10 +218,15 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
 
 def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4,
               rr_tolerance: float = 0.08) -> np.ndarray:
-    """Mask of the sorted times that form a heartbeat chain (surface ECG pick-up), across all units."""
+    """Mask of the sorted times that form a heartbeat chain (surface ECG pick-up), across all units.
+
+    Each beat must be the only discharge where the rhythm puts it (``periodic_chains(sole=True)``):
+    a 1 Hz rhythm with 8 % tolerance is met by chance in a myokymic burst or a neuromyotonic
+    train; a heartbeat the muscle's own activity crowds is still caught per unit (``is_ecg``).
+    """
     p = params or PatternParams()
     mask = np.zeros(np.size(times), dtype=bool)
-    for chain in periodic_chains(times, p.ecg_rate_hz, min_beats, rr_tolerance):
+    for chain in periodic_chains(times, p.ecg_rate_hz, min_beats, rr_tolerance, sole=True):
         mask[chain] = True
     return mask
 
