@@ -114,3 +114,67 @@ def test_positive_sharp_wave_is_a_fibre_only_when_it_fires_like_one():
     irregular = np.sort(rng.uniform(0, 30, 60))                          # fasciculation-like
     flags = _fibre_units(waves, counts, noise, [regular, irregular], fs, PatternParams())
     assert flags.tolist() == [True, False]
+
+
+def _busy_region(seed, n_ch=4, n=3000, n_units=3, sigma=5.0):
+    """Several multichannel units firing with overlaps (doublets, trains) in noise, and their bank."""
+    rng = np.random.default_rng(seed)
+    w = 81
+    shapes = []
+    for u in range(n_units):
+        base = muap(w, width=3.0 + 2.0 * u, phase=(-1.0) ** u) * rng.uniform(40, 90)
+        gains = rng.uniform(0.0, 1.0, n_ch)
+        gains[u % n_ch] = 1.0
+        shapes.append(base[None, :] * gains[:, None])
+    tmpl = np.stack(shapes).astype(np.float32) / sigma
+    bank = _finalise(tmpl, np.full(n_units, 10), np.full(n_ch, sigma, np.float32))
+    x = rng.normal(0, sigma, (n_ch, n + w))
+    for u in range(n_units):
+        for s in np.sort(rng.choice(n - w, 12, replace=False)):
+            x[:, s:s + w] += rng.uniform(0.6, 1.3) * shapes[u]
+    return x, bank
+
+
+def test_peel_kernel_matches_its_numpy_twin():
+    for seed in range(4):
+        x, bank = _busy_region(seed)
+        params = UnitParams()
+        fast = peel_region(x, 100, bank, FS, params)
+        slow = peel_region(x, 100, bank, FS, params, kernel=False)
+        assert fast.samples.size >= 20
+        np.testing.assert_array_equal(fast.samples, slow.samples)
+        np.testing.assert_array_equal(fast.units, slow.units)
+        np.testing.assert_allclose(fast.scales, slow.scales, rtol=1e-9)
+        np.testing.assert_allclose(fast.snr, slow.snr, rtol=1e-9)
+
+
+def test_peel_plan_is_reused_and_its_cache_evicts(monkeypatch):
+    import emgkit.detect.units as units
+
+    x, bank = _busy_region(7, n_units=4)
+    params = UnitParams()
+    reference = peel_region(x, 0, bank, FS, params, kernel=False)
+    monkeypatch.setattr(units, "PEEL_XCORR_BYTES", 1)   # one cache slot: every new template evicts
+    plan = units.peel_plan(bank, params)
+    assert plan.xc.shape[0] == 1
+    for _ in range(2):                                   # second region reuses the plan's cache
+        out = peel_region(x, 0, bank, FS, params, plan=plan)
+        np.testing.assert_array_equal(out.samples, reference.samples)
+        np.testing.assert_array_equal(out.units, reference.units)
+
+
+def test_peel_edge_cases():
+    bank = bank_of(muap() * 60, sigma=5.0)
+    short = np.zeros((1, 10))                           # shorter than a template
+    assert peel_region(short, 0, bank, FS, UnitParams()).samples.size == 0
+    x = np.full((1, 500), np.nan)                        # invalid samples count as zero
+    assert peel_region(x, 0, bank, FS, UnitParams()).samples.size == 0
+    empty = _finalise(np.zeros((0, 1, 81), np.float32), np.zeros(0), np.ones(1, np.float32))
+    assert peel_region(np.zeros((1, 500)), 0, empty, FS, UnitParams()).samples.size == 0
+    # A template exactly at the region's edges is found at both ends.
+    shape = muap() * 60
+    x = np.zeros((1, 400))
+    x[0, :81] += shape
+    x[0, -81:] += shape
+    out = peel_region(x, 0, bank, FS, UnitParams())
+    assert out.samples.tolist() == [int(bank.peak_offset[0]), 400 - 81 + int(bank.peak_offset[0])]

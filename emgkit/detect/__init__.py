@@ -162,7 +162,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
     from .spikes import detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
-    from .units import cluster_candidates, peel_region, unit_families
+    from .units import cluster_candidates, peel_plan, peel_region, unit_families
 
     timings = {}
     t0 = time.perf_counter()
@@ -224,6 +224,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
+            plan = peel_plan(bank, p.units, units=common, min_peak_sd=floors)
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
@@ -232,7 +233,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
                 # Only recurring templates peel: a rare template is one candidate's own waveform,
                 # overlaps included, and would "explain" its neighbours with a wrong unit and time.
                 # Candidates they leave unexplained are kept below, at their own peak.
-                peeled = peel_region(data, a, bank, fs, p.units, units=common, min_peak_sd=floors)
+                peeled = peel_region(data, a, bank, fs, p.units, plan=plan)
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]

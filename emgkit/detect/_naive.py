@@ -74,3 +74,54 @@ def snippets(x, channels, samples, before, after, all_channels=False) -> np.ndar
         out.append(win if all_channels else win[int(c):int(c) + 1])
     n_rows = x.shape[0] if all_channels else 1
     return np.stack(out) if out else np.zeros((0, n_rows, width), np.float32)
+
+
+def peel(r, T, masks, core_first, core_last, e_t, e_core, n_core, peak_sd, floor, corr,
+         xc, slot_of, owner, last_use, limits, refr, max_iter):
+    """Twin of ``_peel.peel``: the matched filter is recomputed from the residual after each fit.
+
+    ``xc``, ``slot_of``, ``owner`` and ``last_use`` (the kernel's cross-correlation cache) are ignored.
+    """
+    from ._peel import MAX_SCALE, MIN_ENERGY, MIN_EXPLAINED, MIN_SCALE, NOISE_FACTOR, SHAPE_TOLERANCE
+
+    K, C, W = T.shape
+    n_pos = corr.shape[1]
+    corr = corr.copy()
+    w_idx = np.arange(W)
+    core = (w_idx[None, :] >= core_first[:, None]) & (w_idx[None, :] <= core_last[:, None])
+
+    def gains(c):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = c / e_t[:, None]
+        sc = np.clip(raw, limits[MIN_SCALE], limits[MAX_SCALE])
+        ok = (raw >= limits[MIN_SCALE]) & (e_t[:, None] > 0)
+        return sc, np.where(ok, 2 * sc * c - sc * sc * e_t[:, None], -np.inf)
+
+    a, gain = gains(corr)
+    blocked = np.zeros((K, n_pos), bool)
+    found = []
+    for _ in range(max_iter):
+        k, tau = np.unravel_index(np.argmax(gain), gain.shape)
+        g = gain[k, tau]
+        if not g >= limits[MIN_ENERGY]:
+            break
+        ak = a[k, tau]
+        m = masks[k]
+        seg = r[m, tau: tau + W]
+        resid = (((seg - ak * T[k, m]) ** 2)[:, core[k]]).sum()
+        local = (seg ** 2).sum()
+        allowed = limits[NOISE_FACTOR] * n_core[k] + limits[SHAPE_TOLERANCE] * ak * ak * e_core[k]
+        if ak * peak_sd[k] < floor[k] or (resid > allowed and g < limits[MIN_EXPLAINED] * local):
+            gain[k, tau] = -np.inf
+            continue
+        found.append((tau, k, ak, np.sqrt(g)))
+        r[:, tau: tau + W] -= ak * T[k]
+        blocked[k, max(0, tau - refr): tau + refr + 1] = True
+        lo, hi = max(0, tau - W + 1), min(n_pos, tau + W)
+        windows = np.lib.stride_tricks.sliding_window_view(r[:, lo: hi + W - 1], W, axis=1)  # (c, n, W)
+        corr[:, lo:hi] = np.einsum("cpw,kcw->kp", windows, T)
+        a[:, lo:hi], gain[:, lo:hi] = gains(corr[:, lo:hi])
+        gain[:, lo:hi][blocked[:, lo:hi]] = -np.inf
+    cols = list(zip(*found)) if found else [[], [], [], []]
+    return (np.asarray(cols[0], np.int64), np.asarray(cols[1], np.int64), np.asarray(cols[2], np.float64),
+            np.asarray(cols[3], np.float64))

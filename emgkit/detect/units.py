@@ -339,120 +339,122 @@ class PeeledDischarges:
     snr: np.ndarray          # float, matched-filter SNR (σ units)
 
 
+#: Memory for the template cross-correlations peeling keeps per muscle (rows of fitted templates).
+PEEL_XCORR_BYTES = 32 << 20
+
+
+@dataclass
+class PeelPlan:
+    """What peeling needs of a bank, prepared once per muscle and shared by all its regions."""
+
+    units: np.ndarray          # (K,) template indices into the bank
+    used: np.ndarray           # (c,) channels any template uses
+    T: np.ndarray              # (K, c, w) float64, σ units, zero outside each template's mask
+    masks: np.ndarray          # (K, c) bool
+    core_first: np.ndarray     # (K,) first/last sample of each template's core (main channel ≥ 20 % of peak)
+    core_last: np.ndarray
+    e_t: np.ndarray            # (K,) template energy
+    e_core: np.ndarray         # (K,) energy in the core
+    n_core: np.ndarray         # (K,) samples·channels in the core
+    peak_sd: np.ndarray        # (K,) |peak| on the main channel (σ)
+    floor: np.ndarray          # (K,) σ a fit must reach on its main channel
+    peak_offset: np.ndarray    # (K,)
+    limits: np.ndarray         # scalars of the kernel (see _peel)
+    max_iter: int
+    xc: np.ndarray             # (slots, K, 2w − 1) cross-correlation cache
+    slot_of: np.ndarray
+    owner: np.ndarray
+    last_use: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+
+def peel_plan(bank: UnitBank, params: UnitParams | None = None, units: np.ndarray | None = None,
+              min_peak_sd=None) -> PeelPlan:
+    """Prepare peeling with ``bank``'s templates ``units`` (default all), each fit reaching ``min_peak_sd`` σ."""
+    from . import _peel
+
+    params = params or UnitParams()
+    floor = np.broadcast_to(np.asarray(params.min_peak_sd if min_peak_sd is None else min_peak_sd,
+                                       dtype=np.float64), (bank.n_units,))
+    units = np.arange(bank.n_units) if units is None else np.asarray(units, dtype=np.int64)
+    K, w = len(units), bank.templates.shape[2]
+    # Only the channels some template uses take part (the others never change).
+    used = np.nonzero(bank.masks[units].any(axis=0))[0]
+    masks = np.ascontiguousarray(bank.masks[units][:, used])
+    T = np.ascontiguousarray(bank.templates[units][:, used].astype(np.float64) * masks[:, :, None])
+    main_ch = np.searchsorted(used, bank.main_channel[units])
+    # The fit is judged on each template's core (where its main channel exceeds 20 % of its
+    # peak): in a fast train the window's tails hold the neighbours' MUAPs, the core does not.
+    main = np.abs(T[np.arange(K), main_ch]) if K else np.zeros((0, w))
+    core = main >= 0.2 * main.max(axis=1, keepdims=True, initial=0.0)
+    first = core.argmax(axis=1)
+    last = w - 1 - core[:, ::-1].argmax(axis=1)
+    core_mask = (np.arange(w)[None, :] >= first[:, None]) & (np.arange(w)[None, :] <= last[:, None])
+    limits = np.zeros(6)
+    limits[[_peel.MIN_SCALE, _peel.MAX_SCALE, _peel.MIN_ENERGY, _peel.NOISE_FACTOR, _peel.SHAPE_TOLERANCE,
+            _peel.MIN_EXPLAINED]] = (params.min_scale, params.max_scale, params.peel_min_snr ** 2,
+                                     params.match_noise_factor, params.match_shape_tolerance,
+                                     params.peel_min_explained)
+    row_bytes = max(1, K * (2 * w - 1) * 8)
+    slots = int(np.clip(PEEL_XCORR_BYTES // row_bytes, 1, max(K, 1)))
+    return PeelPlan(
+        units=units, used=used, T=T, masks=masks,
+        core_first=first.astype(np.int64), core_last=last.astype(np.int64), e_t=(T ** 2).sum(axis=(1, 2)),
+        e_core=((T ** 2) * core_mask[:, None, :]).sum(axis=(1, 2)),
+        n_core=(masks.sum(axis=1) * core_mask.sum(axis=1)).astype(np.float64),
+        peak_sd=main.max(axis=1, initial=0.0), floor=np.ascontiguousarray(floor[units]),
+        peak_offset=bank.peak_offset[units], limits=limits, max_iter=int(params.peel_max_iter),
+        xc=np.zeros((slots, K, 2 * w - 1)), slot_of=np.full(K, -1, np.int64), owner=np.full(slots, -1, np.int64),
+        last_use=np.zeros(slots, np.int64))
+
+
+def _matched_filter(r: np.ndarray, T: np.ndarray, n_pos: int) -> np.ndarray:
+    """out[k, p] = Σ_c Σ_i r[c, p + i] T[k, c, i] for p < n_pos (FFT over the whole region)."""
+    K, c, w = T.shape
+    size = 1 << int(np.ceil(np.log2(n_pos + w - 1 + w)))
+    spec = np.fft.rfft(r[:, : n_pos + w - 1], size)                    # (c, F)
+    t_spec = np.conj(np.fft.rfft(T, size))                              # (K, c, F)
+    return np.fft.irfft(np.einsum("cf,kcf->kf", spec, t_spec), size)[:, :n_pos]
+
+
 def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
                 params: UnitParams | None = None, refractory_ms: float = 1.5,
-                units: np.ndarray | None = None, min_peak_sd=None) -> PeeledDischarges:
+                units: np.ndarray | None = None, min_peak_sd=None, plan: PeelPlan | None = None,
+                kernel: bool = True) -> PeeledDischarges:
     """Explain an active region (c, L) µV as a sum of scaled unit templates (greedy matching pursuit).
 
     ``units`` restricts the fit to these template indices (default: all). ``min_peak_sd``
     (scalar or one value per template) is the σ a fitted discharge must reach on its main
-    channel (default ``params.min_peak_sd``).
+    channel (default ``params.min_peak_sd``). ``plan`` (from :func:`peel_plan` with the same
+    bank, units and floors) is reused across the regions of a muscle. ``kernel=False`` runs
+    the plain-NumPy twin.
     """
-    params = params or UnitParams()
-    floor = np.broadcast_to(np.asarray(params.min_peak_sd if min_peak_sd is None else min_peak_sd,
-                                       dtype=np.float64), (bank.n_units,))
-    if units is not None:
-        units = np.asarray(units, dtype=np.int64)
-        sub = UnitBank(bank.templates[units], bank.counts[units], bank.main_channel[units],
-                       bank.peak_offset[units], bank.masks[units], bank.sigma)
-        out = peel_region(region_uv, start, sub, fs, params, refractory_ms, min_peak_sd=floor[units])
-        out.units = units[out.units]
-        return out
-    K = bank.n_units
+    from . import _naive, _peel
+
+    plan = plan if plan is not None else peel_plan(bank, params, units, min_peak_sd)
     empty = PeeledDischarges(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    if K == 0:
+    if plan.n_units == 0:
         return empty
     r = np.nan_to_num(region_uv / bank.sigma[:, None]).astype(np.float64)
-    c, L = r.shape
-    w = bank.templates.shape[2]
-    if L < w:
-        r = np.pad(r, ((0, 0), (0, w - L)))
-        L = w
-    T = bank.templates.astype(np.float64) * bank.masks[:, :, None]
-    e_t = (T ** 2).sum(axis=(1, 2))
-    # The fit is judged on each template's core (where its main channel exceeds 20 % of its
-    # peak): in a fast train the window's tails hold the neighbours' MUAPs, the core does not.
-    main = np.abs(T[np.arange(K), bank.main_channel])
-    core = main >= 0.2 * main.max(axis=1, keepdims=True)
-    first = core.argmax(axis=1)
-    last = w - 1 - core[:, ::-1].argmax(axis=1)
-    core_mask = (np.arange(w)[None, :] >= first[:, None]) & (np.arange(w)[None, :] <= last[:, None])
-    e_core = ((T ** 2) * core_mask[:, None, :]).sum(axis=(1, 2))
-    n_core = bank.masks.sum(axis=1) * core_mask.sum(axis=1)
-    n_pos = L - w + 1
-
-    used = np.nonzero(bank.masks.any(axis=0))[0]      # channels any template uses
-    T_used = np.ascontiguousarray(T[:, used])           # (K, c_used, w), zero where masked out
-
-    def corr_all(lo, hi):
-        """Matched-filter output for positions lo..hi-1 (all templates at once)."""
-        seg = r[used, lo: hi + w - 1]
-        n = hi - lo
-        if n * w > 1 << 22:  # long region: FFT correlation, one template at a time (bounded memory)
-            size = 1 << int(np.ceil(np.log2(seg.shape[1] + w)))
-            spec = np.fft.rfft(seg, size)
-            out = np.empty((K, n))
-            for k in range(K):
-                prod = (spec * np.conj(np.fft.rfft(T_used[k], size))).sum(axis=0)
-                out[k] = np.fft.irfft(prod, size)[:n]
-            return out
-        windows = np.lib.stride_tricks.sliding_window_view(seg, w, axis=1)  # (c, n, w)
-        return np.einsum("cpw,kcw->kp", windows, T_used, optimize=True)
-
-    corr = corr_all(0, n_pos)
-    blocked = np.zeros((K, n_pos), dtype=bool)
+    w = plan.T.shape[2]
+    if r.shape[1] < w:
+        r = np.pad(r, ((0, 0), (0, w - r.shape[1])))
+    n_pos = r.shape[1] - w + 1
+    r = np.ascontiguousarray(r[plan.used])
+    corr = _matched_filter(r, plan.T, n_pos)
     refr = max(1, int(round(refractory_ms * fs / 1000)))
-    found_s, found_k, found_a, found_snr = [], [], [], []
-    min_energy = params.peel_min_snr ** 2
-    peak_sd = np.abs(T[np.arange(K), bank.main_channel]).max(axis=1)
-    def gains(c):
-        """(scale, explained energy) of each template fit, from its matched-filter output."""
-        raw = c / e_t[:, None]
-        sc = np.clip(raw, params.min_scale, params.max_scale)
-        # A best scale under min_scale is a different (smaller) waveform, e.g. the far phase
-        # of a long MUAP left in the residual, not a discharge of this unit.
-        return sc, np.where(raw >= params.min_scale, 2 * sc * c - sc * sc * e_t[:, None], -np.inf)
-
-    a, gain = gains(corr)
-    for _ in range(params.peel_max_iter):
-        k, tau = np.unravel_index(np.argmax(gain), gain.shape)
-        if not gain[k, tau] >= min_energy:
-            break
-        ak = a[k, tau]
-        if ak * peak_sd[k] < floor[k]:
-            # Too small to have crossed the detection threshold: matched filters summed over
-            # many channels would otherwise "find" sub-threshold wiggles.
-            gain[k, tau] = -np.inf  # until a neighbouring fit changes the residual here
-            continue
-        # The fit must explain the waveform, not just correlate with it.
-        m = bank.masks[k]
-        cm = core_mask[k]
-        seg = r[m, tau: tau + w][:, cm]
-        resid = ((seg - ak * T[k, m][:, cm]) ** 2).sum()
-        allowed = params.match_noise_factor * n_core[k] + params.match_shape_tolerance * ak * ak * e_core[k]
-        # Overlapping discharges leave residual in each other's window: a fit that explains a
-        # large share of the local energy is kept, and the next fit explains the rest.
-        local = (r[m, tau: tau + w] ** 2).sum()
-        if resid > allowed and gain[k, tau] < params.peel_min_explained * local:
-            # Rejected for now: once an overlapping neighbour is subtracted, this fit is judged again.
-            gain[k, tau] = -np.inf
-            continue
-        snr_k = np.sqrt(gain[k, tau])
-        r[:, tau: tau + w] -= ak * T[k]
-        blocked[k, max(0, tau - refr): tau + refr + 1] = True
-        lo, hi = max(0, tau - w + 1), min(n_pos, tau + w)
-        corr[:, lo:hi] = corr_all(lo, hi)
-        a[:, lo:hi], gain[:, lo:hi] = gains(corr[:, lo:hi])
-        gain[:, lo:hi][blocked[:, lo:hi]] = -np.inf
-        found_s.append(start + tau + int(bank.peak_offset[k]))
-        found_k.append(k)
-        found_a.append(ak)
-        found_snr.append(snr_k)
-    if not found_s:
+    run = _peel.peel if kernel else _naive.peel
+    pos, k, a, snr = run(r, plan.T, plan.masks, plan.core_first,
+                         plan.core_last, plan.e_t, plan.e_core, plan.n_core, plan.peak_sd, plan.floor, corr,
+                         plan.xc, plan.slot_of, plan.owner, plan.last_use, plan.limits, refr, plan.max_iter)
+    if pos.size == 0:
         return empty
-    order = np.argsort(found_s, kind="stable")
-    return PeeledDischarges(np.asarray(found_s, np.int64)[order], np.asarray(found_k, np.int64)[order],
-                            np.asarray(found_a)[order], np.asarray(found_snr)[order])
+    order = np.argsort(pos, kind="stable")
+    pos, k = pos[order], k[order]
+    return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order])
 
 
 def unit_families(bank: UnitBank, min_correlation: float = 0.95, amplitude_ratio: tuple = (0.6, 1.6),
