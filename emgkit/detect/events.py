@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import classify_fibre, classify_unit, ecg_beats, find_trains, periodic_chains
+from .patterns import FASCICULATION, classify_fibre, classify_unit, ecg_beats, find_trains, periodic_chains
+
+#: Events during which a surface electrode cannot show another unit's discharge to be isolated.
+BURST_KINDS = ("doublet", "multiplet", "myokymic", "neuromyotonic")
 
 EVENT_COLUMNS = ["event", "muscle", "unit", "kind", "start", "end", "n_discharges", "rate", "confidence"]
 
@@ -27,6 +30,28 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
         return False
     r = isi[in_range]
     return bool(r.std() / r.mean() < pattern_params.ecg_max_cov)
+
+
+def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) -> np.ndarray:
+    """Per lone discharge (members, unit): True when it falls within another unit's burst.
+
+    A fasciculation is an *isolated* discharge (de Carvalho & Swash 2013). On surface electrodes
+    MUAPs last 10–30 ms, so the overlapping discharges of a doublet, multiplet, myokymic burst or
+    neuromyotonic train are split over several templates; a lone discharge of another template
+    within such a burst, or within one group interval (``group_isi_ms``) of its ends, cannot be
+    shown to be isolated, and most often is a piece of that burst. It stays a discharge without an
+    event, like the other remains of split bursts.
+    """
+    out = np.zeros(len(single), dtype=bool)
+    bursts = [(r["start"], r["end"], r["unit"]) for r in rows if r["kind"] in BURST_KINDS]
+    if not single or not bursts:
+        return out
+    pad = pattern_params.group_isi_ms[1] / 1000
+    start, end, owner = (np.array(v, dtype=np.float64) for v in zip(*bursts))
+    for i, (members, k) in enumerate(single):
+        t = t_all[members[0]]
+        out[i] = bool(np.any((start - pad <= t) & (end + pad >= t) & (owner != k)))
+    return out
 
 
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
@@ -95,6 +120,7 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         ids, counts = np.unique(unit[members], return_counts=True)
         add("continuous", members, ids[np.argmax(counts)])
         rest[members] = False
+    single = []   # (members, unit): fasciculations, added once every unit's bursts are known
     for k in np.unique(unit[rest & (unit >= 0)]):
         idx = np.nonzero(rest & (unit == k))[0]
         times = t_all[idx]
@@ -103,9 +129,16 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
             continue
         _, events = (classify_fibre if k < fibre.size and fibre[k] else classify_unit)(times, pp)
         for name, a, b in events:
+            if name == FASCICULATION:
+                single.append((idx[a:b + 1], k))
+                continue
             # A lone unit firing regularly at voluntary rates outside voluntary time is a
             # look-alike, reported as continuous activity, never as fasciculations.
             add("continuous" if name == "voluntary" else name, idx[a:b + 1], k)
+    inside = _inside_bursts(single, rows, t_all, pp) if kind == "surface" else np.zeros(len(single), dtype=bool)
+    for (members, k), crowded in zip(single, inside):
+        if not crowded:
+            add(FASCICULATION, members, k)
     for seg in segments[segments["state"] == "cramp"].itertuples(index=False):
         members = np.nonzero((t_all >= seg.start) & (t_all < seg.end))[0]
         if members.size:
