@@ -106,6 +106,12 @@ _RHO = np.concatenate([np.arange(1.0, 10.0, 0.5), np.arange(10.0, 60.0, 2.0)])  
 #: Radial / axial conductivity ratio of muscle (anisotropy ~ 0.1-0.3 in the literature).
 _ANISOTROPY = 0.2
 _TRIPOLE_MM = 20.0
+_GENERATION_MM = 10.0
+
+
+def _ramp(x: np.ndarray) -> np.ndarray:
+    """Raised-cosine step: 0 below 0, 1 above 1."""
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
 
 
 @lru_cache(maxsize=1)
@@ -177,8 +183,9 @@ def surface_unit(rng: np.random.Generator, fs: float, electrodes_xy: np.ndarray,
                 travelled = np.clip(cv * tt, 0.0, None)
                 for direction, length in ((1.0, f["right"]), (-1.0, f["left"])):
                     front = f["x0"] + direction * travelled
-                    # fade in over the first few mm (generation) and out past the tendon (extinction)
-                    fade = np.clip(travelled / 3.0, 0, 1) * np.clip(1 - (travelled - length) / _TRIPOLE_MM, 0, 1)
+                    # the tripole builds up as the front leaves the end plate (generation) and dies
+                    # away past the tendon (extinction): smooth ramps over the tripole's length
+                    fade = _ramp(travelled / _GENERATION_MM) * _ramp(1 - (travelled - length) / _TRIPOLE_MM)
                     for pts, sign in points:
                         rho = np.hypot(pts[:, 1] - f["y"], max(f["z"], 1.0))
                         curves = _front_at(rho)
