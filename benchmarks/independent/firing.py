@@ -36,11 +36,12 @@ def fasciculating(rng, duration: float, p: FasciculationParams, rate_scale: floa
             n, kind = 1, "fasciculation"
         times, gains = [t], [1.0]
         isi = float(np.clip(np.exp(np.log(p.doublet_isi_ms_median) + rng.normal(0, p.doublet_isi_ms_sigma)),
-                            p.doublet_isi_ms.low, p.doublet_isi_ms.high)) * 1e-3
+                            p.doublet_isi_ms.low, p.doublet_isi_ms.high - 1.0)) * 1e-3
         for k in range(1, n):
             times.append(times[-1] + isi)
             gains.append(_uniform(rng, p.second_gain) if k == 1 else gains[-1] * rng.uniform(0.95, 1.02))
-            isi = min(isi * _uniform(rng, p.later_isi_factor), p.doublet_isi_ms.high * 1e-3)
+            # 1 ms below the limit: the peak-time interval may drift from the activation interval
+            isi = min(isi * _uniform(rng, p.later_isi_factor), (p.doublet_isi_ms.high - 1.0) * 1e-3)
         events.append((kind, np.array(times), np.array(gains)))
         t = times[-1]
     return events
