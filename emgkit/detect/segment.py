@@ -66,6 +66,25 @@ def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: Pat
             if _effective_units(unit_ids[a:b + 1], np.zeros(b + 1 - a, dtype=np.int64), 1)[0] <= max_units]
 
 
+def one_unit_train_spans(candidate_times: np.ndarray, times: np.ndarray, unit_ids: np.ndarray,
+                         pattern_params: PatternParams, max_units: float) -> list[tuple[float, float]]:
+    """(start, end) s of one unit's high-frequency trains, found over all of a muscle's candidates.
+
+    The overlapping MUAPs of a 150–300 Hz train (Bednařík & Kadaňka 2001) often fit no template,
+    so the sorted discharges (``times``, ``unit_ids``, sorted) alone leave gaps that break the
+    train; the candidates keep it whole. The train is one unit's when the sorted discharges
+    within it spread over at most ``max_units`` effective units (see :func:`one_unit_trains`).
+    """
+    spans = [(times[a], times[b]) for a, b in one_unit_trains(times, unit_ids, pattern_params, max_units)]
+    cand = np.sort(np.asarray(candidate_times, dtype=np.float64))
+    for a, b in find_trains(cand, pattern_params):
+        lo, hi = np.searchsorted(times, cand[a]), np.searchsorted(times, cand[b], side="right")
+        units = unit_ids[lo:hi]
+        if units.size and _effective_units(units, np.zeros(units.size, dtype=np.int64), 1)[0] <= max_units:
+            spans.append((cand[a], cand[b]))
+    return spans
+
+
 def plateau_share(power: np.ndarray) -> float:
     """Share of a stretch's windows whose 3-window mean power is at least half its peak.
 
@@ -155,8 +174,9 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
     # A high-frequency train of one unit is spontaneous activity however dense it is.
-    for a, b in one_unit_trains(all_times, all_units, pattern_params, params.train_max_units):
-        voluntary[int(all_times[a] // ws): int(all_times[b] // ws) + 1] = False
+    fs = gc.window / ws
+    for t0, t1 in one_unit_train_spans(gc.samples / fs, all_times, all_units, pattern_params, params.train_max_units):
+        voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
