@@ -174,8 +174,12 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
     # A high-frequency train of one unit is spontaneous activity however dense it is.
+    # Surface MUAPs (10–30 ms) of a 150–300 Hz train overlap so much that most fit no template:
+    # there the trains are sought over all candidates. Needle MUAPs are sorted within trains, and a
+    # needle's steady contraction gives dense candidates that would chain into "trains".
     fs = gc.window / ws
-    for t0, t1 in one_unit_train_spans(gc.samples / fs, all_times, all_units, pattern_params, params.train_max_units):
+    cand_times = gc.samples / fs if gc.kind != "needle" else np.zeros(0)
+    for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
