@@ -14,7 +14,7 @@ All arrays are plain NumPy; the waveform-comparison loops are vectorised.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,11 +58,11 @@ class UnitBank:
 
 
 def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """x (c, w) shifted by each of ``shifts`` samples with zero fill -> (S, c, w)."""
-    c, w = x.shape
+    """x (..., c, w) shifted by each of ``shifts`` samples with zero fill -> (..., S, c, w)."""
+    w = x.shape[-1]
     s_max = int(np.abs(shifts).max(initial=0))
-    padded = np.pad(x, ((0, 0), (s_max, s_max)))
-    return np.stack([padded[:, s_max - s: s_max - s + w] for s in shifts])
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(s_max, s_max)])
+    return np.stack([padded[..., s_max - s: s_max - s + w] for s in shifts], axis=-3)
 
 
 def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitParams, w: int):
@@ -72,17 +72,28 @@ def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitP
     scaled fit, the residual allowed for a match, and the fitted scale. Only channels where
     the template or the (unshifted) waveform stands out take part.
     """
-    dots = np.einsum("bscw,kcw->bksc", xs, templates, optimize=True)       # (B, K, S, c)
-    xe = np.einsum("bscw,bscw->bsc", xs, xs, optimize=True)                # (B, S, c)
-    te = np.einsum("kcw,kcw->kc", templates, templates)                    # (K, c)
-    x_sig = np.abs(xs[:, xs.shape[1] // 2]).max(axis=2) > _SIGNIFICANT_SD   # (B, c)
-    m = (masks[None, :, :] | x_sig[:, None, :]).astype(xs.dtype)           # (B, K, c)
-    d = np.einsum("bksc,bkc->bks", dots, m)
-    e_t = np.einsum("kc,bkc->bk", te, m)[:, :, None]
-    e_x = np.einsum("bsc,bkc->bks", xe, m)
+    B, S, c, _ = xs.shape
+    K = len(templates)
+    x_sig = (np.abs(xs[:, S // 2]).max(axis=2) > _SIGNIFICANT_SD).astype(xs.dtype)   # (B, c)
+    M = masks.astype(xs.dtype)                                                      # (K, c)
+    off = 1 - M
+    # The channel set is template mask ∪ significant waveform channels; splitting it as
+    # M + x_sig·(1 − M) turns every masked sum into plain matrix products (BLAS).
+    X = xs.reshape(B * S, c * w)
+    Xs = (xs * x_sig[:, None, :, None]).reshape(B * S, c * w)
+    T = templates.astype(xs.dtype, copy=False)
+    d = X @ (T * M[:, :, None]).reshape(K, -1).T + Xs @ (T * off[:, :, None]).reshape(K, -1).T   # (B·S, K)
+    te = (T.astype(np.float64) ** 2).sum(axis=2)                                    # (K, c)
+    e_t = (te * M).sum(axis=1)[None, :] + x_sig.astype(np.float64) @ (te * off).T    # (B, K)
+    xe = (xs.astype(np.float64) ** 2).sum(axis=3)                                    # (B, S, c)
+    e_x = xe @ M.T.astype(np.float64) + (xe * x_sig[:, None, :]) @ off.T.astype(np.float64)  # (B, S, K)
+    n_ch = M.sum(axis=1)[None, :] + x_sig @ off.T                                    # (B, K)
+    d = d.reshape(B, S, K).transpose(0, 2, 1).astype(np.float64)                     # (B, K, S)
+    e_x = e_x.transpose(0, 2, 1)
+    e_t = e_t[:, :, None]
     a = np.clip(d / np.maximum(e_t, 1e-12), params.min_scale, params.max_scale)
     resid = e_x - 2 * a * d + a * a * e_t
-    n_eff = m.sum(axis=2)[:, :, None] * w
+    n_eff = n_ch[:, :, None] * w
     allowed = params.match_noise_factor * n_eff + params.match_shape_tolerance * a * a * e_t
     return resid, allowed, a
 
@@ -200,7 +211,7 @@ def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams
     T = bank.templates.astype(X.dtype)
     for lo in range(0, len(X), batch):
         xb = X[lo:lo + batch]
-        xs = np.stack([_shifted(x, shifts) for x in xb])                 # (B, S, c, w)
+        xs = _shifted(xb, shifts)                                         # (B, S, c, w)
         resid, allowed, _ = _fit(xs, T, bank.masks, params, w)
         score = (resid - allowed).reshape(len(xb), -1)
         best = score.argmin(axis=1)
@@ -365,6 +376,7 @@ class PeelPlan:
     slot_of: np.ndarray
     owner: np.ndarray
     last_use: np.ndarray
+    spectra: dict = field(default_factory=dict)   # FFT size -> conjugate template spectra (F, c, K)
 
     @property
     def n_units(self) -> int:
@@ -411,13 +423,16 @@ def peel_plan(bank: UnitBank, params: UnitParams | None = None, units: np.ndarra
         last_use=np.zeros(slots, np.int64))
 
 
-def _matched_filter(r: np.ndarray, T: np.ndarray, n_pos: int) -> np.ndarray:
+def _matched_filter(r: np.ndarray, plan: PeelPlan, n_pos: int) -> np.ndarray:
     """out[k, p] = Σ_c Σ_i r[c, p + i] T[k, c, i] for p < n_pos (FFT over the whole region)."""
-    K, c, w = T.shape
+    K, c, w = plan.T.shape
     size = 1 << int(np.ceil(np.log2(n_pos + w - 1 + w)))
-    spec = np.fft.rfft(r[:, : n_pos + w - 1], size)                    # (c, F)
-    t_spec = np.conj(np.fft.rfft(T, size))                              # (K, c, F)
-    return np.fft.irfft(np.einsum("cf,kcf->kf", spec, t_spec), size)[:, :n_pos]
+    t_spec = plan.spectra.get(size)
+    if t_spec is None:  # regions of a muscle mostly share a few sizes
+        t_spec = plan.spectra[size] = np.conj(np.fft.rfft(plan.T, size)).transpose(2, 1, 0).copy()  # (F, c, K)
+    spec = np.fft.rfft(r[:, : n_pos + w - 1], size).T                  # (F, c)
+    prod = np.matmul(spec[:, None, :], t_spec)[:, 0, :]                # (F, K)
+    return np.fft.irfft(prod.T, size)[:, :n_pos]
 
 
 def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
@@ -444,7 +459,7 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
         r = np.pad(r, ((0, 0), (0, w - r.shape[1])))
     n_pos = r.shape[1] - w + 1
     r = np.ascontiguousarray(r[plan.used])
-    corr = _matched_filter(r, plan.T, n_pos)
+    corr = _matched_filter(r, plan, n_pos)
     refr = max(1, int(round(refractory_ms * fs / 1000)))
     run = _peel.peel if kernel else _naive.peel
     pos, k, a, snr = run(r, plan.T, plan.masks, plan.core_first,
