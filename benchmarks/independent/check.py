@@ -76,7 +76,8 @@ def check_truth(truth, clean: np.ndarray, window_s: float = 0.03, min_checked: i
             want = {"fasciculation": 1, "doublet": 2}.get(row.kind)
             if (want is not None and len(t) != want) or (row.kind == "multiplet" and len(t) < 3):
                 problems.append(f"event {row.event} {row.kind}: {len(t)} discharges")
-            if len(isi) and (isi.min() < GROUP_ISI_S[0] or isi.max() > GROUP_ISI_S[1]):
+            # one sample of slack: truth times are sample times
+            if len(isi) and (isi.min() < GROUP_ISI_S[0] - 1.0 / fs - 1e-9 or isi.max() > GROUP_ISI_S[1] + 1.0 / fs):
                 problems.append(f"event {row.event} {row.kind}: intervals {np.round(isi * 1e3, 2)} ms")
             if min(before, after) <= ISOLATION_S:
                 problems.append(f"event {row.event} {row.kind}: not isolated ({before:.3f}/{after:.3f} s)")
