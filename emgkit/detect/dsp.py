@@ -309,3 +309,86 @@ def snippets(x, channels, samples, before: int, after: int, all_channels: bool =
         _kernels().snippets(block, channels.astype(np.int64), samples.astype(np.int64), before, after,
                             bool(all_channels), out)
     return out
+
+
+def mains_harmonics(f0: float, fs: float, n_harmonics: int = 3) -> np.ndarray:
+    """f0, 2·f0, … (the first ``n_harmonics`` below fs/2)."""
+    f = f0 * np.arange(1, _count("n_harmonics", n_harmonics, 1) + 1)
+    return f[f < fs / 2]
+
+
+def refine_mains(windows, fs: float, f0: float, span_hz: float = 0.5, step_hz: float = 0.005) -> float:
+    """The mains frequency near ``f0`` (Hz): where the summed power of contiguous ``windows`` peaks.
+
+    Each window is (n_channels, n) and should span ≥ 1 s; mains drifts ±0.1 Hz from its nominal value,
+    which a regression over hundreds of ms must follow.
+    """
+    grid = np.arange(f0 - span_hz, f0 + span_hz + step_hz / 2, step_hz)
+    power = np.zeros(grid.size)
+    for x in windows:
+        x = np.nan_to_num(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+        if x.shape[1] < 16:
+            continue
+        t = np.arange(x.shape[1]) / fs
+        taper = np.hanning(x.shape[1])
+        phasor = np.exp(-2j * np.pi * grid[:, None] * t[None, :]) * taper[None, :]
+        power += (np.abs(phasor @ x.T) ** 2).sum(axis=1)
+    return float(grid[np.argmax(power)]) if power.any() else float(f0)
+
+
+def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_sd: float = 4.0,
+                 mask_half: int = 0, min_kept: float = 0.3) -> np.ndarray:
+    """Subtract mains sinusoids, fitted per window of samples away from discharges, from ``x`` in place.
+
+    ``x`` (c, n) float32 starts at absolute sample ``start``; windows of ``window`` samples are placed
+    at absolute multiples of ``window // 2`` (so any span of a recording gets the same estimate when
+    ``window`` samples of context surround it) and cross-faded with sin² weights. In each window
+    and channel the amplitude and phase of every frequency in ``freqs`` are fitted by least squares
+    to the samples farther than ``mask_half`` from any |x| > ``mask_sd`` robust σ, so a MUAP does
+    not leak into the estimate (a notch filter spreads a MUAP's mains-band content into ringing
+    at the mains period, which the detector then finds as discharges one period away). A channel
+    with fewer than ``min_kept`` of its window's samples away from discharges uses all of them.
+    Returns ``x``.
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    freqs = np.asarray(freqs, dtype=np.float64)
+    c, n = x.shape
+    if freqs.size == 0 or n == 0 or window < 8:
+        return x
+    hop = window // 2
+    m = 2 * freqs.size
+    iu = np.triu_indices(m)
+    acc = np.zeros((c, n))
+    weight = np.zeros(n)
+    for k in range(int(np.floor(start / hop)) - 1, int(np.ceil((start + n) / hop)) + 1):
+        a, b = max(k * hop, start), min(k * hop + window, start + n)
+        if b - a < 8:
+            continue
+        t = np.arange(a, b, dtype=np.float64)
+        phase = 2 * np.pi * freqs[:, None] * (t[None, :] / fs)
+        basis = np.concatenate([np.cos(phase), np.sin(phase)])            # (m, L)
+        seg = x[:, a - start: b - start].astype(np.float64)
+        seg0 = np.nan_to_num(seg)
+        med = np.median(seg0, axis=1, keepdims=True)
+        sigma = np.median(np.abs(seg0 - med), axis=1, keepdims=True) / MAD_TO_SIGMA
+        big = np.abs(seg0 - med) > mask_sd * np.maximum(sigma, 1e-12)
+        if mask_half:
+            big = maximum_filter1d(big.astype(np.uint8), 2 * mask_half + 1, axis=1).astype(bool)
+        keep = ~big & np.isfinite(seg)
+        few = keep.mean(axis=1) < min_kept
+        keep[few] = np.isfinite(seg[few])
+        wk = keep.astype(np.float64)
+        rhs = (seg0 * wk) @ basis.T                                       # (c, m)
+        pairs = basis[iu[0]] * basis[iu[1]]                               # (m(m+1)/2, L)
+        g = wk @ pairs.T
+        gram = np.zeros((c, m, m))
+        gram[:, iu[0], iu[1]] = g
+        gram[:, iu[1], iu[0]] = g
+        gram += np.eye(m)[None] * (1e-9 * np.maximum(wk.sum(axis=1), 1.0))[:, None, None]
+        coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]            # (c, m)
+        fade = np.sin(np.pi * (t - k * hop) / window) ** 2
+        acc[:, a - start: b - start] += (coef @ basis) * fade[None, :]
+        weight[a - start: b - start] += fade
+    x -= (acc / np.maximum(weight, 1e-12)[None, :]).astype(x.dtype)
+    return x

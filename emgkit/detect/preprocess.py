@@ -2,8 +2,9 @@
 
 ``plan_preprocessing(rec, params)`` looks at a few windows of the recording and
 returns a :class:`Preprocessing`: which channels are EMG, how they group into
-muscles, the band-pass + mains-notch filter for the electrode type, the mains
-frequency found, and each channel's robust noise σ. ``filtered(rec, prep, start,
+muscles, the band-pass filter for the electrode type, the mains frequency found
+(its sinusoids are fitted away from discharges and subtracted), and each channel's
+robust noise σ. ``filtered(rec, prep, start,
 stop)`` then gives any span filtered (zero-phase, float32), reading only that
 span plus a margin.
 """
@@ -47,6 +48,10 @@ class Preprocessing:
     margin: int                      # samples of context around any filtered span
     chunk: int                       # samples per streamed chunk
     qc: dict = field(default_factory=dict)
+    mains_freqs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # removed sinusoids (Hz)
+    mains_window: int = 0            # samples per mains fit
+    mains_mask_sd: float = 4.0
+    mains_mask_half: int = 0
 
     @property
     def n_channels(self) -> int:
@@ -136,11 +141,20 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     if mains == "auto":
         probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]]
         mains = detect_mains(np.concatenate(probe, axis=1), fs, params.mains_detect_ratio) if probe else None
-    sos = dsp.design_sos(fs, band=(lo, hi), notch_hz=mains, notch_q=params.notch_q)
-
+    sos = dsp.design_sos(fs, band=(lo, hi))
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
                          sos=sos, band_hz=(lo, hi), mains_hz=mains, noise_uv=np.zeros(emg.size),
                          margin=margin, chunk=chunk)
+    if mains:
+        # Mains drifts around its nominal frequency; a fit over hundreds of ms must follow it.
+        span = min(rec.n_samples, int(2 * fs))
+        pos = np.linspace(0, rec.n_samples - span, min(4, max(1, rec.n_samples // span))).astype(np.int64)
+        probe = [filtered(rec, prep, int(s), int(s) + span) for s in pos]
+        prep.mains_hz = dsp.refine_mains(probe, fs, float(mains))
+        prep.mains_freqs = dsp.mains_harmonics(prep.mains_hz, fs, params.mains_harmonics)
+        prep.mains_window = max(8, int(round(params.mains_window_s * fs)))
+        prep.mains_mask_sd = params.mains_mask_sd
+        prep.mains_mask_half = max(1, int(round(params.noise_mask_ms * fs / 1000)))
     sig = []
     half_width = max(1, int(round(params.noise_mask_ms * fs / 1000)))
     noise_prep = dataclasses.replace(prep, margin=min(prep.margin, max(int(0.1 * fs), 1)))
@@ -186,7 +200,7 @@ def clipped_mask(raw: np.ndarray, run: int) -> np.ndarray | None:
 
 def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
              return_bad: bool = False, slow: tuple | None = None):
-    """EMG channels ``start:stop`` band-passed and notched (zero phase), float32 (n_ch, stop-start).
+    """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start).
 
     Invalid (NaN) and clipped samples read as 0 before filtering and are NaN afterwards, so no
     stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
@@ -215,7 +229,7 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
         bad = clip if bad is None else (bad | clip)
         raw[clip] = 0.0
     # At the recording's own edges there is no context to read: extend it (odd reflection) by the
-    # margin so the filters' start-up ringing (the mains notch rings for ~Q/(π·f0)) stays outside.
+    # margin so the filters' start-up transient stays outside.
     at_edge = lo == 0 or hi == rec.n_samples
     out = dsp.filter_zero_phase(raw, prep.sos, pad=prep.margin if at_edge else None)
     core = slice(start - lo, start - lo + (stop - start))
@@ -228,6 +242,9 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
             wide[:, :-k] |= bad[:, k:]
         out[wide] = np.nan
         bad = wide[:, core]
+    if prep.mains_freqs.size:
+        dsp.remove_mains(out, prep.fs, prep.mains_freqs, lo, prep.mains_window, prep.mains_mask_sd,
+                         prep.mains_mask_half)
     out = out[:, core]
     result = (out, bad) if return_bad else (out,)
     if slow:

@@ -172,7 +172,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         members = gc.snippets[idx].astype(np.float32) / sigma[None, :, None]
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
-    labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma)
+    labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma, gc.peak_uv)
     labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
@@ -274,13 +274,15 @@ def _drop_small(labels: np.ndarray, bank: UnitBank, min_peak_sd: float, sigma: n
 
 
 def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: int, sigma: np.ndarray,
-                    min_share: float = 0.7, max_lag_spread: int = 3):
+                    peak_uv: np.ndarray | None = None, min_share: float = 0.7, max_lag_spread: int = 3,
+                    min_own: int = 3):
     """Drop units that are another phase of a bigger unit's MUAP.
 
     A polyphasic MUAP can give two candidates a fixed lag apart; they cluster into two
     units that always fire together. Unit B is such a shadow of unit A when most of B's
     candidates have one of A's within the waveform window at a constant lag. B's
-    candidates become label −2 (duplicates) and its template is removed.
+    candidates become label −2 (duplicates) and its template is removed. The larger phase
+    stays, unless the smaller one also fires on its own (at least ``min_own`` times).
     """
     K = bank.n_units
     if K < 2:
@@ -288,6 +290,10 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
     times = [np.sort(samples[labels == k]) for k in range(K)]
     tu = bank.templates_uv()
     p2p = np.ptp(tu[np.arange(K), bank.main_channel], axis=1)
+    # Which phase is larger: the members' own peaks (|x| at the candidate), which no window
+    # truncates; a template centred on a far phase of a propagating MUAP may miss the main one.
+    size = p2p if peak_uv is None else np.array(
+        [np.median(peak_uv[labels == k]) if (labels == k).any() else 0.0 for k in range(K)])
     order = np.argsort([-t.size for t in times], kind="stable")
     alive = np.ones(K, dtype=bool)
     big = [a for a in order if times[a].size >= 3][:_MAX_MERGE_COMPARE]
@@ -312,7 +318,8 @@ def _merge_cofiring(samples: np.ndarray, labels: np.ndarray, bank: UnitBank, w: 
                 if q3 - q1 <= max_lag_spread:
                     # One MUAP seen as two phases: the larger phase stays (its peak is the
                     # discharge's time), unless the smaller one also fires on its own.
-                    if p2p[b] > p2p[a] and _cofiring_share(tb, ta, w) >= min_share:
+                    share_a = _cofiring_share(tb, ta, w)
+                    if size[b] > size[a] and (share_a >= min_share or ta.size * (1 - share_a) < min_own):
                         alive[a] = False
                         continue
                     alive[b] = False

@@ -1,0 +1,83 @@
+"""Mains removal: the mains is gone, a MUAP keeps its shape and rings nowhere, chunks agree."""
+import numpy as np
+import pytest
+
+from emgkit.detect import dsp
+from emgkit.detect.params import DetectionParams
+from emgkit.detect.preprocess import filtered, plan_preprocessing
+from emgkit.recording import Electrode, Recording
+
+FS = 2048.0
+
+
+def _muap(fs, amp=400.0, width_ms=3.0):
+    t = np.arange(-int(0.02 * fs), int(0.02 * fs) + 1) / fs * 1000
+    return amp * (-(t / width_ms) * np.exp(-0.5 * (t / width_ms) ** 2))
+
+
+def test_remove_mains_leaves_a_muap_without_ringing():
+    rng = np.random.default_rng(0)
+    n = int(4 * FS)
+    t = np.arange(n) / FS
+    f0 = 50.03                                    # a little off nominal, as mains is
+    mains = 30 * np.sin(2 * np.pi * f0 * t + 0.4) + 8 * np.sin(2 * np.pi * 2 * f0 * t + 1.0)
+    clean = rng.normal(0, 3.0, n)
+    m = _muap(FS)
+    at = n // 2
+    clean[at - m.size // 2: at + m.size // 2 + 1] += m
+    x = (clean + mains)[None].astype(np.float32)
+    freqs = dsp.mains_harmonics(dsp.refine_mains([x], FS, 50.0), FS, 3)
+    assert abs(freqs[0] - f0) < 0.02
+    out = dsp.remove_mains(x.copy(), FS, freqs, 0, int(0.4 * FS), mask_half=int(0.005 * FS))[0]
+    err = out - clean
+    # Away from the MUAP and at one mains period from it (where a notch rings), what is left of
+    # the mains is a small fraction of the 3 µV noise.
+    assert np.std(err[int(0.5 * FS): at - int(0.1 * FS)]) < 1.0
+    for period in (1, 2):
+        lag = int(round(period * FS / f0))
+        window = err[at + lag - 10: at + lag + 10]
+        assert np.abs(window).max() < 3.0
+    # The MUAP itself is not eaten by the mains fit.
+    core = slice(at - m.size // 2, at + m.size // 2 + 1)
+    assert np.ptp(out[core]) == pytest.approx(np.ptp(clean[core]), rel=0.03)
+
+
+def test_a_notch_would_ring_where_the_fit_does_not():
+    """Why the fit: a Q = 10 notch leaves a MUAP's 50 Hz content ringing one period away."""
+    from scipy import signal
+
+    n = int(2 * FS)
+    x = np.zeros(n)
+    m = _muap(FS, width_ms=4.0)
+    at = n // 2
+    x[at - m.size // 2: at + m.size // 2 + 1] += m
+    b, a = signal.iirnotch(50.0, 10.0, fs=FS)
+    notched = signal.filtfilt(b, a, x)
+    fitted = dsp.remove_mains(x[None].astype(np.float32).copy(), FS, [50.0], 0, int(0.4 * FS),
+                              mask_half=int(0.005 * FS))[0]
+    lag = int(round(FS / 50))
+    ring_notch = np.abs((notched - x)[at + lag - 5: at + lag + 5]).max()
+    ring_fit = np.abs((fitted - x)[at + lag - 5: at + lag + 5]).max()
+    assert ring_notch > 5.0 and ring_fit < 0.2 * ring_notch
+
+
+def test_filtered_spans_agree_with_the_whole_and_mains_is_found():
+    rng = np.random.default_rng(3)
+    n = int(6 * FS)
+    t = np.arange(n) / FS
+    x = rng.normal(0, 4.0, (2, n)) + 40 * np.sin(2 * np.pi * 60.02 * t)[None]
+    rec = Recording.from_array(x.astype(np.float32), FS, channels=["a", "b"], muscles=["m", "m"],
+                               electrodes=Electrode("surface_bipolar"))
+    prep = plan_preprocessing(rec, DetectionParams().preprocess)
+    assert prep.mains_hz == pytest.approx(60.02, abs=0.03)
+    whole = filtered(rec, prep, 0, n)
+    part = filtered(rec, prep, int(2 * FS), int(3 * FS))
+    np.testing.assert_allclose(part, whole[:, int(2 * FS): int(3 * FS)], atol=1e-3)
+    assert np.std(whole[:, int(FS): -int(FS)]) < 4.0 * 1.15   # the mains is gone, the noise stays
+
+
+def test_mains_window_must_fit_the_margin():
+    from emgkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="mains_window_s"):
+        DetectionParams().replace(preprocess={"mains_window_s": 2.0})
