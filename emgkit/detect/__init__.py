@@ -211,6 +211,7 @@ def detect(recording, params=None, *, hash_input: bool = True):
         peeled_rows = []
         peeled_parts = []
         next_unit = bank.n_units
+        lone_channel = {}   # lone discharge's unit -> its main channel
         if peel_idx.size:
             s = gc.samples[peel_idx]
             lo = np.maximum(s - w, 0)
@@ -250,7 +251,10 @@ def detect(recording, params=None, *, hash_input: bool = True):
                         continue
                     peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))), "rest",
                                       float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
-                    templates[(gc.muscle, next_unit)] = gc.snippets[i].astype(np.float32)
+                    # One waveform per lone discharge: its main channel only (a grid has ~10⁴ of
+                    # them per hour; all channels would grow memory with the recording's length).
+                    templates[(gc.muscle, next_unit)] = gc.snippets[i, mc][None].astype(np.float32)
+                    lone_channel[next_unit] = mc
                     next_unit += 1
         columns = ["time", "unit", "ch", "amplitude", "state", "snr"]
         parts = [pd.DataFrame(excluded_rows + peeled_rows, columns=columns)] + [q for q in peeled_parts if len(q)]
@@ -275,10 +279,8 @@ def detect(recording, params=None, *, hash_input: bool = True):
             waves = [t_uv[m] for t_uv, m in zip(bank.templates_uv(), bank.main_channel)]
             noise = list(sigma[bank.main_channel]) if bank.n_units else []
             for k in range(bank.n_units, next_unit):
-                lone = templates[(gc.muscle, k)]
-                m = int(np.argmax(np.ptp(lone, axis=1)))
-                waves.append(lone[m])
-                noise.append(sigma[m])
+                waves.append(templates[(gc.muscle, k)][0])
+                noise.append(sigma[lone_channel[k]])
             counts = np.r_[bank.counts, np.ones(next_unit - bank.n_units)]
             rest_dis = dis[dis["state"] == "rest"]
             ru, rt = rest_dis["unit"].to_numpy(), rest_dis["time"].to_numpy()
