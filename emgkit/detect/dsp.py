@@ -346,8 +346,9 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
     and channel the amplitude and phase of every frequency in ``freqs`` are fitted by least squares
     to the samples farther than ``mask_half`` from any |x| > ``mask_sd`` robust σ, so a MUAP does
     not leak into the estimate (a notch filter spreads a MUAP's mains-band content into ringing
-    at the mains period, which the detector then finds as discharges one period away). A channel
-    with fewer than ``min_kept`` of its window's samples away from discharges uses all of them.
+    at the mains period, which the detector then finds as discharges one period away). A window
+    of a channel with fewer than ``min_kept`` of its samples away from discharges (a train, a
+    contraction) gives no estimate: its neighbours' estimates cover it, or nothing is removed.
     Returns ``x``.
     """
     from scipy.ndimage import maximum_filter1d
@@ -360,7 +361,7 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
     m = 2 * freqs.size
     iu = np.triu_indices(m)
     acc = np.zeros((c, n))
-    weight = np.zeros(n)
+    weight = np.zeros((c, n))
     for k in range(int(np.floor(start / hop)) - 1, int(np.ceil((start + n) / hop)) + 1):
         a, b = max(k * hop, start), min(k * hop + window, start + n)
         if b - a < 8:
@@ -376,8 +377,9 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
         if mask_half:
             big = maximum_filter1d(big.astype(np.uint8), 2 * mask_half + 1, axis=1).astype(bool)
         keep = ~big & np.isfinite(seg)
-        few = keep.mean(axis=1) < min_kept
-        keep[few] = np.isfinite(seg[few])
+        enough = keep.mean(axis=1) >= min_kept
+        if not enough.any():
+            continue
         wk = keep.astype(np.float64)
         rhs = (seg0 * wk) @ basis.T                                       # (c, m)
         pairs = basis[iu[0]] * basis[iu[1]]                               # (m(m+1)/2, L)
@@ -388,7 +390,8 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
         gram += np.eye(m)[None] * (1e-9 * np.maximum(wk.sum(axis=1), 1.0))[:, None, None]
         coef = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]            # (c, m)
         fade = np.sin(np.pi * (t - k * hop) / window) ** 2
-        acc[:, a - start: b - start] += (coef @ basis) * fade[None, :]
-        weight[a - start: b - start] += fade
-    x -= (acc / np.maximum(weight, 1e-12)[None, :]).astype(x.dtype)
+        fade = fade[None, :] * enough[:, None]
+        acc[:, a - start: b - start] += (coef @ basis) * fade
+        weight[:, a - start: b - start] += fade
+    x -= (acc / np.maximum(weight, 1e-12)).astype(x.dtype)
     return x
