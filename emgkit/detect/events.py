@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import FASCICULATION, classify_fibre, classify_unit, ecg_beats, find_trains, periodic_chains
+from .patterns import (FASCICULATION, beats_with_missed, classify_fibre, classify_unit, ecg_beats, ecg_unit, find_trains,
+                       heartbeat_chains, periodic_chains, qrs_locked)
 
 #: Events during which a surface electrode cannot show another unit's discharge to be isolated.
 BURST_KINDS = ("doublet", "multiplet", "myokymic", "neuromyotonic")
@@ -20,16 +21,48 @@ EVENT_COLUMNS = ["event", "muscle", "unit", "kind", "start", "end", "n_discharge
 
 
 def is_ecg(times: np.ndarray, pattern_params) -> bool:
-    """A surface 'unit' beating regularly at heart rates is the ECG."""
-    if times.size < 4:
-        return False
-    isi = np.diff(times)
-    lo, hi = 1 / pattern_params.ecg_rate_hz[1], 1 / pattern_params.ecg_rate_hz[0]
-    in_range = (isi >= lo) & (isi <= hi)
-    if in_range.mean() < 0.6:
-        return False
-    r = isi[in_range]
-    return bool(r.std() / r.mean() < pattern_params.ecg_max_cov)
+    """A surface 'unit' beating regularly at heart rates is the ECG (see ``patterns.ecg_unit``)."""
+    return ecg_unit(times, pattern_params)
+
+
+def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
+                across_units: bool) -> None:
+    """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
+
+    Heartbeats are found as chains across units (``across_units``: one or two electrodes per
+    muscle) and as units beating at a heart rhythm (a template of one QRS, beats missed where it
+    is near threshold). Other units whose discharges keep to the beats' QRS windows far more
+    often than chance (the Q and S waves split off as templates of their own) are ECG too.
+    """
+    beats = []
+    if across_units:
+        pos = np.nonzero(rest)[0]
+        mask = ecg_beats(t_all[pos], pp)
+        for chain in periodic_chains(t_all[pos], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True):
+            beats.append(beats_with_missed(t_all[pos[chain]]))
+        state[pos[mask]] = "artifact"
+        rest[pos[mask]] = False
+    others = []
+    for k in np.unique(unit[rest & (unit >= 0)]):
+        idx = np.nonzero(rest & (unit == k))[0]
+        if ecg_unit(t_all[idx], pp):
+            beats.extend(beats_with_missed(t_all[idx[c]]) for c in heartbeat_chains(t_all[idx], pp))
+            beats.append(t_all[idx])
+            state[idx] = "artifact"
+            rest[idx] = False
+        else:
+            others.append(idx)
+    if not beats:
+        return
+    beats = np.unique(np.concatenate(beats))
+    for idx in others:
+        locked, p_chance = qrs_locked(t_all[idx], beats, pp)
+        # A discharge whose waveform recurs too rarely to test its unit and that coincides with a
+        # QRS cannot be told from it (the QRS overlapping a MUAP fits no template either).
+        rare = idx.size < pp.ecg_min_unit_discharges
+        if rare or (locked.mean() >= pp.ecg_locked_share and p_chance < pp.ecg_locked_p):
+            state[idx[locked]] = "artifact"
+            rest[idx[locked]] = False
 
 
 def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) -> np.ndarray:
@@ -95,12 +128,9 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         far[far] = broad[unit[far]]
         state[far] = "artifact"
         rest[far] = False
-    if kind == "surface" and n_channels < params.spikes.grid_min_channels:
-        # One or two electrodes per muscle: heartbeats recognised by their rhythm across units.
-        pos = np.nonzero(rest)[0]
-        beats = pos[ecg_beats(t_all[pos], pp)]
-        state[beats] = "artifact"
-        rest[beats] = False
+    if kind == "surface":
+        # One or two electrodes per muscle: heartbeats also recognised by their rhythm across units.
+        _heartbeats(t_all, unit, rest, state, pp, across_units=n_channels < params.spikes.grid_min_channels)
     pos = np.nonzero(rest)[0]
     if pos.size > 2:
         for a, b in find_trains(t_all[pos], pp):
@@ -124,9 +154,6 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
     for k in np.unique(unit[rest & (unit >= 0)]):
         idx = np.nonzero(rest & (unit == k))[0]
         times = t_all[idx]
-        if kind == "surface" and is_ecg(times, pp):
-            state[idx] = "artifact"
-            continue
         _, events = (classify_fibre if k < fibre.size and fibre[k] else classify_unit)(times, pp)
         for name, a, b in events:
             if name == FASCICULATION:

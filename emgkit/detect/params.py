@@ -205,6 +205,27 @@ class PatternParams:
     #: unit firing at these rates with an interval CoV below `ecg_max_cov` is ECG, not a motor unit.
     ecg_rate_hz: tuple = (0.6, 2.5)
     ecg_max_cov: float = 0.2
+    #: Heartbeats chain at one RR interval ± this share of it (resting RR varies a few % beat to
+    #: beat, and by ~5–10 % over a breath: respiratory sinus arrhythmia, HRV Task Force 1996) [ENG].
+    ecg_rr_tolerance: float = 0.08
+    #: A QRS at the detection threshold is found at some beats only: a unit's heartbeat chain may
+    #: skip up to this many beats in a row.
+    ecg_max_missed_beats: int = 2
+    #: A surface unit is the ECG when at least this share of its discharges lie in heartbeat chains
+    #: (a template of one QRS: consistent shape at a regular rhythm).
+    ecg_chained_share: float = 0.6
+    #: The Q and S waves around each R wave are found as discharges of templates of their own. A
+    #: unit whose discharges lie within ± `qrs_max_ms`/2 of a heartbeat (normal QRS ≤ 120 ms,
+    #: textbook ECG) at least `ecg_locked_share` of the time, far more often than chance would put
+    #: them there (binomial p < `ecg_locked_p`), is part of the ECG: those discharges are artifact.
+    qrs_max_ms: float = 120.0
+    ecg_locked_share: float = 0.5
+    ecg_locked_p: float = 1e-3
+    #: Units with fewer rest discharges than this cannot be tested that way (nor chain into
+    #: beats): once heartbeats are found, their discharges within a QRS window are artifact, since
+    #: a MUAP coinciding with a QRS cannot be told from it (chance: QRS windows cover ~10–25 % of
+    #: the time at 50–120 bpm).
+    ecg_min_unit_discharges: int = 4
     #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020). Across a
     #: muscle, a chain of at least `continuous_min_discharges` discharges at one steady interval
     #: (each within `continuous_max_cov` of it) at 6.3 ± 4 Hz (widened to 3–15 Hz), lasting at least
@@ -269,14 +290,22 @@ class SegmentParams:
     #: train spreads it over a few templates, while the merged discharges of many units firing
     #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
     train_max_units: float = 8.0
-    #: Movement artifacts and electrode pops are slow: the raw signal's mean over `slow_step_s`
-    #: departs from its running median (over `slow_baseline_s`) by more than `artifact_min_uv` and
-    #: `artifact_noise_factor` × σ. MUAPs are near zero-mean and baseline wander is slower and
-    #: smaller (tens of µV), so neither reaches it.
+    #: Movement artifacts and electrode pops are large, fast excursions of the raw signal's slow
+    #: content (its mean over `slow_step_s`): movement artifact energy lies at 1–20 Hz (De Luca et
+    #: al., J Biomech 2010;43:1573), a pop is a step. Baseline wander (respiration, electrode
+    #: drift, 0.05–1 Hz, up to ~150 µV on the skin) is slower, and the band-pass removes it from
+    #: the filtered signal anyway: the slow content is first high-passed at `wander_max_hz`
+    #: (zero-phase Butterworth), and what is left must exceed `artifact_min_uv` and
+    #: `artifact_noise_factor` × σ. MUAPs are near zero-mean, so they do not reach it.
     slow_step_s: float = 0.05
-    slow_baseline_s: float = 5.0
+    wander_max_hz: float = 1.0
     artifact_min_uv: float = 100.0
     artifact_noise_factor: float = 10.0
+    #: A heartbeat's QRS complex (≤ 0.12 s, textbook ECG) is a large, fast excursion too: excursions
+    #: no longer than this that recur at a heart rhythm (`PatternParams.ecg_rate_hz`, see
+    #: `patterns.ecg_beats`) are the ECG, whose discharges are labelled artifact one by one, not
+    #: artifact time.
+    qrs_max_s: float = 0.12
     #: Stretches flagged as artifact are widened by this much (s) on each side (the filtered signal
     #: rings around a step).
     artifact_pad_s: float = 0.1

@@ -216,19 +216,89 @@ def periodic_chains(times: np.ndarray, rate_hz: tuple, min_beats: int, tolerance
     return chains
 
 
-def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4,
-              rr_tolerance: float = 0.08) -> np.ndarray:
+def ecg_beats(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4) -> np.ndarray:
     """Mask of the sorted times that form a heartbeat chain (surface ECG pick-up), across all units.
 
     Each beat must be the only discharge where the rhythm puts it (``periodic_chains(sole=True)``):
     a 1 Hz rhythm with 8 % tolerance is met by chance in a myokymic burst or a neuromyotonic
-    train; a heartbeat the muscle's own activity crowds is still caught per unit (``is_ecg``).
+    train; a heartbeat the muscle's own activity crowds is still caught per unit (:func:`ecg_unit`).
     """
     p = params or PatternParams()
     mask = np.zeros(np.size(times), dtype=bool)
-    for chain in periodic_chains(times, p.ecg_rate_hz, min_beats, rr_tolerance, sole=True):
+    for chain in periodic_chains(times, p.ecg_rate_hz, min_beats, p.ecg_rr_tolerance, sole=True):
         mask[chain] = True
     return mask
+
+
+def heartbeat_chains(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4) -> list:
+    """One unit's heartbeat chains (index arrays): its sorted times at one RR interval, each beat the
+    only discharge where the rhythm puts it, up to ``ecg_max_missed_beats`` beats missed in a row."""
+    p = params or PatternParams()
+    return periodic_chains(times, p.ecg_rate_hz, min_beats, p.ecg_rr_tolerance,
+                           max_skip=p.ecg_max_missed_beats + 1, sole=True)
+
+
+def ecg_unit(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4) -> bool:
+    """A surface unit is the ECG when it beats regularly at heart rates: most of its discharges
+    (``ecg_chained_share``) lie in heartbeat chains (missed beats allowed), or its intervals
+    mostly lie at heart rates with CoV below ``ecg_max_cov``."""
+    p = params or PatternParams()
+    t = np.sort(np.asarray(times, dtype=np.float64))
+    if t.size < min_beats:
+        return False
+    chained = sum(c.size for c in heartbeat_chains(t, p, min_beats))
+    if chained >= p.ecg_chained_share * t.size:
+        return True
+    isi = np.diff(t)
+    lo, hi = 1 / p.ecg_rate_hz[1], 1 / p.ecg_rate_hz[0]
+    in_range = (isi >= lo) & (isi <= hi)
+    if in_range.mean() < 0.6:
+        return False
+    r = isi[in_range]
+    return bool(r.std() / r.mean() < p.ecg_max_cov)
+
+
+def beats_with_missed(chain_times: np.ndarray) -> np.ndarray:
+    """A heartbeat chain's times with the beats it skipped put back, evenly between their neighbours."""
+    t = np.asarray(chain_times, dtype=np.float64)
+    if t.size < 2:
+        return t
+    gaps = np.diff(t)
+    rr = float(np.median(gaps[gaps <= 1.5 * gaps.min()]))
+    out = [t[:1]]
+    for t0, g in zip(t[:-1], gaps):
+        m = max(1, int(round(g / rr)))
+        out.append(t0 + g * np.arange(1, m + 1) / m)
+    return np.concatenate(out)
+
+
+def qrs_locked(times: np.ndarray, beats: np.ndarray, params: PatternParams | None = None):
+    """(mask of ``times`` within ± ``qrs_max_ms``/2 of a beat, one-sided binomial p of that many by chance).
+
+    Chance is the share of the beats' span covered by their QRS windows; only times inside the
+    span are counted.
+    """
+    p = params or PatternParams()
+    t = np.asarray(times, dtype=np.float64)
+    b = np.unique(np.asarray(beats, dtype=np.float64))
+    mask = np.zeros(t.size, dtype=bool)
+    if b.size < 2 or t.size == 0:
+        return mask, 1.0
+    half = p.qrs_max_ms / 2000
+    i = np.clip(np.searchsorted(b, t), 1, b.size - 1)
+    mask = np.minimum(np.abs(t - b[i - 1]), np.abs(t - b[i])) <= half
+    lo, hi = b[0] - half, b[-1] + half
+    inside = (t >= lo) & (t <= hi)
+    from .._intervals import covered_length
+
+    covered = covered_length(b - half, b + half)
+    chance = min(1.0, covered / (hi - lo))
+    n, k = int(inside.sum()), int((mask & inside).sum())
+    if n == 0:
+        return mask, 1.0
+    from scipy.stats import binomtest
+
+    return mask, float(binomtest(k, n, chance, alternative="greater").pvalue)
 
 
 def find_trains(times: np.ndarray, params: PatternParams | None = None) -> list[tuple[int, int]]:

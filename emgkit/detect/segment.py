@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
-from .patterns import VOLUNTARY, classify_unit, find_trains
+from .patterns import VOLUNTARY, classify_unit, ecg_unit, find_trains
 from .spikes import GroupCandidates
 
 log = logging.getLogger("emgkit")
@@ -190,7 +190,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": min(b, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
-    for a, b in artifact_intervals(gc, noise_uv, params):
+    # Surface units that are the ECG (a QRS template at a heart rhythm) time its beats.
+    beats = [t for t in unit_times.values() if gc.kind != "needle" and ecg_unit(t, pattern_params)]
+    beats = np.concatenate(beats) if beats else None
+    for a, b in artifact_intervals(gc, noise_uv, params, pattern_params, heartbeats=beats):
         rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
     return pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
 
@@ -221,22 +224,80 @@ def state_of_times(times: np.ndarray, segments: pd.DataFrame) -> np.ndarray:
     return states
 
 
-def artifact_intervals(gc: GroupCandidates, noise_uv: np.ndarray, params: SegmentParams) -> list:
-    """(start, end) s of movement artifacts and electrode pops, from the raw signal's slow content."""
+def artifact_intervals(gc: GroupCandidates, noise_uv: np.ndarray, params: SegmentParams,
+                       pattern_params: PatternParams | None = None, heartbeats: np.ndarray | None = None) -> list:
+    """(start, end) s of movement artifacts and electrode pops: large, fast excursions of the raw signal's slow content.
+
+    The slow content (``gc.slow``: the raw mean per ``slow_step_s``) less its baseline wander
+    (below ``wander_max_hz``, see :func:`slow_excursions`) must depart from zero by more than
+    ``artifact_min_uv`` and ``artifact_noise_factor`` × σ on some channel. Brief excursions
+    (≤ ``qrs_max_s``) that beat at a heart rhythm (``patterns.ecg_unit``) are QRS complexes, not artifacts.
+    """
     if gc.slow is None or gc.slow.size == 0 or not gc.slow_step:
         return []
-    from scipy.ndimage import median_filter
-
     step_s = gc.slow_step / (gc.window / params.window_s)
-    size = max(3, int(round(params.slow_baseline_s / step_s)) | 1)
-    baseline = median_filter(gc.slow, size=(1, size), mode="nearest")
     limit = np.maximum(params.artifact_min_uv, params.artifact_noise_factor * noise_uv)[:, None]
-    hit = (np.abs(gc.slow - baseline) > limit).any(axis=0)
+    fast = slow_excursions(gc.slow, step_s, params.wander_max_hz, limit)
+    hit = (np.abs(fast) > limit).any(axis=0)
+    found = _intervals(hit, step_s, int(round(0.2 / step_s)))
+    # Brief excursions that beat at a heart rhythm, or coincide with the beats of a unit that is
+    # the ECG (``heartbeats``), are QRS complexes.
+    pattern_params = pattern_params or PatternParams()
+    brief = np.array([b - a <= params.qrs_max_s + 1e-9 for a, b in found], dtype=bool)
+    centres = np.array([(a + b) / 2 for a, b in found])
+    qrs = np.zeros(len(found), dtype=bool)
+    if brief.any() and ecg_unit(centres[brief], pattern_params):
+        qrs = brief
+    elif brief.any() and heartbeats is not None and np.size(heartbeats) >= 2:
+        reach = pattern_params.qrs_max_ms / 2000 + step_s
+        beats = np.sort(np.asarray(heartbeats, dtype=np.float64))
+        i = np.clip(np.searchsorted(beats, centres), 1, beats.size - 1)
+        qrs = brief & (np.minimum(np.abs(centres - beats[i - 1]), np.abs(centres - beats[i])) <= reach)
+    found = [ab for ab, beat in zip(found, qrs) if not beat]
     out = []
     pad = params.artifact_pad_s
-    for a, b in _intervals(hit, step_s, int(round(0.2 / step_s))):
+    for a, b in found:
         if out and a - pad <= out[-1][1]:
             out[-1] = (out[-1][0], b + pad)
         else:
             out.append((a - pad, b + pad))
     return out
+
+
+def slow_excursions(slow: np.ndarray, step_s: float, wander_max_hz: float, limit=None) -> np.ndarray:
+    """Slow means (n_channels, n_steps) µV less their baseline wander.
+
+    The wander is the zero-phase low-pass (Butterworth, order 2 each way) at ``wander_max_hz``
+    (capped below the steps' Nyquist rate). With ``limit`` (µV per channel) the baseline is
+    taken a second time with the stretches beyond it bridged by straight lines, so a large
+    artifact does not drag the baseline (and ring around itself) [ENG].
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    slow = np.asarray(slow, dtype=np.float64)
+    n = slow.shape[-1]
+    rate = 1.0 / step_s
+    cutoff = min(wander_max_hz, 0.4 * rate)
+    if cutoff <= 0 or n < 2:
+        return slow - np.median(slow, axis=-1, keepdims=True)
+    sos = butter(2, cutoff, btype="lowpass", fs=rate, output="sos")
+    pad = min(n - 1, int(round(3 * rate / cutoff)))
+
+    def baseline(x):
+        return sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=pad)
+
+    fast = slow - baseline(slow)
+    if limit is None:
+        return fast
+    limit = np.broadcast_to(np.asarray(limit, dtype=np.float64).reshape(-1, 1), slow.shape)
+    # Bridge each excursion and the time the baseline needs to settle around it (one wander period).
+    from scipy.ndimage import binary_dilation
+
+    reach = max(1, int(round(rate / cutoff)))
+    bridged = slow.copy()
+    idx = np.arange(n)
+    for c in range(slow.shape[0]):
+        out = binary_dilation(np.abs(fast[c]) > limit[c], iterations=reach)
+        if out.any() and not out.all():
+            bridged[c, out] = np.interp(idx[out], idx[~out], slow[c, ~out])
+    return slow - baseline(bridged)
