@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import (FASCICULATION, beats_with_missed, classify_fibre, classify_unit, ecg_beats, ecg_unit, find_trains,
+from .patterns import (FASCICULATION, beats_with_missed, classify_fibre, classify_unit, ecg_unit, find_trains,
                        heartbeat_chains, periodic_chains, qrs_locked)
 
 #: Events during which a surface electrode cannot show another unit's discharge to be isolated.
@@ -35,13 +35,19 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     often than chance (the Q and S waves split off as templates of their own) are ECG too.
     """
     beats = []
+    pos = np.nonzero(rest)[0]
+    chained = np.zeros(pos.size, dtype=bool)
     if across_units:
-        pos = np.nonzero(rest)[0]
-        mask = ecg_beats(t_all[pos], pp)
+        # Units firing faster than a heart (continuous single discharges at ~6 Hz) chain at
+        # sub-multiples of their interval: chains made mostly of their discharges are no heartbeat.
+        lo = 1.0 / pp.ecg_rate_hz[1]
+        fast_units = {int(k) for k in np.unique(unit[pos])
+                      if np.mean(np.diff(t_all[pos[unit[pos] == k]]) < lo) > 1 - pp.ecg_chained_share}
         for chain in periodic_chains(t_all[pos], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True):
+            if np.mean([int(u) in fast_units for u in unit[pos[chain]]]) > 0.5:
+                continue
             beats.append(beats_with_missed(t_all[pos[chain]]))
-        state[pos[mask]] = "artifact"
-        rest[pos[mask]] = False
+            chained[chain] = True
     others = []
     for k in np.unique(unit[rest & (unit >= 0)]):
         idx = np.nonzero(rest & (unit == k))[0]
@@ -52,10 +58,13 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             rest[idx] = False
         else:
             others.append(idx)
+    state[pos[chained]] = "artifact"
+    rest[pos[chained]] = False
     if not beats:
         return
     beats = np.unique(np.concatenate(beats))
     for idx in others:
+        idx = idx[rest[idx]]
         locked, p_chance = qrs_locked(t_all[idx], beats, pp)
         # A discharge whose waveform recurs too rarely to test its unit and that coincides with a
         # QRS cannot be told from it (the QRS overlapping a MUAP fits no template either).

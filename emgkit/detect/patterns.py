@@ -246,11 +246,14 @@ def ecg_unit(times: np.ndarray, params: PatternParams | None = None, min_beats: 
     t = np.sort(np.asarray(times, dtype=np.float64))
     if t.size < min_beats:
         return False
+    isi = np.diff(t)
+    lo, hi = 1 / p.ecg_rate_hz[1], 1 / p.ecg_rate_hz[0]
+    # A unit firing faster than a heart (a regular 6 Hz unit chains at sub-multiples of its rate) is none.
+    if np.mean(isi < lo) > 1 - p.ecg_chained_share:
+        return False
     chained = sum(c.size for c in heartbeat_chains(t, p, min_beats))
     if chained >= p.ecg_chained_share * t.size:
         return True
-    isi = np.diff(t)
-    lo, hi = 1 / p.ecg_rate_hz[1], 1 / p.ecg_rate_hz[0]
     in_range = (isi >= lo) & (isi <= hi)
     if in_range.mean() < 0.6:
         return False

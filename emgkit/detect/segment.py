@@ -269,8 +269,8 @@ def slow_excursions(slow: np.ndarray, step_s: float, wander_max_hz: float, limit
 
     The wander is the zero-phase low-pass (Butterworth, order 2 each way) at ``wander_max_hz``
     (capped below the steps' Nyquist rate). With ``limit`` (µV per channel) the baseline is
-    taken a second time with the stretches beyond it bridged by straight lines, so a large
-    artifact does not drag the baseline (and ring around itself) [ENG].
+    taken again (up to 3 times) with the stretches beyond the limit bridged by straight lines,
+    so a large artifact does not drag the baseline and ring around itself.
     """
     from scipy.signal import butter, sosfiltfilt
 
@@ -290,14 +290,14 @@ def slow_excursions(slow: np.ndarray, step_s: float, wander_max_hz: float, limit
     if limit is None:
         return fast
     limit = np.broadcast_to(np.asarray(limit, dtype=np.float64).reshape(-1, 1), slow.shape)
-    # Bridge each excursion and the time the baseline needs to settle around it (one wander period).
-    from scipy.ndimage import binary_dilation
-
-    reach = max(1, int(round(rate / cutoff)))
-    bridged = slow.copy()
     idx = np.arange(n)
-    for c in range(slow.shape[0]):
-        out = binary_dilation(np.abs(fast[c]) > limit[c], iterations=reach)
-        if out.any() and not out.all():
+    for _ in range(3):   # the excursions shrink to the artifact itself as the baseline stops following it
+        beyond = np.abs(fast) > limit
+        if not beyond.any():
+            break
+        bridged = slow.copy()
+        for c in np.nonzero(beyond.any(axis=1) & ~beyond.all(axis=1))[0]:
+            out = beyond[c]
             bridged[c, out] = np.interp(idx[out], idx[~out], slow[c, ~out])
-    return slow - baseline(bridged)
+        fast = slow - baseline(bridged)
+    return fast

@@ -1,0 +1,198 @@
+"""Artifacts and heartbeats on surface electrodes (issue 4).
+
+Slow baseline wander is not movement; a movement artifact or an electrode pop still is. The ECG
+(a QRS template beating at a heart rhythm, its Q and S waves split off as other templates) is
+labelled artifact discharge by discharge, never counted as fasciculations.
+"""
+import numpy as np
+import pytest
+
+import emgkit
+from emgkit.detect.params import PatternParams, SegmentParams
+from emgkit.detect.patterns import beats_with_missed, ecg_unit, qrs_locked
+from emgkit.detect.segment import slow_excursions
+
+FS = 2048.0
+P = PatternParams()
+S = SegmentParams()
+
+
+def wander(t, rng, total_uv=150.0):
+    """Baseline wander: three sinusoids at 0.05–0.8 Hz summing to at most ``total_uv``."""
+    f = rng.uniform(0.05, 0.8, 3)
+    f[0] = 0.8                              # the fastest wander the simulator found excluded
+    return sum(total_uv / 3 * np.sin(2 * np.pi * fk * t + rng.uniform(0, 2 * np.pi)) for fk in f)
+
+
+def heartbeat_times(rng, duration, bpm=70.0, rsa=0.06, jitter=0.02):
+    """Beats at ``bpm`` with respiratory sinus arrhythmia (± ``rsa`` over a 4-s breath) and beat-to-beat jitter."""
+    out, t = [], rng.uniform(0.3, 0.9)
+    while t < duration:
+        out.append(t)
+        t += 60.0 / bpm * (1 + rsa * np.sin(2 * np.pi * 0.25 * t)) * rng.normal(1.0, jitter)
+    return np.array(out)
+
+
+def ecg_trace(beats, n, fs, amplitude_uv, rng):
+    """Q, R, S waves (σ 10 ms, S 30 ms after R) and a broad T wave per beat, amplitude ±10 % per beat."""
+    tb = np.arange(-0.3, 0.5, 1 / fs)
+    w = 0.010
+    beat = (-0.15 * np.exp(-0.5 * ((tb + 0.025) / w) ** 2) + np.exp(-0.5 * (tb / w) ** 2)
+            - 0.3 * np.exp(-0.5 * ((tb - 0.03) / w) ** 2) + 0.25 * np.exp(-0.5 * ((tb - 0.25) / 0.04) ** 2))
+    out = np.zeros(n)
+    for t in beats:
+        i0 = int(round((t - 0.3) * fs))
+        lo, hi = max(i0, 0), min(i0 + beat.size, n)
+        if hi > lo:
+            out[lo:hi] += amplitude_uv * rng.normal(1.0, 0.1) * beat[lo - i0:hi - i0]
+    return out
+
+
+def seconds(segments, state, muscle=None):
+    s = segments[segments["state"] == state]
+    if muscle is not None:
+        s = s[s["muscle"] == muscle]
+    return float((s["end"] - s["start"]).sum())
+
+
+def bipolar(data):
+    k = data.shape[0]
+    return emgkit.Recording.from_array(data, FS, channels=[f"m{i}" for i in range(k)],
+                                       muscles=[f"m{i}" for i in range(k)], electrodes=["surface_bipolar"] * k)
+
+
+# ---------------------------------------------------------------- baseline wander vs movement
+@pytest.mark.parametrize("total_uv", [60.0, 150.0])
+def test_baseline_wander_is_not_artifact(total_uv):
+    # Before the fix, 150 µV of 0.05–0.8 Hz wander marked ~26 of 30 s artifact (5-s median baseline).
+    rng = np.random.default_rng(0)
+    t = np.arange(int(20 * FS)) / FS
+    data = np.stack([5 * rng.standard_normal(t.size) + wander(t, rng, total_uv) for _ in range(2)])
+    res = emgkit.detect(bipolar(data), hash_input=False)
+    assert seconds(res.segments, "artifact") == 0.0
+
+
+def test_movement_artifact_and_pop_are_still_found_over_wander():
+    rng = np.random.default_rng(1)
+    n = int(20 * FS)
+    t = np.arange(n) / FS
+    x = 5 * rng.standard_normal(n) + wander(t, rng, 150.0)
+    # Movement: 0.4 s of a 3 Hz swing, 600 µV (De Luca 2010: movement artifact energy 1–20 Hz).
+    m = (t >= 6.0) & (t < 6.4)
+    x[m] += 600 * np.sin(np.pi * (t[m] - 6.0) / 0.4) ** 2 * np.sin(2 * np.pi * 3 * (t[m] - 6.0))
+    # Electrode pop: a 1.5 mV step decaying with τ = 0.2 s.
+    p = t >= 13.0
+    x[p] += 1500 * np.exp(-(t[p] - 13.0) / 0.2)
+    res = emgkit.detect(bipolar(x[None, :]), hash_input=False)
+    art = res.segments[res.segments["state"] == "artifact"]
+    covers = lambda a, b: bool(((art["start"] < b) & (art["end"] > a)).any())
+    assert covers(6.0, 6.4) and covers(13.0, 13.3)
+    # Each is flagged about as long as it lasts (+ padding), not smeared over the wander.
+    assert seconds(res.segments, "artifact") < 2.5
+
+
+def test_slow_excursions_drop_wander_and_do_not_ring_around_a_large_artifact():
+    rate = 1 / S.slow_step_s
+    t = np.arange(int(30 * rate)) / rate
+    slow = 150 * np.sin(2 * np.pi * 0.8 * t)
+    box = (t >= 15.0) & (t < 15.3)
+    slow = slow + np.where(box, 3000.0, 0.0)
+    fast = slow_excursions(slow[None, :], S.slow_step_s, S.wander_max_hz, np.array([S.artifact_min_uv]))[0]
+    assert np.abs(fast[box]).min() > 2000                       # the artifact stays
+    far = np.abs(t - 15.15) > 0.5
+    assert np.abs(fast[far]).max() < S.artifact_min_uv / 2      # wander gone
+    # Away from the artifact the result is what the wander alone gives (no ringing), where a
+    # baseline that follows the artifact rings by tens of µV.
+    alone = slow_excursions(np.where(box, 150 * np.sin(2 * np.pi * 0.8 * t), slow)[None, :], S.slow_step_s,
+                            S.wander_max_hz)[0]
+    assert np.abs(fast[far] - alone[far]).max() < 20.0       # the straight bridge over 0.3 s of wander
+    plain = slow_excursions(slow[None, :], S.slow_step_s, S.wander_max_hz)[0]
+    assert np.abs(plain[far] - alone[far]).max() > 60.0
+
+
+# ---------------------------------------------------------------- heartbeats
+def test_ecg_unit_found_with_missed_beats_and_drifting_rate_and_poisson_units_are_not():
+    rng = np.random.default_rng(2)
+    found = 0
+    for _ in range(40):
+        beats = heartbeat_times(rng, 60.0, bpm=rng.uniform(50, 110))
+        found += ecg_unit(beats[rng.random(beats.size) < 0.6], P)    # a QRS near threshold: 60 % of beats
+    assert found >= 36
+    false = sum(ecg_unit(np.sort(rng.uniform(0, 60, rng.poisson(rate * 60))), P)
+                for rate in (0.3, 0.5, 1.0, 2.0) for _ in range(50))
+    assert false <= 2                                                # of 200 irregular (Poisson) units
+
+
+def test_beats_with_missed_puts_skipped_beats_back():
+    chain = np.array([1.0, 1.8, 3.4, 4.2, 6.6])                     # RR 0.8 s, 1 and 2 beats missed
+    np.testing.assert_allclose(beats_with_missed(chain), [1.0, 1.8, 2.6, 3.4, 4.2, 5.0, 5.8, 6.6])
+
+
+def test_q_and_s_wave_units_are_locked_to_the_beats_and_fasciculations_are_not():
+    rng = np.random.default_rng(3)
+    beats = heartbeat_times(rng, 60.0)
+    qs = np.sort(np.r_[beats - 0.022, beats + 0.025])
+    locked, p_chance = qrs_locked(qs, beats, P)
+    assert locked.all() and p_chance < P.ecg_locked_p
+    fp = np.sort(rng.uniform(0, 60, 40))
+    locked, p_chance = qrs_locked(fp, beats, P)
+    assert locked.mean() < P.ecg_locked_share and p_chance > P.ecg_locked_p
+
+
+@pytest.mark.parametrize("amplitude_uv", [250.0, 400.0])
+def test_ecg_on_several_surface_muscles_is_artifact_not_fasciculation(amplitude_uv):
+    """Benign fasciculations on 4 bipolar muscles, plus one ECG (RSA, ±10 % beat amplitude) on all of them."""
+    rng = np.random.default_rng(0)
+    rec, truth = emgkit.simulate("benign", electrode="bipolar", duration=40, seed=0, ecg=False, artifacts=False)
+    data = rec.get_data()
+    beats = heartbeat_times(rng, rec.duration, bpm=75)
+    gains = np.array([0.6, -0.8, 0.9, -1.0])[: data.shape[0]]
+    data = data + gains[:, None] * ecg_trace(beats, data.shape[1], rec.fs, amplitude_uv, rng)[None, :]
+    ecg_rec = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
+                                          electrodes=rec.electrodes)
+    res = emgkit.detect(ecg_rec, hash_input=False)
+    d = res.discharges
+    t = d["time"].to_numpy()
+    at_beat = np.abs(t[:, None] - beats[None, :]).min(axis=1) <= 0.06     # within the QRS
+    # Most discharges at the beats are labelled artifact (Q, R and S waves) ...
+    assert (d["state"].to_numpy()[at_beat] == "artifact").mean() >= 0.9
+    # ... and fasciculations at the beats are about what chance puts there: truth FPs at beats.
+    fasc_at_beats = int(((d["kind"] == "fasciculation").to_numpy() & at_beat).sum())
+    true_t = truth.discharges["time"].to_numpy()
+    true_at_beats = int((np.abs(true_t[:, None] - beats[None, :]).min(axis=1) <= 0.06).sum())
+    assert fasc_at_beats <= true_at_beats + 3
+    # The QRS excursions of the raw signal are no artifact time.
+    rest_s = sum(res.summary["rest_s"])
+    assert rest_s >= 0.95 * data.shape[0] * rec.duration - sum(
+        seconds(truth.segments, s) for s in ("flat", "invalid", "artifact"))
+
+
+def test_a_regular_unit_faster_than_a_heart_is_not_ecg():
+    # Continuous single discharges (~6 Hz, CoV 3.5 %, Posa 2020) chain at multiples of their interval.
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.normal(1 / 6.3, 0.035 / 6.3, 300))
+    assert not ecg_unit(t, P)
+    assert not ecg_unit(t[rng.random(t.size) < 0.5], P)     # half missed: still mostly faster than 2.5 Hz
+
+
+def test_continuous_unit_on_a_bipolar_muscle_is_not_a_heartbeat_chain():
+    # Across units, a 4–6 Hz regular unit chains at a multiple of its interval that falls at heart
+    # rates: it was labelled artifact (voluntary bipolar seed 0: continuous events 3 -> 0).
+    import pandas as pd
+
+    from emgkit.detect.events import classify_muscle
+    from emgkit.detect.params import DetectionParams
+
+    rng = np.random.default_rng(5)
+    cont = np.cumsum(rng.normal(1 / 4.2, 0.035 / 4.2, 120))
+    fps = np.sort(rng.uniform(0, cont[-1], 12))
+    times = np.r_[cont, fps]
+    units = np.r_[np.zeros(cont.size, int), np.arange(1, fps.size + 1)]
+    order = np.argsort(times)
+    dis = pd.DataFrame({"time": times[order], "unit": units[order], "ch": 0, "amplitude": 100.0,
+                        "state": "rest", "snr": 20.0})
+    segs = pd.DataFrame(columns=["muscle", "state", "start", "end"])
+    out, ev, _ = classify_muscle(dis, "m", "surface", np.zeros(fps.size + 1, bool), segs, DetectionParams(), 0,
+                                 n_channels=1)
+    assert (out["state"] == "artifact").sum() == 0
+    assert (ev["kind"] == "continuous").sum() >= 1
