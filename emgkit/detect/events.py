@@ -41,8 +41,11 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         # Units firing faster than a heart (continuous single discharges at ~6 Hz) chain at
         # sub-multiples of their interval: chains made mostly of their discharges are no heartbeat.
         lo = 1.0 / pp.ecg_rate_hz[1]
-        fast_units = {int(k) for k in np.unique(unit[pos])
-                      if np.mean(np.diff(t_all[pos[unit[pos] == k]]) < lo) > 1 - pp.ecg_chained_share}
+        fast_units = set()
+        for k in np.unique(unit[pos]):
+            isi = np.diff(t_all[pos[unit[pos] == k]])
+            if isi.size and np.mean(isi < lo) > 1 - pp.ecg_chained_share:
+                fast_units.add(int(k))
         for chain in periodic_chains(t_all[pos], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True):
             if np.mean([int(u) in fast_units for u in unit[pos[chain]]]) > 0.5:
                 continue
