@@ -236,6 +236,11 @@ def _detect(recording, params, *, hash_input: bool):
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
             plan = peel_plan(bank, p.units, units=common, min_peak_sd=floors)
+            # Rest time is peeled only with units seen at rest: a template learnt from a cramp's or
+            # a contraction's overlapping MUAPs would "explain" a fasciculation at a wrong phase.
+            at_rest = np.bincount(labels[(labels >= 0) & (cand_state == "rest")], minlength=bank.n_units)
+            rest_plan = peel_plan(bank, p.units, units=common[at_rest[common] >= p.units.min_recurring],
+                                  min_peak_sd=floors)
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
@@ -244,7 +249,8 @@ def _detect(recording, params, *, hash_input: bool):
                 # Only recurring templates peel: a rare template is one candidate's own waveform,
                 # overlaps included, and would "explain" its neighbours with a wrong unit and time.
                 # Candidates they leave unexplained are kept below, at their own peak.
-                peeled = peel_region(data, a, bank, fs, p.units, plan=plan)
+                only_rest = bool(np.all(cand_state[peel_idx[inside]] == "rest"))
+                peeled = peel_region(data, a, bank, fs, p.units, plan=rest_plan if only_rest else plan)
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
