@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from ._json import json_default
 from .errors import EmgkitFileNotFoundError, ResultFileError, file_error
 
 logger = logging.getLogger("emgkit")
@@ -268,23 +269,9 @@ def _attr_text(value):
     return value
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (pathlib.PurePath,)):
-        return str(obj)
-    if isinstance(obj, (_dt.datetime, _dt.date)):
-        return obj.isoformat()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
 def _write_json(h5, name: str, value, path) -> None:
     try:
-        text = json.dumps(value if value is not None else {}, default=_json_default)
+        text = json.dumps(value if value is not None else {}, default=json_default)
     except (TypeError, ValueError) as exc:
         raise file_error(path, f"result.{name} cannot be stored as JSON: {exc}",
                          "keep params/provenance to numbers, strings, lists and dicts",
@@ -363,7 +350,7 @@ def _write_column(group, name: str, series: pd.Series, path, where: str):
             codec, stored = "string", ["" if m else v for v, m in zip(values, missing)]
         else:
             try:
-                stored = ["" if m else json.dumps(v, default=_json_default) for v, m in zip(values, missing)]
+                stored = ["" if m else json.dumps(v, default=json_default) for v, m in zip(values, missing)]
             except (TypeError, ValueError) as exc:
                 raise file_error(path, f"column {series.name!r} of table {where} holds values that "
                                  f"cannot be stored ({exc})", "use numbers or strings",

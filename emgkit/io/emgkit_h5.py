@@ -29,6 +29,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .._json import json_default_or_str
 from ..errors import EmgkitFileNotFoundError, ParameterError, file_error
 from ..recording import ELECTRODE_KINDS, Electrode, Recording
 
@@ -52,16 +53,6 @@ def _h5py():
 
 
 # ----------------------------------------------------------------------------- writing
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, os.PathLike)):
-        return os.fspath(value)
-    return str(value)
-
-
 def _jsonable(value):
     """``value`` with every mapping key a string, so any metadata dict serialises."""
     if isinstance(value, dict):
@@ -172,7 +163,7 @@ def write_h5(rec: Recording, path, *, dtype="float32", compression: str | None =
             f.attrs["n_channels"] = n_ch
             f.attrs["n_samples"] = n
             f.attrs["source_format"] = rec.format or ""
-            f.attrs["meta"] = json.dumps(_jsonable(rec.meta), default=_json_default, ensure_ascii=False)
+            f.attrs["meta"] = json.dumps(_jsonable(rec.meta), default=json_default_or_str, ensure_ascii=False)
             for key, value in (attrs or {}).items():
                 f.attrs[str(key)] = value
             kwargs = {}

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._json import json_default_or_str
 from ..errors import (EmgkitFileNotFoundError, FileFormatError, ParameterError, TruncatedFileError,
                       UnsupportedFormatError, file_error)
 from ..recording import Electrode, Recording, electrode_from_text
@@ -867,14 +868,6 @@ def _gain_text(gain: float) -> str:
     return f"{gain:.10g}"
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
 def write_wfdb(rec: Recording, path, fmt="16", gain=None) -> Path:
     """Write ``rec`` as a WFDB record (``.hea`` + ``.dat``); returns the header path.
 
@@ -985,7 +978,7 @@ def write_wfdb(rec: Recording, path, fmt="16", gain=None) -> Path:
             if key in ("comments", "wfdb"):
                 continue  # rebuilt by the reader
             lines.append("# " + _EMGKIT_META + " " + json.dumps({str(key): value}, ensure_ascii=False,
-                                                                 default=_json_default))
+                                                                 default=json_default_or_str))
         with open(tmp_hea, "w", encoding="utf-8", newline="\n") as f:
             f.write("\n".join(lines) + "\n")
         os.replace(tmp_dat, dat_path)

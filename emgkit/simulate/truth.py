@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._json import json_default_or_str
 from ..errors import EmgkitFileNotFoundError, FileFormatError, ResultFileError, file_error
 
 TABLES = ("discharges", "events", "segments", "summary", "units")
@@ -89,21 +90,11 @@ class Truth:
             return path
         payload = {**self.attributes(), "tables": {name: _frame_to_json(df) for name, df in self.tables().items()}}
         try:
-            text = json.dumps(payload, default=_json_default, separators=(",", ":"), sort_keys=False)
+            text = json.dumps(payload, default=json_default_or_str, separators=(",", ":"), sort_keys=False)
             path.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             raise file_error(path, f"cannot write the truth ({exc.strerror})", cls=ResultFileError) from None
         return path
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
 
 
 def _frame_to_json(df: pd.DataFrame) -> dict:
@@ -147,7 +138,7 @@ def _save_into_h5(truth: Truth, path: Path) -> None:
             if f"truth_{name}" in tg:
                 del tg[f"truth_{name}"]
             _write_table(tg, f"truth_{name}", df)
-        f.attrs["truth"] = json.dumps(truth.attributes(), default=_json_default)
+        f.attrs["truth"] = json.dumps(truth.attributes(), default=json_default_or_str)
 
 
 def truth_path_for(recording_path) -> Path:

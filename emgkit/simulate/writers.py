@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..recording import Recording
-from .truth import Truth, _json_default, truth_path_for
+from .._json import json_default_or_str
+from .truth import Truth, truth_path_for
 
 log = logging.getLogger("emgkit")
 
@@ -40,7 +41,7 @@ def save(rec: Recording, truth: Truth, path) -> tuple[Path, Path]:
         from ..io.emgkit_h5 import write_h5
 
         tables = {f"truth_{name}": df for name, df in truth.tables().items()}
-        write_h5(rec, path, tables=tables, attrs={"truth": json.dumps(truth.attributes(), default=_json_default)})
+        write_h5(rec, path, tables=tables, attrs={"truth": json.dumps(truth.attributes(), default=json_default_or_str)})
         return path, path
     truth_path = truth_path_for(path)
     truth.save(truth_path)
