@@ -52,8 +52,12 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             beats.append(beats_with_missed(t_all[pos[chain]]))
             chained[chain] = True
     others = []
-    for k in np.unique(unit[rest & (unit >= 0)]):
-        idx = np.nonzero(rest & (unit == k))[0]
+    # Each unit's rest discharges, grouped in one sort (a grid has ~10⁴ one-discharge units).
+    sel = np.nonzero(rest & (unit >= 0))[0]
+    sel = sel[np.argsort(unit[sel], kind="stable")]
+    bounds = np.flatnonzero(np.diff(unit[sel])) + 1
+    for idx in np.split(sel, bounds) if sel.size else []:
+        idx = np.sort(idx)
         if ecg_unit(t_all[idx], pp):
             beats.extend(beats_with_missed(t_all[idx[c]]) for c in heartbeat_chains(t_all[idx], pp))
             beats.append(t_all[idx])
@@ -93,9 +97,18 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
         return out
     pad = pattern_params.group_isi_ms[1] / 1000
     start, end, owner = (np.array(v, dtype=np.float64) for v in zip(*bursts))
-    for i, (members, k) in enumerate(single):
-        t = t_all[members[0]]
-        out[i] = bool(np.any((start - pad <= t) & (end + pad >= t) & (owner != k)))
+    order = np.argsort(start, kind="stable")
+    start, end, owner = start[order], end[order], owner[order]
+    t = np.array([t_all[members[0]] for members, _ in single], dtype=np.float64)
+    unit = np.array([k for _, k in single], dtype=np.float64)
+    # Candidate bursts per discharge: those starting within the longest burst before it.
+    lo = np.searchsorted(start, t - pad - float((end - start).max()), side="left")
+    hi = np.searchsorted(start, t + pad, side="right")
+    n = np.maximum(hi - lo, 0)
+    which = np.repeat(np.arange(t.size), n)
+    burst = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+    hit = (end[burst] + pad >= t[which]) & (owner[burst] != unit[which])
+    out[np.unique(which[hit])] = True
     return out
 
 

@@ -70,11 +70,11 @@ def _burst_stats(ev: pd.DataFrame, disc: pd.DataFrame, prefix: str, rest_min: fl
     ibi = np.asarray(ibi)
     out[f"{prefix}_interburst_s"] = float(np.median(ibi)) if ibi.size else np.nan
     out[f"{prefix}_interburst_cov"] = float(ibi.std() / ibi.mean()) if ibi.size > 1 else np.nan
-    dec = []
-    for eid in ev["event"]:
-        a = disc.loc[disc["event"] == eid].sort_values("time")["amplitude"].to_numpy()
-        if a.size >= 2 and a[0] > 0:
-            dec.append(1.0 - a[-1] / a[0])
+    # First and last discharge of each burst (one pass over the discharges, not one per burst).
+    members = disc[disc["event"].isin(ev["event"])].sort_values("time", kind="stable")
+    ends = members.groupby("event")["amplitude"].agg(["first", "last", "size"])
+    ends = ends[(ends["size"] >= 2) & (ends["first"] > 0)]
+    dec = (1.0 - ends["last"] / ends["first"]).tolist()
     out[f"{prefix}_amplitude_decrement"] = float(np.median(dec)) if dec else np.nan
     return out
 
