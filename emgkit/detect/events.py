@@ -97,18 +97,19 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
         return out
     pad = pattern_params.group_isi_ms[1] / 1000
     start, end, owner = (np.array(v, dtype=np.float64) for v in zip(*bursts))
-    order = np.argsort(start, kind="stable")
-    start, end, owner = start[order], end[order], owner[order]
     t = np.array([t_all[members[0]] for members, _ in single], dtype=np.float64)
     unit = np.array([k for _, k in single], dtype=np.float64)
-    # Candidate bursts per discharge: those starting within the longest burst before it.
-    lo = np.searchsorted(start, t - pad - float((end - start).max()), side="left")
-    hi = np.searchsorted(start, t + pad, side="right")
-    n = np.maximum(hi - lo, 0)
-    which = np.repeat(np.arange(t.size), n)
-    burst = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
-    hit = (end[burst] + pad >= t[which]) & (owner[burst] != unit[which])
-    out[np.unique(which[hit])] = True
+
+    def covering(times, a, b):
+        """How many intervals [a, b] contain each time (sorted bounds, two binary searches)."""
+        return np.searchsorted(np.sort(a), times, side="right") - np.searchsorted(np.sort(b), times, side="left")
+
+    # Bursts of any unit around each discharge, less those of its own unit.
+    count = covering(t, start - pad, end + pad)
+    for k in np.intersect1d(unit, owner):
+        mine, own = unit == k, owner == k
+        count[mine] -= covering(t[mine], start[own] - pad, end[own] + pad)
+    out[:] = count > 0
     return out
 
 

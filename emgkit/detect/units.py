@@ -383,7 +383,7 @@ class PeelPlan:
     slot_of: np.ndarray
     owner: np.ndarray
     last_use: np.ndarray
-    spectra: dict = field(default_factory=dict)   # FFT size -> conjugate template spectra (F, c, K)
+    spectra: dict = field(default_factory=dict)   # FFT size -> conjugate template spectra (K, c, F)
 
     @property
     def n_units(self) -> int:
@@ -432,14 +432,18 @@ def peel_plan(bank: UnitBank, params: UnitParams | None = None, units: np.ndarra
 
 def _matched_filter(r: np.ndarray, plan: PeelPlan, n_pos: int) -> np.ndarray:
     """out[k, p] = Σ_c Σ_i r[c, p + i] T[k, c, i] for p < n_pos (FFT over the whole region)."""
+    from scipy import fft
+
     K, c, w = plan.T.shape
-    size = 1 << int(np.ceil(np.log2(n_pos + w - 1 + w)))
+    # Circular correlation of n_pos + w − 1 samples is exact for the first n_pos lags.
+    size = fft.next_fast_len(n_pos + w - 1, real=True)
     t_spec = plan.spectra.get(size)
-    if t_spec is None:  # regions of a muscle mostly share a few sizes
-        t_spec = plan.spectra[size] = np.conj(np.fft.rfft(plan.T, size)).transpose(2, 1, 0).copy()  # (F, c, K)
-    spec = np.fft.rfft(r[:, : n_pos + w - 1], size).T                  # (F, c)
-    prod = np.matmul(spec[:, None, :], t_spec)[:, 0, :]                # (F, K)
-    return np.fft.irfft(prod.T, size)[:, :n_pos]
+    if t_spec is None:  # pieces of a muscle mostly share a few lengths
+        if len(plan.spectra) >= 8:
+            plan.spectra.clear()
+        t_spec = plan.spectra[size] = np.conj(fft.rfft(plan.T, size, axis=2))        # (K, c, F)
+    spec = fft.rfft(r[:, : n_pos + w - 1], size, axis=1)                             # (c, F)
+    return fft.irfft(np.einsum("cf,kcf->kf", spec, t_spec), size, axis=1)[:, :n_pos]
 
 
 def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
