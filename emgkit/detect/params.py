@@ -291,6 +291,12 @@ class SegmentParams:
     #: train spreads it over a few templates, while the merged discharges of many units firing
     #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
     train_max_units: float = 8.0
+    #: A window is spontaneous activity, not an interference pattern, when at least this share of
+    #: its sorted discharges are of units firing faster than voluntary rates (interval to the
+    #: unit's nearest discharge below 1 / `PatternParams.voluntary_rate_hz`[1]): voluntary units
+    #: fire at 5–25 Hz (textbook), neuromyotonic trains at 150–300 Hz (Bednařík & Kadaňka 2001) and
+    #: myokymic bursts at up to 60 Hz (Gutmann 1991), however many templates a train is split over.
+    spontaneous_min_fast_share: float = 0.5
     #: Movement artifacts and electrode pops are large, fast excursions of the raw signal's slow
     #: content (its mean over `slow_step_s`): movement artifact energy lies at 1–20 Hz (De Luca et
     #: al., J Biomech 2010;43:1573), a pop is a step. Baseline wander (respiration, electrode

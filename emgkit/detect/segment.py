@@ -118,6 +118,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     active_units = np.zeros(n_win, dtype=np.int64)
     top_count = np.zeros(n_win, dtype=np.int64)
     total_count = np.zeros(n_win, dtype=np.int64)
+    fast_count = np.zeros(n_win, dtype=np.int64)
     isi_cov_sum = np.zeros(n_win)
     isi_cov_n = np.zeros(n_win)
     lo_isi, hi_isi = 1 / pattern_params.voluntary_rate_hz[1], 1 / pattern_params.voluntary_rate_hz[0]
@@ -135,6 +136,11 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         active_units += counts >= 2
         top_count = np.maximum(top_count, counts)
         total_count += counts
+        # Discharges of a unit firing faster than any voluntary rate (a neuromyotonic train,
+        # a myokymic burst, a doublet): the unit's interval to its nearest discharge.
+        isi = np.diff(t)
+        nearest = np.minimum(np.r_[np.inf, isi], np.r_[isi, np.inf])
+        fast_count += np.bincount(win_idx[nearest < lo_isi], minlength=n_win)
         # Irregularity (CV2, Holt et al. 1996) of this unit's firing at voluntary/cramp rates.
         if t.size >= 3:
             isi = np.diff(t)
@@ -172,7 +178,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                 | (ratio > params.interference_power_ratio)))
     d = dense.astype(np.int64)
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
-    voluntary = (regular_units >= params.voluntary_min_units) | interference | dense
+    # Voluntary units fire at 5–25 Hz each: a window where most sorted discharges come from units
+    # firing faster than that is a spontaneous train or burst, whatever templates it is split over.
+    fast = fast_count >= params.spontaneous_min_fast_share * np.maximum(total_count, 1)
+    voluntary = (regular_units >= params.voluntary_min_units) | ((interference | dense) & ~fast)
     # A high-frequency train of one unit is spontaneous activity however dense it is.
     # Surface MUAPs (10–30 ms) of a 150–300 Hz train overlap so much that most fit no template:
     # there the trains are sought over all candidates. Needle MUAPs are sorted within trains, and a
