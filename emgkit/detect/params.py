@@ -292,11 +292,22 @@ class SegmentParams:
     #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
     train_max_units: float = 8.0
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
-    #: its sorted discharges are of units firing faster than voluntary rates (interval to the
-    #: unit's nearest discharge below 1 / `PatternParams.voluntary_rate_hz`[1]): voluntary units
+    #: its sorted discharges are of units firing faster than voluntary rates (the unit's running
+    #: median interval below 1 / `PatternParams.voluntary_rate_hz`[1]): voluntary units
     #: fire at 5–25 Hz (textbook), neuromyotonic trains at 150–300 Hz (Bednařík & Kadaňka 2001) and
     #: myokymic bursts at up to 60 Hz (Gutmann 1991), however many templates a train is split over.
     spontaneous_min_fast_share: float = 0.5
+    #: A unit's firing rate around a discharge is the median of this many of its neighbouring
+    #: intervals (a missed or extra discharge does not change it).
+    rate_intervals: int = 5
+    #: ...or (a weak contraction of few units) at least `voluntary_min_units` units fire
+    #: tonically — at voluntary rates with no silence longer than `tonic_max_missed` missed
+    #: discharges — over at least `tonic_min_cover` of the `tonic_span_s` around the window.
+    #: Voluntary units fire continuously and regularly (CoV 0.1–0.25, textbook); a myokymic unit
+    #: falls silent between bursts (Gutmann 1991) for several of its intervals [ENG].
+    tonic_max_missed: int = 2
+    tonic_min_cover: float = 0.7
+    tonic_span_s: float = 0.5
     #: Movement artifacts and electrode pops are large, fast excursions of the raw signal's slow
     #: content (its mean over `slow_step_s`): movement artifact energy lies at 1–20 Hz (De Luca et
     #: al., J Biomech 2010;43:1573), a pop is a step. Baseline wander (respiration, electrode

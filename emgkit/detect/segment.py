@@ -55,6 +55,39 @@ def _effective_units(unit_ids: np.ndarray, win_idx: np.ndarray, n_win: int) -> n
     return out
 
 
+def tonic_cover(times: np.ndarray, n_win: int, window_s: float, rate_hz: tuple, max_missed: int,
+                base_intervals: int = 5) -> np.ndarray:
+    """Per window: seconds during which one unit fires tonically at ``rate_hz`` (voluntary rates).
+
+    An interval is tonic when the unit's running base interval (median of ``base_intervals``
+    neighbouring intervals) lies at ``rate_hz`` and the interval is at most ``max_missed`` + 1
+    base intervals long with half a base of slack (discharges the detector missed). A myokymic
+    unit's silence between bursts (several base intervals) and a neuromyotonic train (faster than
+    voluntary rates) are not tonic.
+    """
+    from scipy.ndimage import median_filter
+
+    out = np.zeros(n_win)
+    t = np.asarray(times, dtype=np.float64)
+    if t.size < 3 or n_win == 0:
+        return out
+    isi = np.diff(t)
+    base = median_filter(isi, size=min(base_intervals, isi.size), mode="nearest")
+    ok = ((base >= 1.0 / rate_hz[1]) & (base <= 1.0 / rate_hz[0])
+          & (isi >= 0.5 * base) & (isi <= (max_missed + 1.5) * base))
+    a, b = t[:-1][ok], t[1:][ok]
+    # Split each tonic interval over the windows it overlaps (an interval spans at most a few).
+    wa = np.minimum((a // window_s).astype(np.int64), n_win - 1)
+    wb = np.minimum((b // window_s).astype(np.int64), n_win - 1)
+    for k in range(int((wb - wa).max(initial=0)) + 1):
+        w = wa + k
+        lo = np.maximum(a, w * window_s)
+        hi = np.minimum(b, (w + 1) * window_s)
+        keep = (w <= wb) & (hi > lo)
+        np.add.at(out, w[keep], (hi - lo)[keep])
+    return out
+
+
 def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: PatternParams,
                     max_units: float) -> list[tuple[int, int]]:
     """``patterns.find_trains`` over a muscle's sorted discharges, keeping trains of one unit.
@@ -102,6 +135,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                   params: SegmentParams | None = None, pattern_params: PatternParams | None = None
                   ) -> pd.DataFrame:
     """Excluded segments of one muscle: DataFrame (muscle, state, start, end)."""
+    from scipy.ndimage import median_filter
+
     params = params or SegmentParams()
     pattern_params = pattern_params or PatternParams()
     rows = []
@@ -119,6 +154,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     top_count = np.zeros(n_win, dtype=np.int64)
     total_count = np.zeros(n_win, dtype=np.int64)
     fast_count = np.zeros(n_win, dtype=np.int64)
+    tonic_units = np.zeros(n_win, dtype=np.int64)
+    span = max(1, int(round(params.tonic_span_s / ws)))
     isi_cov_sum = np.zeros(n_win)
     isi_cov_n = np.zeros(n_win)
     lo_isi, hi_isi = 1 / pattern_params.voluntary_rate_hz[1], 1 / pattern_params.voluntary_rate_hz[0]
@@ -137,10 +174,19 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         top_count = np.maximum(top_count, counts)
         total_count += counts
         # Discharges of a unit firing faster than any voluntary rate (a neuromyotonic train,
-        # a myokymic burst, a doublet): the unit's interval to its nearest discharge.
-        isi = np.diff(t)
-        nearest = np.minimum(np.r_[np.inf, isi], np.r_[isi, np.inf])
-        fast_count += np.bincount(win_idx[nearest < lo_isi], minlength=n_win)
+        # a myokymic burst): the unit's running median interval around them (irregular
+        # cramp or voluntary firing has short single intervals at a voluntary median rate).
+        if t.size >= 2:
+            isi = np.diff(t)
+            median_isi = median_filter(isi, size=min(params.rate_intervals, isi.size), mode="nearest")
+            local = np.minimum(np.r_[np.inf, median_isi], np.r_[median_isi, np.inf])
+            fast_count += np.bincount(win_idx[local < lo_isi], minlength=n_win)
+        # Firing tonically (at voluntary rates, no silences) over most of the windows around.
+        cover = tonic_cover(t, n_win, ws, pattern_params.voluntary_rate_hz, params.tonic_max_missed,
+                            params.rate_intervals)
+        around = np.convolve(cover, np.ones(2 * span + 1), mode="same")
+        reach = np.convolve(np.ones(n_win), np.ones(2 * span + 1), mode="same") * ws
+        tonic_units += (around >= params.tonic_min_cover * reach) & (counts >= 1)
         # Irregularity (CV2, Holt et al. 1996) of this unit's firing at voluntary/cramp rates.
         if t.size >= 3:
             isi = np.diff(t)
@@ -174,6 +220,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # units: one or two myokymic units bursting back to back are as dense, but stay one or two.
     dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
              & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
+                # Few units, each firing tonically at voluntary rates: a weak contraction.
+                | ((tonic_units >= params.voluntary_min_units) & (effective_units >= params.voluntary_min_units))
                 # An interference pattern too dense to sort (most waveforms fit no template).
                 | (ratio > params.interference_power_ratio)))
     d = dense.astype(np.int64)
