@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .patterns import (FASCICULATION, beats_with_missed, classify_fibre, classify_unit, ecg_unit, find_trains,
-                       heartbeat_chains, periodic_chains, qrs_locked)
+from .patterns import (FASCICULATION, beats_with_missed, chains_chance_p, classify_fibre, classify_unit, ecg_unit,
+                       find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked)
 
 #: Events during which a surface electrode cannot show another unit's discharge to be isolated.
 BURST_KINDS = ("doublet", "multiplet", "myokymic", "neuromyotonic")
@@ -26,41 +26,70 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 
 def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
-                across_units: bool) -> None:
+                across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False) -> None:
     """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
 
-    Heartbeats are found as chains across units (``across_units``: one or two electrodes per
-    muscle) and as units beating at a heart rhythm (a template of one QRS, beats missed where it
-    is near threshold). Other units whose discharges keep to the beats' QRS windows far more
-    often than chance (the Q and S waves split off as templates of their own) are ECG too.
+    Heartbeats are found as chains across units (``across_units``) and as units beating at a heart
+    rhythm (a template of one QRS, beats missed where it is near threshold). Other units whose
+    discharges keep to the beats' QRS windows far more often than chance (the Q and S waves split
+    off as templates of their own) are ECG too.
+
+    On a ``grid`` one QRS is found as several discharges (its waves on different electrodes, many
+    of them lone candidates): the chains across units link QRS complexes (``qrs_complexes``, each
+    represented by its largest discharge in ``amplitude``), and are kept only when irregular
+    complexes at the muscle's rate would rarely form as many, as long chains (``chains_chance_p``).
     """
     beats = []
     pos = np.nonzero(rest)[0]
     chained = np.zeros(pos.size, dtype=bool)
-    if across_units:
+    if across_units and pos.size:
         # Units firing faster than a heart (continuous single discharges at ~6 Hz) chain at
         # sub-multiples of their interval: chains made mostly of their discharges are no heartbeat.
+        # Intervals between QRS complexes: an ECG template matched at both the R and the S wave of
+        # each beat fires twice per beat, not faster than a heart.
         lo = 1.0 / pp.ecg_rate_hz[1]
         fast_units = set()
-        for k in np.unique(unit[pos]):
-            isi = np.diff(t_all[pos[unit[pos] == k]])
-            if isi.size and np.mean(isi < lo) > 1 - pp.ecg_chained_share:
-                fast_units.add(int(k))
-        for chain in periodic_chains(t_all[pos], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True):
-            if np.mean([int(u) in fast_units for u in unit[pos[chain]]]) > 0.5:
+        by_unit = pos[np.argsort(unit[pos], kind="stable")]   # one sort: a grid has ~10⁴ lone units
+        for idx in np.split(by_unit, np.flatnonzero(np.diff(unit[by_unit])) + 1):
+            if idx.size < 3:
                 continue
-            beats.append(beats_with_missed(t_all[pos[chain]]))
-            chained[chain] = True
-    others = []
+            t_unit = t_all[idx]
+            isi = np.diff(t_unit[qrs_complexes(t_unit, pp.qrs_max_ms)])
+            if isi.size and np.mean(isi < lo) > 1 - pp.ecg_chained_share:
+                fast_units.add(int(unit[idx[0]]))
+        nodes = np.arange(pos.size)
+        if grid:
+            nodes = qrs_complexes(t_all[pos], pp.qrs_max_ms, None if amplitude is None else amplitude[pos])
+        chains = [c for c in periodic_chains(t_all[pos[nodes]], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True)
+                  if np.mean([int(u) in fast_units for u in unit[pos[nodes[c]]]]) <= 0.5]
+        if grid and chains:
+            span = t_all[pos[-1]] - t_all[pos[0]]
+            rate = nodes.size / span if span > 0 else np.inf
+            if chains_chance_p([c.size for c in chains], rate, span, pp) >= pp.ecg_chance_p:
+                chains = []
+        for chain in chains:
+            chained[nodes[chain]] = True
+        if grid and chains:
+            # The chains are pieces of one rhythm (a beat lost to voluntary time or crowding breaks
+            # them): beats missed between them are put back as within a unit's heartbeat chain.
+            beats.append(beats_with_missed(np.sort(t_all[pos[chained]]), pp.ecg_max_missed_beats))
+        else:
+            beats.extend(beats_with_missed(t_all[pos[nodes[c]]]) for c in chains)
+    others, rare = [], []
     # Each unit's rest discharges, grouped in one sort (a grid has ~10⁴ one-discharge units).
     sel = np.nonzero(rest & (unit >= 0))[0]
     sel = sel[np.argsort(unit[sel], kind="stable")]
     bounds = np.flatnonzero(np.diff(unit[sel])) + 1
     for idx in np.split(sel, bounds) if sel.size else []:
         idx = np.sort(idx)
-        if ecg_unit(t_all[idx], pp):
-            beats.extend(beats_with_missed(t_all[idx[c]]) for c in heartbeat_chains(t_all[idx], pp))
-            beats.append(t_all[idx])
+        if idx.size < pp.ecg_min_unit_discharges:
+            rare.append(idx)
+        elif ecg_unit(t_all[idx], pp):
+            # One beat per QRS complex (a template may match both its R and its S wave).
+            t_unit = t_all[idx[qrs_complexes(t_all[idx], pp.qrs_max_ms,
+                                             None if amplitude is None else amplitude[idx])]]
+            beats.extend(beats_with_missed(t_unit[c]) for c in heartbeat_chains(t_unit, pp))
+            beats.append(t_unit)
             state[idx] = "artifact"
             rest[idx] = False
         else:
@@ -73,12 +102,17 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     for idx in others:
         idx = idx[rest[idx]]
         locked, p_chance = qrs_locked(t_all[idx], beats, pp)
-        # A discharge whose waveform recurs too rarely to test its unit and that coincides with a
-        # QRS cannot be told from it (the QRS overlapping a MUAP fits no template either).
-        rare = idx.size < pp.ecg_min_unit_discharges
-        if rare or (locked.mean() >= pp.ecg_locked_share and p_chance < pp.ecg_locked_p):
+        if locked.mean() >= pp.ecg_locked_share and p_chance < pp.ecg_locked_p:
             state[idx[locked]] = "artifact"
             rest[idx[locked]] = False
+    # A discharge whose waveform recurs too rarely to test its unit and that coincides with a QRS
+    # cannot be told from it (the QRS overlapping a MUAP fits no template either).
+    if rare:
+        idx = np.concatenate(rare)
+        idx = idx[rest[idx]]
+        locked, _ = qrs_locked(t_all[idx], beats, pp)
+        state[idx[locked]] = "artifact"
+        rest[idx[locked]] = False
 
 
 def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) -> np.ndarray:
@@ -148,15 +182,17 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
                      if np.isfinite(snr[members]).any() else 0.5})
         next_event += 1
 
+    if kind == "surface":
+        # Before broad templates are set aside: an ECG template spread over the grid gives the beats
+        # that its Q/S-wave templates and lone QRS candidates are locked to.
+        _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
+                    grid=n_channels >= params.spikes.grid_min_channels)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
         far = (unit >= 0) & (unit < broad.size) & rest
         far[far] = broad[unit[far]]
         state[far] = "artifact"
         rest[far] = False
-    if kind == "surface":
-        # One or two electrodes per muscle: heartbeats also recognised by their rhythm across units.
-        _heartbeats(t_all, unit, rest, state, pp, across_units=n_channels < params.spikes.grid_min_channels)
     pos = np.nonzero(rest)[0]
     if pos.size > 2:
         for a, b in find_trains(t_all[pos], pp):

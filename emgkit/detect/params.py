@@ -227,6 +227,12 @@ class PatternParams:
     #: a MUAP coinciding with a QRS cannot be told from it (chance: QRS windows cover ~10–25 % of
     #: the time at 50–120 bpm).
     ecg_min_unit_discharges: int = 4
+    #: On HD grids each QRS is found as several discharges (Q, R, S waves on different electrodes,
+    #: mostly lone candidates) and a grid holds many units, so heartbeats across units are chained
+    #: over QRS complexes (discharges within `qrs_max_ms`); the chains are kept when irregular
+    #: (Poisson) complexes at the muscle's rate would form as many, as long chains with chance below
+    #: this (``patterns.chains_chance_p``; a significance level) [ENG].
+    ecg_chance_p: float = 0.001
     #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020). Across a
     #: muscle, a chain of at least `continuous_min_discharges` discharges at one steady interval
     #: (each within `continuous_max_cov` of it) at 6.3 ± 4 Hz (widened to 3–15 Hz), lasting at least

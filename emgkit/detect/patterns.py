@@ -238,6 +238,56 @@ def heartbeat_chains(times: np.ndarray, params: PatternParams | None = None, min
                            max_skip=p.ecg_max_missed_beats + 1, sole=True)
 
 
+def qrs_complexes(times: np.ndarray, max_ms: float, amplitude: np.ndarray | None = None) -> np.ndarray:
+    """Index of one discharge per complex: sorted times within ``max_ms`` of a complex's first one are
+    one complex (one QRS lasts ≤ 120 ms: its Q, R and S waves may be found as several discharges).
+
+    The complex is represented by its largest discharge (``amplitude``; the R wave), else its first.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    if t.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    span = max_ms / 1000
+    starts = []
+    i = 0
+    while i < t.size:   # greedy: a complex never grows past max_ms from its first discharge
+        starts.append(i)
+        i = int(np.searchsorted(t, t[i] + span, side="right"))
+    starts = np.asarray(starts, dtype=np.int64)
+    if amplitude is None:
+        return starts
+    amp = np.nan_to_num(np.abs(np.asarray(amplitude, dtype=np.float64)), nan=0.0)
+    ends = np.r_[starts[1:], t.size]
+    return np.array([a + int(np.argmax(amp[a:b])) for a, b in zip(starts, ends)], dtype=np.int64)
+
+
+def chains_chance_p(lengths, rate_hz: float, duration_s: float, params: PatternParams | None = None) -> float:
+    """Chance (p) of heartbeat chains at least as long and as many as ``lengths`` (beats each) among
+    irregular (Poisson, like fasciculations) discharges at ``rate_hz`` over ``duration_s``.
+
+    A link needs exactly one discharge within ± ``ecg_rr_tolerance`` of the expected beat, so a
+    chain of L beats starts at a given discharge with chance q^(L-1) and the number of chance
+    chains of ≥ L beats is Poisson with mean rate·duration·q^(L-1). The scan takes the least
+    likely L over the chains found; the RR interval was picked from the data among the heart-rate
+    range (about one choice per link window) and each L tried: Bonferroni over both.
+    """
+    from scipy.stats import poisson
+
+    p = params or PatternParams()
+    lengths = np.sort(np.asarray(lengths, dtype=np.int64))[::-1]
+    if lengths.size == 0:
+        return 1.0
+    rr = 2.0 / (p.ecg_rate_hz[0] + p.ecg_rate_hz[1])          # a mid-range RR interval (s)
+    window = 2 * p.ecg_rr_tolerance * rr
+    q = min(rate_hz * window * np.exp(-rate_hz * window), 1.0)
+    n_intervals = max(1.0, (1 / p.ecg_rate_hz[0] - 1 / p.ecg_rate_hz[1]) / window)
+    starts = max(rate_hz * duration_s, 1.0)
+    best = 1.0
+    for k, length in enumerate(lengths, start=1):     # k chains of at least `length` beats
+        best = min(best, float(poisson.sf(k - 1, starts * q ** (int(length) - 1))))
+    return min(1.0, best * n_intervals * np.unique(lengths).size)
+
+
 def ecg_unit(times: np.ndarray, params: PatternParams | None = None, min_beats: int = 4) -> bool:
     """A surface unit is the ECG when it beats regularly at heart rates: most of its discharges
     (``ecg_chained_share``) lie in heartbeat chains (missed beats allowed), or its intervals
@@ -261,8 +311,9 @@ def ecg_unit(times: np.ndarray, params: PatternParams | None = None, min_beats: 
     return bool(r.std() / r.mean() < p.ecg_max_cov)
 
 
-def beats_with_missed(chain_times: np.ndarray) -> np.ndarray:
-    """A heartbeat chain's times with the beats it skipped put back, evenly between their neighbours."""
+def beats_with_missed(chain_times: np.ndarray, max_missed: int | None = None) -> np.ndarray:
+    """A heartbeat chain's times with the beats it skipped put back, evenly between their neighbours
+    (gaps of more than ``max_missed`` beats, when given, are left as they are)."""
     t = np.asarray(chain_times, dtype=np.float64)
     if t.size < 2:
         return t
@@ -271,6 +322,9 @@ def beats_with_missed(chain_times: np.ndarray) -> np.ndarray:
     out = [t[:1]]
     for t0, g in zip(t[:-1], gaps):
         m = max(1, int(round(g / rr)))
+        if max_missed is not None and m > max_missed + 1:
+            out.append(np.array([t0 + g]))
+            continue
         out.append(t0 + g * np.arange(1, m + 1) / m)
     return np.concatenate(out)
 

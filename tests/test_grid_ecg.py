@@ -1,0 +1,112 @@
+"""ECG on HD grids (issue 4): a broad QRS field over the 8×8 electrodes, found as several templates
+and lone candidates per beat (Q, R, S waves on different electrodes), is artifact, not fasciculations."""
+import numpy as np
+import pytest
+
+import emgkit
+from emgkit.detect.params import PatternParams
+from emgkit.detect.patterns import beats_with_missed, chains_chance_p, periodic_chains, qrs_complexes
+
+P = PatternParams()
+
+
+def heartbeat_times(rng, duration, bpm=66.0, rsa=0.06, jitter=0.02):
+    """Beats at ``bpm`` with respiratory sinus arrhythmia (± ``rsa`` over a 4-s breath) and beat-to-beat jitter."""
+    out, t = [], rng.uniform(0.3, 0.9)
+    while t < duration:
+        out.append(t)
+        t += 60.0 / bpm * (1 + rsa * np.sin(2 * np.pi * 0.25 * t)) * rng.normal(1.0, jitter)
+    return np.array(out)
+
+
+def qrs_field(beats, n, fs, positions, rng, lo_uv=50.0, hi_uv=300.0):
+    """(channels, n) ECG seen by a grid: p-p rising 50 → 300 µV along a random direction, the R/S
+    balance shifting across the grid (the heart's dipole seen from different sides), ±10 % per beat."""
+    d = rng.normal(size=2)
+    proj = positions @ (d / np.linalg.norm(d))
+    u = (proj - proj.min()) / np.ptp(proj)
+    tb = np.arange(-0.3, 0.5, 1 / fs)
+    g = lambda c, s: np.exp(-0.5 * ((tb - c) / s) ** 2)
+    r_dominant = -0.15 * g(-0.025, 0.01) + g(0, 0.01) - 0.3 * g(0.03, 0.01) + 0.25 * g(0.25, 0.04)
+    s_dominant = -0.1 * g(-0.025, 0.01) + 0.3 * g(0, 0.01) - g(0.03, 0.01) + 0.2 * g(0.25, 0.04)
+    shape = u[:, None] * r_dominant + (1 - u[:, None]) * s_dominant
+    shape *= ((lo_uv + (hi_uv - lo_uv) * u) / np.ptp(shape, axis=1))[:, None]
+    out = np.zeros((positions.shape[0], n))
+    for t in beats:
+        i0 = int(round((t - 0.3) * fs))
+        lo, hi = max(i0, 0), min(i0 + tb.size, n)
+        if hi > lo:
+            out[:, lo:hi] += rng.normal(1.0, 0.1) * shape[:, lo - i0:hi - i0]
+    return out
+
+
+def grid_with_ecg(scenario, seed, duration=30.0):
+    rec, truth = emgkit.simulate(scenario, electrode="grid", duration=duration, seed=seed, ecg=False, artifacts=False)
+    rng = np.random.default_rng(100 + seed)
+    data = rec.get_data()
+    side = int(round(np.sqrt(data.shape[0])))
+    pos = 8.0 * np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), -1).reshape(-1, 2)
+    beats = heartbeat_times(rng, rec.duration)
+    data = data + qrs_field(beats, data.shape[1], rec.fs, pos, rng)
+    out = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
+                                      electrodes=rec.electrodes)
+    return out, truth, beats
+
+
+def near(times, beats, s=0.06):
+    return np.abs(np.asarray(times)[:, None] - beats[None, :]).min(axis=1) <= s
+
+
+# ---------------------------------------------------------------- building blocks
+def test_qrs_complexes_one_per_beat_represented_by_the_largest_wave():
+    # Q, R, S found at -25, 0, +30 ms of each beat (R largest), 0.9 s apart.
+    beats = np.arange(5) * 0.9 + 1.0
+    t = np.sort(np.r_[beats - 0.025, beats, beats + 0.03])
+    amp = np.tile([20.0, 100.0, 40.0], beats.size)
+    idx = qrs_complexes(t, P.qrs_max_ms, amp)
+    np.testing.assert_allclose(t[idx], beats)
+    np.testing.assert_allclose(t[qrs_complexes(t, P.qrs_max_ms)], beats - 0.025)   # no amplitude: the first
+
+
+def test_chance_of_chains_small_for_a_heart_rhythm_and_not_for_poisson_complexes():
+    rng = np.random.default_rng(7)
+    beats = heartbeat_times(rng, 30.0)
+    fps = rng.uniform(0, 30, 10)
+    t = np.sort(np.r_[beats, fps])
+    chains = periodic_chains(t, P.ecg_rate_hz, 4, P.ecg_rr_tolerance, sole=True)
+    assert chains_chance_p([c.size for c in chains], t.size / 30, 30, P) < P.ecg_chance_p
+    # Irregular discharges at 0.5–2 Hz (fasciculations, lone candidates) over 30 s: chains they
+    # form by chance are rarely significant (the test's level, with Bonferroni slack).
+    false = 0
+    for rate in (0.5, 1.0, 1.5, 2.0):
+        for _ in range(50):
+            t = np.sort(rng.uniform(0, 30, rng.poisson(rate * 30)))
+            c = periodic_chains(t, P.ecg_rate_hz, 4, P.ecg_rr_tolerance, sole=True)
+            false += bool(c) and chains_chance_p([x.size for x in c], t.size / 30, 30, P) < P.ecg_chance_p
+    assert false <= 2                                           # of 200
+
+
+def test_beats_between_chain_pieces_are_put_back_but_not_over_long_gaps():
+    chain = np.array([1.0, 1.8, 2.6, 4.2, 5.0, 9.0, 9.8])      # RR 0.8: one beat missed, then 4 s
+    got = beats_with_missed(chain, max_missed=3)
+    np.testing.assert_allclose(got, [1.0, 1.8, 2.6, 3.4, 4.2, 5.0, 9.0, 9.8])
+
+
+# ---------------------------------------------------------------- end to end
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grid_ecg_is_artifact_not_fasciculation(seed):
+    """Benign fasciculations on an 8×8 grid plus a 50–300 µV QRS field at ~66 bpm (RSA, ±10 % beats)."""
+    rec, truth, beats = grid_with_ecg("benign", seed)
+    res = emgkit.detect(rec, hash_input=False)
+    d = res.discharges
+    at_beat = near(d["time"].to_numpy(), beats)
+    assert at_beat.sum() >= beats.size                               # the QRS waves are found ...
+    assert (d["state"].to_numpy()[at_beat] == "artifact").mean() >= 0.85   # ... and are artifact
+    # Fasciculations at the beats are about what chance puts there (truth discharges at beats).
+    fasc = (d["kind"] == "fasciculation").to_numpy()
+    true_at = int(near(truth.discharges["time"].to_numpy(), beats).sum())
+    assert int((fasc & at_beat).sum()) <= true_at + 2
+    # The count of fasciculation events stays near the truth (before the fix seed 0 gave 13 for 8).
+    n_true = int((truth.events["kind"] == "fasciculation").sum())
+    n_found = int((res.events["kind"] == "fasciculation").sum())
+    assert abs(n_found - n_true) <= max(2, 0.25 * n_true)
