@@ -125,3 +125,26 @@ def peel(r, T, masks, core_first, core_last, e_t, e_core, n_core, peak_sd, floor
     cols = list(zip(*found)) if found else [[], [], [], []]
     return (np.asarray(cols[0], np.int64), np.asarray(cols[1], np.int64), np.asarray(cols[2], np.float64),
             np.asarray(cols[3], np.float64))
+
+
+def mains_subtract(x, start, hop, k_first, coef, enough, omega):
+    """Twin of ``_mains.mains_subtract``: trigonometric functions evaluated at every sample."""
+    c, n = x.shape
+    n_freq = omega.size
+    t = np.arange(start, start + n, dtype=np.float64)
+    j = (t // hop).astype(np.int64)
+    fade = np.sin(np.pi * (t - j * hop) / (2 * hop)) ** 2
+    basis = np.concatenate([np.cos(omega[:, None] * t), np.sin(omega[:, None] * t)])      # (2F, n)
+    W = coef.shape[0]
+    acc = np.zeros((c, n))
+    weight = np.zeros((c, n))
+    for idx, wgt in ((j - k_first, fade), (j - k_first - 1, 1.0 - fade)):
+        valid = (idx >= 0) & (idx < W)
+        ii = np.clip(idx, 0, W - 1)
+        on = enough[ii].T & valid[None, :]                                # (c, n)
+        est = np.einsum("ncm,mn->cn", coef[ii], basis)
+        acc += np.where(on, wgt * est, 0.0)
+        weight += np.where(on, wgt, 0.0)
+    sub = np.where(weight > 0, acc / np.where(weight > 0, weight, 1.0), 0.0)
+    x -= sub.astype(x.dtype)
+    return x
