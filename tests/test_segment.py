@@ -145,3 +145,35 @@ def test_simulated_cramp_is_one_cramp_segment_and_one_cramp_event():
     s = emgkit.evaluate(truth, res, tolerance=0.0015)
     ev = s.events[(s.events.muscle == "ALL") & (s.events.kind == "cramp")].iloc[0]
     assert ev.f1 == 1.0
+
+
+def test_two_units_firing_tonically_with_missed_discharges_are_a_weak_contraction():
+    """Two units at ~11 Hz (CoV 0.2) with a fifth of their discharges missed: a weak contraction.
+
+    Missed discharges push each unit's interval CoV past the voluntary limit, and two units stay
+    below the dense rule's effective-unit count; the units still fire without silences.
+    """
+    rng = np.random.default_rng(4)
+    units = {}
+    for k, rate in enumerate((11.0, 12.0)):
+        t = regular_train(rng, 16.0, 19.5, rate_hz=rate, cov=0.2)
+        units[k] = t[rng.uniform(size=t.size) > 0.2]
+    segs = segment_group(group(units, 30.0), units, np.array([10.0]), 30.0)
+    vol = segs[segs.state == "voluntary"]
+    assert len(vol) == 1
+    assert vol.start.iloc[0] <= 16.5 and vol.end.iloc[0] >= 19.0
+
+
+def test_a_train_split_over_many_templates_is_not_voluntary():
+    """A 200-Hz neuromyotonic train whose discharges a waning MUAP spreads over 5 templates in turn
+    (and a sixth for stray pieces) stays rest: each template fires faster than any voluntary rate."""
+    rng = np.random.default_rng(5)
+    train = 5.0 + np.cumsum(rng.normal(0.005, 0.0005, 300))            # 200 Hz for 1.5 s
+    stage = np.minimum((train - 5.0) // 0.3, 4).astype(int)           # the template drifts
+    split = np.where(rng.uniform(size=train.size) < 0.5, stage, (stage + 1) % 5)
+    units = {k: np.sort(train[split == k]) for k in range(5)}
+    units[5] = np.sort(rng.uniform(0, 30, 10))                        # a fasciculating unit
+    power = np.full(60, 100.0)
+    power[10:13] = 5000.0                                             # a train is loud
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0)
+    assert segs.empty

@@ -308,12 +308,14 @@ class SegmentParams:
     rate_intervals: int = 5
     #: ...or (a weak contraction of few units) at least `voluntary_min_units` units fire
     #: tonically — at voluntary rates with no silence longer than `tonic_max_missed` missed
-    #: discharges — over at least `tonic_min_cover` of the `tonic_span_s` around the window.
+    #: discharges — over at least `tonic_min_cover` of the window.
     #: Voluntary units fire continuously and regularly (CoV 0.1–0.25, textbook); a myokymic unit
     #: falls silent between bursts (Gutmann 1991) for several of its intervals [ENG].
-    tonic_max_missed: int = 2
-    tonic_min_cover: float = 0.7
-    tonic_span_s: float = 0.5
+    tonic_max_missed: int = 1
+    tonic_min_cover: float = 0.6
+    #: ...while the window's discharges spread over an effective number of units of at least this
+    #: (two units sharing them 1:2 give 1.8; one unit with a stray neighbour stays near 1).
+    tonic_min_effective_units: float = 1.5
     #: Movement artifacts and electrode pops are large, fast excursions of the raw signal's slow
     #: content (its mean over `slow_step_s`): movement artifact energy lies at 1–20 Hz (De Luca et
     #: al., J Biomech 2010;43:1573), a pop is a step. Baseline wander (respiration, electrode

@@ -155,7 +155,6 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     total_count = np.zeros(n_win, dtype=np.int64)
     fast_count = np.zeros(n_win, dtype=np.int64)
     tonic_units = np.zeros(n_win, dtype=np.int64)
-    span = max(1, int(round(params.tonic_span_s / ws)))
     isi_cov_sum = np.zeros(n_win)
     isi_cov_n = np.zeros(n_win)
     lo_isi, hi_isi = 1 / pattern_params.voluntary_rate_hz[1], 1 / pattern_params.voluntary_rate_hz[0]
@@ -181,12 +180,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
             median_isi = median_filter(isi, size=min(params.rate_intervals, isi.size), mode="nearest")
             local = np.minimum(np.r_[np.inf, median_isi], np.r_[median_isi, np.inf])
             fast_count += np.bincount(win_idx[local < lo_isi], minlength=n_win)
-        # Firing tonically (at voluntary rates, no silences) over most of the windows around.
+        # Firing tonically (at voluntary rates, no silences) over most of the window.
         cover = tonic_cover(t, n_win, ws, pattern_params.voluntary_rate_hz, params.tonic_max_missed,
                             params.rate_intervals)
-        around = np.convolve(cover, np.ones(2 * span + 1), mode="same")
-        reach = np.convolve(np.ones(n_win), np.ones(2 * span + 1), mode="same") * ws
-        tonic_units += (around >= params.tonic_min_cover * reach) & (counts >= 1)
+        tonic_units += cover >= params.tonic_min_cover * ws
         # Irregularity (CV2, Holt et al. 1996) of this unit's firing at voluntary/cramp rates.
         if t.size >= 3:
             isi = np.diff(t)
@@ -221,7 +218,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
              & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
                 # Few units, each firing tonically at voluntary rates: a weak contraction.
-                | ((tonic_units >= params.voluntary_min_units) & (effective_units >= params.voluntary_min_units))
+                | ((tonic_units >= params.voluntary_min_units) & (effective_units >= params.tonic_min_effective_units))
                 # An interference pattern too dense to sort (most waveforms fit no template).
                 | (ratio > params.interference_power_ratio)))
     d = dense.astype(np.int64)
