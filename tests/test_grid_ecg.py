@@ -110,3 +110,22 @@ def test_grid_ecg_is_artifact_not_fasciculation(seed):
     n_true = int((truth.events["kind"] == "fasciculation").sum())
     n_found = int((res.events["kind"] == "fasciculation").sum())
     assert abs(n_found - n_true) <= max(2, 0.25 * n_true)
+
+
+def test_fast_rhythm_split_over_lone_candidates_is_no_grid_heartbeat():
+    # A continuous unit (~5 Hz) whose discharges are lone candidates, one "unit" each, chains at
+    # sub-multiples of its interval at heart rates: it was labelled artifact (voluntary grid seed 0
+    # disF1 0.80 -> 0.04 in a first version); only complexes with a broad template can be beats.
+    import pandas as pd
+
+    from emgkit.detect.events import classify_muscle
+    from emgkit.detect.params import DetectionParams
+
+    rng = np.random.default_rng(6)
+    times = np.cumsum(rng.normal(1 / 5.0, 0.035 / 5.0, 140))
+    dis = pd.DataFrame({"time": times, "unit": np.arange(times.size), "ch": 0, "amplitude": 80.0,
+                        "state": "rest", "snr": 20.0})
+    segs = pd.DataFrame(columns=["muscle", "state", "start", "end"])
+    out, _, _ = classify_muscle(dis, "m", "surface", np.zeros(times.size, bool), segs, DetectionParams(), 0,
+                                broad=np.zeros(0, bool), n_channels=64)
+    assert (out["state"] == "artifact").sum() == 0

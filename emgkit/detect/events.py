@@ -26,7 +26,8 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 
 def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
-                across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False) -> None:
+                across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False,
+                far: np.ndarray | None = None) -> None:
     """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
 
     Heartbeats are found as chains across units (``across_units``) and as units beating at a heart
@@ -36,7 +37,8 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
 
     On a ``grid`` one QRS is found as several discharges (its waves on different electrodes, many
     of them lone candidates): the chains across units link QRS complexes (``qrs_complexes``, each
-    represented by its largest discharge in ``amplitude``), and are kept only when irregular
+    represented by its largest discharge in ``amplitude``; only complexes holding a discharge of a
+    broad template, ``far``, a far field like the ECG), and are kept only when irregular
     complexes at the muscle's rate would rarely form as many, as long chains (``chains_chance_p``).
     """
     beats = []
@@ -58,10 +60,23 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             if isi.size and np.mean(isi < lo) > 1 - pp.ecg_chained_share:
                 fast_units.add(int(unit[idx[0]]))
         nodes = np.arange(pos.size)
+        fast_nodes = np.zeros(pos.size, dtype=bool)
         if grid:
             nodes = qrs_complexes(t_all[pos], pp.qrs_max_ms, None if amplitude is None else amplitude[pos])
+            if far is not None:
+                # The ECG is a far field over most of the grid: only complexes holding a discharge of
+                # a broad template are beats (lone candidates of a split fast rhythm chain too).
+                first = qrs_complexes(t_all[pos], pp.qrs_max_ms)
+                has_far = np.add.reduceat(far[pos].astype(np.int64), first) > 0 if first.size else first.astype(bool)
+                nodes = nodes[has_far]
+            fast_nodes = np.zeros(nodes.size, dtype=bool)
+            # A fast regular rhythm split over lone candidates (one "unit" each) chains at
+            # sub-multiples too: complexes in a continuous-rate chain are no heartbeats.
+            for c in periodic_chains(t_all[pos[nodes]], pp.continuous_rate_hz, pp.continuous_min_discharges,
+                                     pp.continuous_max_cov, max_skip=1):
+                fast_nodes[c] = True
         chains = [c for c in periodic_chains(t_all[pos[nodes]], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True)
-                  if np.mean([int(u) in fast_units for u in unit[pos[nodes[c]]]]) <= 0.5]
+                  if np.mean(np.array([int(u) in fast_units for u in unit[pos[nodes[c]]]]) | fast_nodes[c]) <= 0.5]
         if grid and chains:
             span = t_all[pos[-1]] - t_all[pos[0]]
             rate = nodes.size / span if span > 0 else np.inf
@@ -182,15 +197,18 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
                      if np.isfinite(snr[members]).any() else 0.5})
         next_event += 1
 
+    far = np.zeros(len(dis), dtype=bool)
+    if broad is not None and broad.size:
+        far = (unit >= 0) & (unit < broad.size) & rest
+        far[far] = broad[unit[far]]
     if kind == "surface":
         # Before broad templates are set aside: an ECG template spread over the grid gives the beats
         # that its Q/S-wave templates and lone QRS candidates are locked to.
         _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
-                    grid=n_channels >= params.spikes.grid_min_channels)
+                    grid=n_channels >= params.spikes.grid_min_channels, far=far)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
-        far = (unit >= 0) & (unit < broad.size) & rest
-        far[far] = broad[unit[far]]
+        far &= rest
         state[far] = "artifact"
         rest[far] = False
     pos = np.nonzero(rest)[0]
