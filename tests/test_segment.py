@@ -177,3 +177,15 @@ def test_a_train_split_over_many_templates_is_not_voluntary():
     power[10:13] = 5000.0                                             # a train is loud
     segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0)
     assert segs.empty
+
+
+def test_long_myokymic_bursts_filling_most_of_the_time_stay_rest():
+    """Two units bursting 10 discharges at 25 Hz with silences of ~3 intervals (as the simulator's
+    myokymia): the bursts fill ~75 % of the time at voluntary rates, but the units fall silent."""
+    rng = np.random.default_rng(6)
+    units = {0: myokymic_unit(rng, 30.0, intraburst_hz=25.0, n_per_burst=10, silence_s=0.09),
+             1: myokymic_unit(rng, 30.0, intraburst_hz=24.0, n_per_burst=10, silence_s=0.1)}
+    gc = group(units, 30.0)
+    assert gc.window_count.mean() / WS >= SegmentParams().interference_min_rate_hz
+    segs = segment_group(gc, units, np.array([10.0]), 30.0)
+    assert segs.empty

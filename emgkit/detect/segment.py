@@ -61,9 +61,10 @@ def tonic_cover(times: np.ndarray, n_win: int, window_s: float, rate_hz: tuple, 
 
     An interval is tonic when the unit's running base interval (median of ``base_intervals``
     neighbouring intervals) lies at ``rate_hz`` and the interval is at most ``max_missed`` + 1
-    base intervals long with half a base of slack (discharges the detector missed). A myokymic
-    unit's silence between bursts (several base intervals) and a neuromyotonic train (faster than
-    voluntary rates) are not tonic.
+    base intervals long with half a base of slack (discharges the detector missed). A longer
+    interval at such a base is a silence: a window where the unit falls silent gets 0, so a
+    myokymic unit's bursts (silences of several intervals, Gutmann 1991) never count, however
+    much of the window they fill. A neuromyotonic train (faster than voluntary rates) is not tonic.
     """
     from scipy.ndimage import median_filter
 
@@ -73,18 +74,21 @@ def tonic_cover(times: np.ndarray, n_win: int, window_s: float, rate_hz: tuple, 
         return out
     isi = np.diff(t)
     base = median_filter(isi, size=min(base_intervals, isi.size), mode="nearest")
-    ok = ((base >= 1.0 / rate_hz[1]) & (base <= 1.0 / rate_hz[0])
-          & (isi >= 0.5 * base) & (isi <= (max_missed + 1.5) * base))
-    a, b = t[:-1][ok], t[1:][ok]
-    # Split each tonic interval over the windows it overlaps (an interval spans at most a few).
-    wa = np.minimum((a // window_s).astype(np.int64), n_win - 1)
-    wb = np.minimum((b // window_s).astype(np.int64), n_win - 1)
-    for k in range(int((wb - wa).max(initial=0)) + 1):
-        w = wa + k
-        lo = np.maximum(a, w * window_s)
-        hi = np.minimum(b, (w + 1) * window_s)
-        keep = (w <= wb) & (hi > lo)
-        np.add.at(out, w[keep], (hi - lo)[keep])
+    at_rate = (base >= 1.0 / rate_hz[1]) & (base <= 1.0 / rate_hz[0]) & (isi >= 0.5 * base)
+    short = isi <= (max_missed + 1.5) * base
+    silent = np.zeros(n_win)
+    for ok, acc in ((at_rate & short, out), (at_rate & ~short, silent)):
+        a, b = t[:-1][ok], t[1:][ok]
+        # Split each interval over the windows it overlaps.
+        wa = np.minimum((a // window_s).astype(np.int64), n_win - 1)
+        wb = np.minimum((b // window_s).astype(np.int64), n_win - 1)
+        for k in range(int((wb - wa).max(initial=0)) + 1):
+            w = wa + k
+            lo = np.maximum(a, w * window_s)
+            hi = np.minimum(b, (w + 1) * window_s)
+            keep = (w <= wb) & (hi > lo)
+            np.add.at(acc, w[keep], (hi - lo)[keep])
+    out[silent > 0] = 0.0
     return out
 
 
