@@ -11,6 +11,7 @@ import emgkit
 from emgkit.detect.params import PatternParams, SegmentParams
 from emgkit.detect.patterns import beats_with_missed, ecg_unit, qrs_locked
 from emgkit.detect.segment import slow_excursions
+from ecg_signals import heartbeat_times
 
 FS = 2048.0
 P = PatternParams()
@@ -22,15 +23,6 @@ def wander(t, rng, total_uv=150.0):
     f = rng.uniform(0.05, 0.8, 3)
     f[0] = 0.8                              # the fastest wander the simulator found excluded
     return sum(total_uv / 3 * np.sin(2 * np.pi * fk * t + rng.uniform(0, 2 * np.pi)) for fk in f)
-
-
-def heartbeat_times(rng, duration, bpm=70.0, rsa=0.06, jitter=0.02):
-    """Beats at ``bpm`` with respiratory sinus arrhythmia (± ``rsa`` over a 4-s breath) and beat-to-beat jitter."""
-    out, t = [], rng.uniform(0.3, 0.9)
-    while t < duration:
-        out.append(t)
-        t += 60.0 / bpm * (1 + rsa * np.sin(2 * np.pi * 0.25 * t)) * rng.normal(1.0, jitter)
-    return np.array(out)
 
 
 def ecg_trace(beats, n, fs, amplitude_uv, rng):

@@ -6,17 +6,9 @@ import pytest
 import emgkit
 from emgkit.detect.params import PatternParams
 from emgkit.detect.patterns import beats_with_missed, chains_chance_p, periodic_chains, qrs_complexes
+from ecg_signals import heartbeat_times
 
 P = PatternParams()
-
-
-def heartbeat_times(rng, duration, bpm=66.0, rsa=0.06, jitter=0.02):
-    """Beats at ``bpm`` with respiratory sinus arrhythmia (± ``rsa`` over a 4-s breath) and beat-to-beat jitter."""
-    out, t = [], rng.uniform(0.3, 0.9)
-    while t < duration:
-        out.append(t)
-        t += 60.0 / bpm * (1 + rsa * np.sin(2 * np.pi * 0.25 * t)) * rng.normal(1.0, jitter)
-    return np.array(out)
 
 
 def qrs_field(beats, n, fs, positions, rng, lo_uv=50.0, hi_uv=300.0):
@@ -46,7 +38,7 @@ def grid_with_ecg(scenario, seed, duration=30.0):
     data = rec.get_data()
     side = int(round(np.sqrt(data.shape[0])))
     pos = 8.0 * np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), -1).reshape(-1, 2)
-    beats = heartbeat_times(rng, rec.duration)
+    beats = heartbeat_times(rng, rec.duration, bpm=66.0)
     data = data + qrs_field(beats, data.shape[1], rec.fs, pos, rng)
     out = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
                                       electrodes=rec.electrodes)
@@ -70,7 +62,7 @@ def test_qrs_complexes_one_per_beat_represented_by_the_largest_wave():
 
 def test_chance_of_chains_small_for_a_heart_rhythm_and_not_for_poisson_complexes():
     rng = np.random.default_rng(7)
-    beats = heartbeat_times(rng, 30.0)
+    beats = heartbeat_times(rng, 30.0, bpm=66.0)
     fps = rng.uniform(0, 30, 10)
     t = np.sort(np.r_[beats, fps])
     chains = periodic_chains(t, P.ecg_rate_hz, 4, P.ecg_rr_tolerance, sole=True)
