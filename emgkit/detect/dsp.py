@@ -325,11 +325,15 @@ def refine_mains(windows, fs: float, f0: float, span_hz: float = 0.5, step_hz: f
     """
     grid = np.arange(f0 - span_hz, f0 + span_hz + step_hz / 2, step_hz)
     power = np.zeros(grid.size)
+    # Block means down to ~1 kHz: the mains band is untouched, the DFT below is 20–50× cheaper.
+    q = max(1, int(fs // 1000))
     for x in windows:
         x = np.nan_to_num(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+        n = x.shape[1] // q * q
+        x = x[:, :n].reshape(x.shape[0], -1, q).mean(axis=2)
         if x.shape[1] < 16:
             continue
-        t = np.arange(x.shape[1]) / fs
+        t = (np.arange(x.shape[1]) * q + (q - 1) / 2) / fs
         taper = np.hanning(x.shape[1])
         phasor = np.exp(-2j * np.pi * grid[:, None] * t[None, :]) * taper[None, :]
         power += (np.abs(phasor @ x.T) ** 2).sum(axis=1)
