@@ -245,7 +245,8 @@ def _detect(recording, params, *, hash_input: bool):
                 data = gc.regions.get((a, b))
                 if data is None:
                     data = filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[gc.channels]
-                inside = (s >= c0) & (s < c1)
+                # Candidates are in time order: the piece's core is one slice of them.
+                inside = slice(*np.searchsorted(s, [c0, c1]))
                 # Only recurring templates peel: a rare template is one candidate's own waveform,
                 # overlaps included, and would "explain" its neighbours with a wrong unit and time.
                 # Candidates they leave unexplained are kept below, at their own peak.

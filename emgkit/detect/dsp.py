@@ -378,15 +378,14 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
     k_last = int(np.ceil((start + n) / hop))
     coef = np.zeros((k_last - k_first + 1, c, m))
     enough = np.zeros((k_last - k_first + 1, c), dtype=bool)
-    pair_rows = (iu[0], iu[1])
 
     def fit(seg0, wk, basis):
         """Least-squares coefficients (c, m) of ``basis`` to ``seg0`` with sample weights ``wk``."""
         rhs = (seg0 * wk) @ basis.T                                       # (c, m)
-        g = wk @ (basis[pair_rows[0]] * basis[pair_rows[1]]).T
+        g = wk @ (basis[iu[0]] * basis[iu[1]]).T                         # upper triangle of the Gram
         gram = np.zeros((c, m, m))
-        gram[:, pair_rows[0], pair_rows[1]] = g
-        gram[:, pair_rows[1], pair_rows[0]] = g
+        gram[:, iu[0], iu[1]] = g
+        gram[:, iu[1], iu[0]] = g
         gram += np.eye(m)[None] * (1e-9 * np.maximum(wk.sum(axis=1), 1.0))[:, None, None]
         return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
