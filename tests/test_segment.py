@@ -101,9 +101,16 @@ def test_many_units_recruited_together_are_voluntary():
     units[10] = np.sort(rng.uniform(0, 30, 8))        # a fasciculating unit throughout
     power = np.full(60, 100.0)
     power[20:32] = 2000.0                              # held effort: a plateau
-    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0)
+    params = SegmentParams()
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0, params)
     assert list(segs.state) == ["voluntary"]
-    assert segs.start.iloc[0] == pytest.approx(10.0, abs=WS) and segs.end.iloc[0] == pytest.approx(16.0, abs=WS)
+    # Found on whole windows, then widened by the recruitment/derecruitment pad on each side.
+    pad = params.voluntary_pad_s
+    assert segs.start.iloc[0] == pytest.approx(10.0 - pad, abs=WS) and segs.end.iloc[0] == pytest.approx(16.0 + pad, abs=WS)
+    bare = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0,
+                         SegmentParams(voluntary_pad_s=0.0))
+    assert bare.start.iloc[0] - segs.start.iloc[0] == pytest.approx(pad)
+    assert segs.end.iloc[0] - bare.end.iloc[0] == pytest.approx(pad)
 
 
 def test_irregular_rise_and_fall_recruitment_is_a_cramp():

@@ -337,6 +337,10 @@ class SegmentParams:
     artifact_pad_s: float = 0.1
     #: Neighbouring excluded windows closer than this (s) are joined.
     join_gap_s: float = 0.5
+    #: Voluntary and cramp stretches are widened by this much (s) on each side: at the onset and end
+    #: of a contraction single units fire at 5–8 Hz before and after recruitment fills the windows
+    #: (orderly recruitment, Henneman; onset firing rates, De Luca & Hostage 2010) [ENG].
+    voluntary_pad_s: float = 0.25
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).
     max_noise_uv_surface: float = 100.0
     max_noise_uv_needle: float = 100.0

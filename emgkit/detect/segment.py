@@ -245,7 +245,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     for a, b in _intervals(voluntary, ws, join):
         w0, w1 = int(round(a / ws)), int(round(b / ws))
         state = excluded_state(gc.window_power[w0:w1], cv2[w0:w1], pattern_params)
-        rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": min(b, duration)})
+        # Recruitment and derecruitment: the first and last units fire before and after the
+        # windows are dense enough to be recognised.
+        pad = params.voluntary_pad_s
+        rows.append({"muscle": gc.muscle, "state": state, "start": max(0.0, a - pad), "end": min(b + pad, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
     # Surface units that are the ECG (a QRS template at a heart rhythm) time its beats.
