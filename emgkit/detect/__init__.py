@@ -239,8 +239,10 @@ def _detect(recording, params, *, hash_input: bool):
             # Rest time is peeled only with units seen at rest: a template learnt from a cramp's or
             # a contraction's overlapping MUAPs would "explain" a fasciculation at a wrong phase.
             at_rest = np.bincount(labels[(labels >= 0) & (cand_state == "rest")], minlength=bank.n_units)
-            rest_plan = peel_plan(bank, p.units, units=common[at_rest[common] >= p.units.min_recurring],
-                                  min_peak_sd=floors)
+            seen_at_rest = common[at_rest[common] >= p.units.min_recurring]
+            # Mostly the same units: then one plan (and one cross-correlation cache) serves both.
+            rest_plan = plan if seen_at_rest.size == common.size else \
+                peel_plan(bank, p.units, units=seen_at_rest, min_peak_sd=floors)
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:

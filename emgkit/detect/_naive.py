@@ -130,7 +130,6 @@ def peel(r, T, masks, core_first, core_last, e_t, e_core, n_core, peak_sd, floor
 def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     """Twin of ``_mains.mains_subtract``: trigonometric functions evaluated at every sample."""
     c, n = x.shape
-    n_freq = omega.size
     t = np.arange(start, start + n, dtype=np.float64)
     j = (t // hop).astype(np.int64)
     fade = np.sin(np.pi * (t - j * hop) / (2 * hop)) ** 2
