@@ -713,7 +713,6 @@ def mad(x, stride, n_parts):
 
 # ----------------------------------------------------------------------------- peaks of |x|
 _BLOCK = 64
-_SUPER = 16 * _BLOCK
 
 
 @jit()
@@ -733,11 +732,6 @@ def _scan_channel(a, thr, exclusion, start, stop, out, cap):
     resume = start  # samples within `exclusion` after a peak cannot be peaks
     b0 = start
     while b0 < stop:
-        # Most of a recording is below threshold: skip a whole run of blocks with one count.
-        s1 = min(b0 + _SUPER, stop)
-        if s1 - b0 == _SUPER and _n_above(a, b0, s1, thr) == 0:
-            b0 = s1
-            continue
         b1 = min(b0 + _BLOCK, stop)
         if b1 > resume and _n_above(a, b0, b1, thr) > 0:
             for i in range(max(b0, resume), b1):
