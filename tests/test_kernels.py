@@ -192,6 +192,23 @@ def peaks(x, thr, exclusion, **kw):
     return got
 
 
+def test_masked_noise_sigma_matches_its_twin_exactly():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 5, (5, 3000)).astype(np.float32)
+    x[0, 100:160] += 400 * np.hanning(60).astype(np.float32)   # a burst the mask sets aside
+    x[1, ::7] = np.nan                                         # NaN ignored
+    x[2] = np.nan                                              # all NaN: NaN
+    x[3, :2700] = 500 * np.sign(np.sin(np.arange(2700) / 2))   # mostly busy: too few quiet samples
+    for half_width in (0, 5, 20, 400):
+        fast = dsp.masked_noise_sigma(x, half_width)
+        slow = dsp.masked_noise_sigma(x, half_width, kernel=False)
+        np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, equal_nan=True)
+    assert dsp.masked_noise_sigma(x, 5)[0] == pytest.approx(5.0, rel=0.1)   # the burst is left out
+    assert np.isnan(dsp.masked_noise_sigma(x, 5)[2])
+    assert dsp.masked_noise_sigma(np.zeros((2, 0), np.float32), 3).shape == (2,)
+
+
 def test_peaks_exact_small_cases():
     # empty and one sample
     ch, s, v = peaks(np.zeros((2, 0), np.float32), [1.0, 1.0], 3)

@@ -103,3 +103,34 @@ def test_mains_kernel_matches_its_numpy_twin():
         slow = dsp.remove_mains(x.copy(), fs, freqs, start, window, mask_half=int(0.005 * fs), kernel=False)
         np.testing.assert_allclose(fast, slow, atol=2e-3)
         assert np.isnan(fast[-1, 10:30]).all() and np.isfinite(fast[-1, 30:]).all()
+
+
+def test_mains_fit_kernel_matches_its_numpy_twin():
+    from emgkit.detect import _mains, _naive
+
+    rng = np.random.default_rng(11)
+    for fs, c, start, stride, half_s in ((2048.0, 4, 0, 3, 4), (2048.0, 2, 12345, 3, 0), (30000.0, 1, 777, 50, 3)):
+        n = int(1.1 * fs)
+        t = (np.arange(n) + start) / fs
+        x = (rng.normal(0, 4, (c, n)) + 25 * np.sin(2 * np.pi * 50.02 * t + 0.3)[None]).astype(np.float32)
+        x[0, n // 3: n // 3 + 60] += 400.0                       # a deflection the fit must mask
+        x[-1, 5:200] = np.nan                                    # invalid samples are not fitted
+        if c > 2:
+            x[1, : int(0.8 * fs)] += 300 * np.sign(np.sin(np.arange(int(0.8 * fs)) / 3))  # too busy to fit
+        omega = 2 * np.pi * dsp.mains_harmonics(50.02, fs, 3) / fs
+        hop = int(0.2 * fs)
+        k_first, k_last = start // hop - 1, -(-(start + n) // hop)
+        args = (start, stride, hop, k_first, k_last, omega, 4.0, half_s, 0.3)
+        fast_coef, fast_ok = _mains.mains_fit(x, *args)
+        slow_coef, slow_ok = _naive.mains_fit(x, *args)
+        np.testing.assert_array_equal(fast_ok, slow_ok)
+        assert fast_ok.any() and (~fast_ok).any()
+        np.testing.assert_allclose(fast_coef[fast_ok], slow_coef[slow_ok], rtol=1e-7, atol=1e-7)
+
+
+def test_mains_fit_of_an_empty_or_short_span_holds_nothing():
+    from emgkit.detect import _mains
+
+    omega = 2 * np.pi * np.array([50.0]) / 2048.0
+    coef, ok = _mains.mains_fit(np.zeros((2, 10), np.float32), 0, 3, 400, -1, 1, omega, 4.0, 1, 0.3)
+    assert coef.shape == (3, 2, 2) and not ok.any()

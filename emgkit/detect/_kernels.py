@@ -13,6 +13,8 @@ from numba import prange
 
 from .._numba import jit
 
+_MAD_TO_SIGMA = 0.6744897501960817  # Φ⁻¹(0.75), as dsp.MAD_TO_SIGMA
+
 # ----------------------------------------------------------------------------- IIR filtering
 # Direct form II transposed biquads, state in float64, samples float32. The
 # generated kernels below run a group of sections inside one sample loop with
@@ -709,6 +711,71 @@ def mad(x, stride, n_parts):
             value = _exact_median_mad(x[c], stride)[1]
         result[c] = value
     return result
+
+
+@jit()
+def _median_abs_deviation(buf, k, center):
+    """median |buf[:k] − center| (buf[:k] is overwritten)."""
+    for i in range(k):
+        buf[i] = abs(buf[i] - center)
+    return np.median(buf[:k])
+
+
+@jit(parallel=True)
+def masked_mad(x, half_width, n_iter, clip_sd, min_quiet):
+    """MAD σ per channel (c, n) away from large deflections; twin ``_naive.masked_noise_sigma``.
+
+    First over the finite samples; then ``n_iter`` times over those farther than ``half_width``
+    from any |x − median| > ``clip_sd``·σ, kept when at least ``min_quiet`` of the channel is left.
+    """
+    c, n = x.shape
+    sigma = np.full(c, np.nan)
+    for ch in prange(c):
+        row = x[ch]
+        buf = np.empty(n)
+        k = 0
+        for i in range(n):
+            v = np.float64(row[i])
+            if v == v:
+                buf[k] = v
+                k += 1
+        if k == 0:
+            continue
+        med = np.median(buf[:k])
+        k = 0
+        for i in range(n):
+            v = np.float64(row[i])
+            if v == v:
+                buf[k] = v
+                k += 1
+        s = _median_abs_deviation(buf, k, med) / _MAD_TO_SIGMA
+        if n < 8 * half_width:
+            sigma[ch] = s
+            continue
+        quiet = np.empty(n, dtype=np.bool_)
+        for _ in range(n_iter):
+            limit = clip_sd * s
+            last_big = -(1 << 62)
+            for i in range(n):  # dilation by half_width: forward pass, then backward
+                v = np.float64(row[i])
+                if abs(v - med) > limit:
+                    last_big = i
+                quiet[i] = (v == v) and i - last_big > half_width
+            next_big = 1 << 62
+            k = 0
+            for i in range(n - 1, -1, -1):
+                v = np.float64(row[i])
+                if abs(v - med) > limit:
+                    next_big = i
+                if quiet[i] and next_big - i > half_width:
+                    buf[k] = v
+                    k += 1
+            if k == 0 or k < min_quiet * n:
+                break
+            med_q = np.median(buf[:k])
+            s = _median_abs_deviation(buf, k, med_q) / _MAD_TO_SIGMA
+        sigma[ch] = s
+    return sigma
 
 
 # ----------------------------------------------------------------------------- peaks of |x|

@@ -147,3 +147,77 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     sub = np.where(weight > 0, acc / np.where(weight > 0, weight, 1.0), 0.0)
     x -= sub.astype(x.dtype)
     return x
+
+
+def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, min_kept):
+    """Twin of ``_mains.mains_fit``: one Gram matrix and ``np.linalg.solve`` per window and channel."""
+    from scipy.ndimage import maximum_filter1d
+
+    c, n = x.shape
+    m = 2 * omega.size
+    iu = np.triu_indices(m)
+    coef = np.zeros((k_last - k_first + 1, c, m))
+    enough = np.zeros((k_last - k_first + 1, c), dtype=bool)
+    mean_abs = np.sqrt(2 / np.pi)
+
+    def fit(seg0, wk, basis):
+        rhs = (seg0 * wk) @ basis.T
+        g = wk @ (basis[iu[0]] * basis[iu[1]]).T
+        gram = np.zeros((c, m, m))
+        gram[:, iu[0], iu[1]] = g
+        gram[:, iu[1], iu[0]] = g
+        gram += np.eye(m)[None] * (1e-9 * np.maximum(wk.sum(axis=1), 1.0))[:, None, None]
+        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+    for k in range(k_first, k_last + 1):
+        a, b = max(k * hop, start), min(k * hop + 2 * hop, start + n)
+        a_s = a + (-a) % stride
+        if b - a_s < 8 * stride:
+            continue
+        t_s = np.arange(a_s, b, stride, dtype=np.float64)
+        phase = omega[:, None] * t_s[None, :]
+        basis = np.concatenate([np.cos(phase), np.sin(phase)])
+        seg = x[:, a_s - start: b - start: stride].astype(np.float64)
+        finite = np.isfinite(seg)
+        seg0 = np.where(finite, seg, 0.0)
+        resid = seg0 - fit(seg0, finite.astype(np.float64), basis) @ basis
+        dev = np.abs(resid) * finite
+        sigma = dev.sum(axis=1, keepdims=True) / np.maximum(finite.sum(axis=1, keepdims=True), 1) / mean_abs
+        calm = dev <= mask_sd * sigma
+        sigma = (dev * calm).sum(axis=1, keepdims=True) / np.maximum((calm & finite).sum(axis=1, keepdims=True), 1) \
+            / mean_abs / (1 - np.exp(-mask_sd ** 2 / 2))
+        big = dev > mask_sd * np.maximum(sigma, 1e-12)
+        if half_s:
+            big = maximum_filter1d(big.astype(np.uint8), 2 * half_s + 1, axis=1).astype(bool)
+        keep = ~big & finite
+        ok = keep.mean(axis=1) >= min_kept
+        coef[k - k_first] = np.where(ok[:, None], fit(seg0, keep.astype(np.float64), basis), 0.0)
+        enough[k - k_first] = ok
+    return coef, enough
+
+
+def masked_noise_sigma(block, half_width: int, n_iter: int = 2, clip_sd: float = 3.0, min_quiet: float = 0.2):
+    """Twin of ``_kernels.masked_mad`` with ``np.nanmedian``."""
+    import warnings as _warnings
+
+    x = np.atleast_2d(np.asarray(block, dtype=np.float64))
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)  # an all-invalid window gives NaN, ignored later
+        med = np.nanmedian(x, axis=1, keepdims=True)
+        sigma = np.nanmedian(np.abs(x - med), axis=1) / MAD_TO_SIGMA
+    if x.shape[1] < 8 * half_width:
+        return sigma
+    kernel = np.ones(2 * half_width + 1)
+    for _ in range(n_iter):
+        big = np.abs(x - med) > clip_sd * sigma[:, None]
+        near = np.stack([np.convolve(b, kernel, mode="same") > 0 for b in big])
+        quiet = np.where(near | np.isnan(x), np.nan, x)
+        enough = np.isfinite(quiet).mean(axis=1) >= min_quiet
+        if not enough.any():
+            break
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", RuntimeWarning)  # channels with no quiet sample keep σ
+            med_q = np.nanmedian(quiet, axis=1, keepdims=True)
+            new = np.nanmedian(np.abs(quiet - med_q), axis=1) / MAD_TO_SIGMA
+        sigma = np.where(enough & np.isfinite(new), new, sigma)
+    return sigma

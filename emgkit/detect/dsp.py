@@ -230,6 +230,28 @@ def noise_sigma(x, subsample: int = 1) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- peaks
+def masked_noise_sigma(x, half_width: int, n_iter: int = 2, clip_sd: float = 3.0, min_quiet: float = 0.2,
+                       kernel: bool = True) -> np.ndarray:
+    """Robust noise σ per channel: MAD / Φ⁻¹(0.75) of the samples away from large deflections.
+
+    Dense activity (a muscle full of myokymic bursts) inflates a plain MAD; samples within
+    ``half_width`` of any |x − median| > ``clip_sd``·σ are set aside and σ re-estimated, ``n_iter``
+    times (a channel keeps its last σ when fewer than ``min_quiet`` of its samples are left). On
+    pure Gaussian noise this removes a few per cent of samples at random and leaves σ unchanged.
+    NaN is ignored; an all-NaN channel gives NaN. ``kernel=False`` runs the NumPy twin.
+    """
+    block, _ = _as_block(x)
+    half_width = _count("half_width", half_width, 0)
+    n_iter = _count("n_iter", n_iter, 0)
+    if not kernel:
+        from . import _naive
+
+        return _naive.masked_noise_sigma(block, half_width, n_iter, clip_sd, min_quiet)
+    if block.shape[1] == 0:
+        return np.full(block.shape[0], np.nan)
+    return _kernels().masked_mad(block, half_width, n_iter, float(clip_sd), float(min_quiet))
+
+
 def find_abs_peaks(x, thresholds, exclusion: int, start: int = 0, stop: int | None = None):
     """Samples where |x| crosses a channel's threshold and is the largest |x| within ± ``exclusion`` samples.
 
@@ -340,10 +362,6 @@ def refine_mains(windows, fs: float, f0: float, span_hz: float = 0.5, step_hz: f
     return float(grid[np.argmax(power)]) if power.any() else float(f0)
 
 
-#: E|x| / σ for Gaussian x (trimming at k σ keeps 1 − exp(−k²/2) of E|x|).
-_MEAN_ABS_TO_SIGMA = float(np.sqrt(2 / np.pi))
-
-
 def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_sd: float = 4.0,
                  mask_half: int = 0, min_kept: float = 0.3, kernel: bool = True) -> np.ndarray:
     """Subtract mains sinusoids, fitted per window of samples away from discharges, from ``x`` in place.
@@ -359,75 +377,35 @@ def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_
     discharges one period away). The fit uses every few samples (≥ 4 per period of the highest
     frequency). A window of a channel with fewer than ``min_kept`` of its samples away from
     discharges (a train, a contraction) gives no estimate: its neighbours' estimates cover it, or
-    nothing is removed. ``kernel=False`` subtracts with the plain-NumPy twin. Returns ``x``.
+    nothing is removed. ``kernel=False`` fits and subtracts with the plain-NumPy twins. Returns ``x``.
     """
-    from scipy.ndimage import maximum_filter1d
-
     freqs = np.asarray(freqs, dtype=np.float64)
     c, n = x.shape
     hop = window // 2
     if freqs.size == 0 or n == 0 or hop < 4:
         return x
-    m = 2 * freqs.size
-    iu = np.triu_indices(m)
     # The fit needs only a few samples per period of the highest harmonic: it runs on every
     # `stride`-th sample (at absolute positions, so chunks agree); the subtraction on all.
     stride = max(1, int(fs // (4 * freqs.max())))
     half_s = max(0, -(-mask_half // stride))
     k_first = int(np.floor(start / hop)) - 1
     k_last = int(np.ceil((start + n) / hop))
-    coef = np.zeros((k_last - k_first + 1, c, m))
-    enough = np.zeros((k_last - k_first + 1, c), dtype=bool)
-
-    def fit(seg0, wk, basis):
-        """Least-squares coefficients (c, m) of ``basis`` to ``seg0`` with sample weights ``wk``."""
-        rhs = (seg0 * wk) @ basis.T                                       # (c, m)
-        g = wk @ (basis[iu[0]] * basis[iu[1]]).T                         # upper triangle of the Gram
-        gram = np.zeros((c, m, m))
-        gram[:, iu[0], iu[1]] = g
-        gram[:, iu[1], iu[0]] = g
-        gram += np.eye(m)[None] * (1e-9 * np.maximum(wk.sum(axis=1), 1.0))[:, None, None]
-        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-
-    for k in range(k_first, k_last + 1):
-        a, b = max(k * hop, start), min(k * hop + 2 * hop, start + n)
-        a_s = a + (-a) % stride                                            # first fitted sample
-        if b - a_s < 8 * stride:
-            continue
-        t_s = np.arange(a_s, b, stride, dtype=np.float64)
-        phase = 2 * np.pi * freqs[:, None] * (t_s[None, :] / fs)
-        basis = np.concatenate([np.cos(phase), np.sin(phase)])            # (m, L_s)
-        seg = x[:, a_s - start: b - start: stride].astype(np.float64)
-        finite = np.isfinite(seg)
-        seg0 = np.where(finite, seg, 0.0)
-        # Discharges are found on what the mains leaves (the mains may exceed the noise many times).
-        resid = seg0 - fit(seg0, finite.astype(np.float64), basis) @ basis
-        # Noise σ from the mean |residual| (Gaussian: 0.798 σ; no sort), again without what stands
-        # above mask_sd σ: a median per window cost more than the whole fit.
-        dev = np.abs(resid) * finite
-        sigma = dev.sum(axis=1, keepdims=True) / np.maximum(finite.sum(axis=1, keepdims=True), 1) / _MEAN_ABS_TO_SIGMA
-        calm = dev <= mask_sd * sigma
-        sigma = (dev * calm).sum(axis=1, keepdims=True) / np.maximum((calm & finite).sum(axis=1, keepdims=True), 1) \
-            / _MEAN_ABS_TO_SIGMA / (1 - np.exp(-mask_sd ** 2 / 2))
-        big = dev > mask_sd * np.maximum(sigma, 1e-12)
-        if half_s:
-            big = maximum_filter1d(big.astype(np.uint8), 2 * half_s + 1, axis=1).astype(bool)
-        keep = ~big & finite
-        ok = keep.mean(axis=1) >= min_kept
-        if not ok.any():
-            continue
-        coef[k - k_first] = fit(seg0, keep.astype(np.float64), basis)
-        enough[k - k_first] = ok
     omega = 2 * np.pi * freqs / fs
     if kernel:
         from . import _mains
 
         block, _ = _as_block(x, writable=True)
+        coef, enough = _mains.mains_fit(block, int(start), int(stride), int(hop), k_first, k_last, omega,
+                                        float(mask_sd), int(half_s), float(min_kept))
+    else:
+        from . import _naive
+
+        coef, enough = _naive.mains_fit(x, int(start), int(stride), int(hop), k_first, k_last, omega,
+                                        float(mask_sd), int(half_s), float(min_kept))
+    if kernel:
         _mains.mains_subtract(block, int(start), int(hop), k_first, coef, enough, omega)
         if block is not x:
             x[...] = block
     else:
-        from . import _naive
-
         _naive.mains_subtract(x, int(start), int(hop), k_first, coef, enough, omega)
     return x

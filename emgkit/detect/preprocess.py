@@ -85,36 +85,6 @@ def detect_mains(x: np.ndarray, fs: float, ratio: float) -> float | None:
     return best
 
 
-def masked_mad_sigma(block: np.ndarray, half_width: int, n_iter: int = 2, clip_sd: float = 3.0) -> np.ndarray:
-    """Robust noise σ per channel: MAD/0.6745 of the samples away from large deflections.
-
-    Dense activity (a muscle full of myokymic bursts) inflates a plain MAD; samples within
-    ``half_width`` of any |x| > ``clip_sd``·σ are set aside and σ re-estimated, twice. On pure
-    Gaussian noise this removes a few per cent of samples at random and leaves σ unchanged.
-    """
-    x = np.asarray(block, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-invalid window gives NaN, ignored later
-        med = np.nanmedian(x, axis=1, keepdims=True)
-        sigma = np.nanmedian(np.abs(x - med), axis=1) / dsp.MAD_TO_SIGMA
-    if x.shape[1] < 8 * half_width:
-        return sigma
-    kernel = np.ones(2 * half_width + 1)
-    for _ in range(n_iter):
-        big = np.abs(x - med) > clip_sd * sigma[:, None]
-        near = np.stack([np.convolve(b, kernel, mode="same") > 0 for b in big])
-        quiet = np.where(near | np.isnan(x), np.nan, x)
-        enough = np.isfinite(quiet).mean(axis=1) >= 0.2
-        if not enough.any():
-            break
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # channels with no quiet sample keep σ
-            med_q = np.nanmedian(quiet, axis=1, keepdims=True)
-            new = np.nanmedian(np.abs(quiet - med_q), axis=1) / dsp.MAD_TO_SIGMA
-        sigma = np.where(enough & np.isfinite(new), new, sigma)
-    return sigma
-
-
 def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preprocessing:
     params = params or PreprocessParams()
     fs = rec.fs
@@ -160,7 +130,7 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     noise_prep = dataclasses.replace(prep, margin=min(prep.margin, max(int(0.1 * fs), 1)))
     for s in starts:
         block = filtered(rec, noise_prep, int(s), int(min(s + win, rec.n_samples)))
-        sig.append(masked_mad_sigma(block, half_width))
+        sig.append(dsp.masked_noise_sigma(block, half_width))
     sig = np.array(sig)  # (n_windows, n_ch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel invalid everywhere: NaN σ, flagged in QC
