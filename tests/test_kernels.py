@@ -209,6 +209,41 @@ def test_masked_noise_sigma_matches_its_twin_exactly():
     assert dsp.masked_noise_sigma(np.zeros((2, 0), np.float32), 3).shape == (2,)
 
 
+def test_group_statistics_match_their_twins():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 3, (6, 1000)).astype(np.float32)
+    x[2, 100:140] = np.nan
+    x[:, 500] = np.nan                                          # every channel invalid at one sample
+    scale = rng.uniform(0.1, 1, 6).astype(np.float32)
+    scale[4] = 0                                                # a flat channel never fires
+    for rows in (None, [0, 2, 5], [3]):
+        env = dsp.group_envelope(x, scale, rows)
+        np.testing.assert_array_equal(env, dsp.group_envelope(x, scale, rows, kernel=False))
+        for start, stop, win in ((0, 1000, 100), (37, 991, 64), (10, 11, 5)):
+            np.testing.assert_allclose(dsp.window_power(x, win, start, stop, rows),
+                                       dsp.window_power(x, win, start, stop, rows, kernel=False), rtol=1e-12)
+    assert dsp.group_envelope(x, scale)[500] == 0
+    assert dsp.window_power(x, 100, 0, 0).shape == (0,)
+    for start, stop, step in ((0, 1000, 10), (3, 997, 7), (0, 5, 8)):
+        np.testing.assert_allclose(dsp.step_means(x, step, start, stop),
+                                   dsp.step_means(x, step, start, stop, kernel=False), rtol=1e-12, atol=1e-12)
+
+
+def test_rail_runs_match_their_twin_and_skip_flat_channels():
+    x = np.zeros((4, 200), np.float32)
+    x[0, 50:56] = 900.0                                         # a rail of 6 at the extreme
+    x[0, 80:83] = -900.0                                        # 3 equal samples: too short for 4
+    x[1, 10:30] = 5.0                                           # equal but small next to the extreme
+    x[1, 40] = 100.0
+    x[3, 190:] = 7.0                                            # a rail running to the end
+    fast = dsp.rail_runs(x, 4)
+    np.testing.assert_array_equal(fast, dsp.rail_runs(x, 4, kernel=False))
+    assert fast[0, 50:56].all() and fast[0].sum() == 6 and not fast[1].any() and not fast[2].any()
+    assert fast[3, 190:].all()
+    assert dsp.rail_runs(np.zeros((2, 50), np.float32), 4) is None
+    assert dsp.rail_runs(x, 1) is None and dsp.rail_runs(x[:, :3], 4) is None
+
+
 def test_peaks_exact_small_cases():
     # empty and one sample
     ch, s, v = peaks(np.zeros((2, 0), np.float32), [1.0, 1.0], 3)

@@ -838,6 +838,106 @@ def abs_peaks(x, thresholds, exclusion, start, stop, rows, cap):
     return counts, samples
 
 
+# ----------------------------------------------------------------------------- per-group statistics
+_ENV_BLOCK = 4096
+
+
+@jit(parallel=True)
+def group_envelope(x, rows, scale):
+    """max over ``rows`` of |x[r]|·scale[r] per sample (NaN ignored; 0 where all are NaN)."""
+    n = x.shape[1]
+    env = np.zeros(n, np.float32)
+    n_blocks = (n + _ENV_BLOCK - 1) // _ENV_BLOCK
+    for b in prange(n_blocks):
+        i0 = b * _ENV_BLOCK
+        i1 = min(n, i0 + _ENV_BLOCK)
+        for k in range(rows.shape[0]):
+            row = x[rows[k]]
+            g = scale[rows[k]]
+            for i in range(i0, i1):
+                v = abs(row[i]) * g
+                if v > env[i]:
+                    env[i] = v
+    return env
+
+
+@jit(parallel=True)
+def window_power(x, rows, start, stop, win):
+    """Mean x² over ``rows`` and each ``win`` samples of [start, stop) (NaN counts as 0; the last
+    window may be shorter)."""
+    n_win = (stop - start + win - 1) // win
+    out = np.zeros(n_win)
+    for w in prange(n_win):
+        i0 = start + w * win
+        i1 = min(stop, i0 + win)
+        total = 0.0
+        for k in range(rows.shape[0]):
+            row = x[rows[k]]
+            part = 0.0
+            for i in range(i0, i1):
+                v = np.float64(row[i])
+                part += v * v if v == v else 0.0
+            total += part
+        out[w] = total / (rows.shape[0] * (i1 - i0))
+    return out
+
+
+@jit(parallel=True)
+def step_means(x, start, stop, step):
+    """Mean of each ``step`` samples of x[:, start:stop] per channel (NaN as 0; the last step padded
+    with the last sample)."""
+    c = x.shape[0]
+    n_steps = (stop - start + step - 1) // step
+    out = np.zeros((c, n_steps))
+    for ch in prange(c):
+        row = x[ch]
+        for s in range(n_steps):
+            i0 = start + s * step
+            i1 = min(stop, i0 + step)
+            total = 0.0
+            for i in range(i0, i1):
+                v = np.float64(row[i])
+                total += v if v == v else 0.0
+            last = np.float64(row[stop - 1])
+            total += (i0 + step - i1) * (last if last == last else 0.0)
+            out[ch, s] = total / step
+    return out
+
+
+@jit(parallel=True)
+def rail_runs(x, run):
+    """Mask of samples in runs of ≥ ``run`` equal consecutive values at ≥ half the channel's
+    extreme |x| (a clipped amplifier), and whether any was found."""
+    c, n = x.shape
+    mask = np.zeros((c, n), dtype=np.bool_)
+    found = np.zeros(c, dtype=np.bool_)
+    for ch in prange(c):
+        row = x[ch]
+        extreme = 0.0
+        for i in range(n):
+            v = abs(row[i])
+            if v > extreme:
+                extreme = v
+        if not extreme > 0.0:
+            continue
+        half = 0.5 * extreme
+        i = 0
+        while i < n:
+            v = row[i]
+            if not abs(v) >= half:
+                i += 1
+                continue
+            j = i + 1
+            while j < n and row[j] == v:
+                j += 1
+            if j - i >= run:
+                found[ch] = True
+                for k in range(i, j):
+                    mask[ch, k] = True
+            i = j
+    return mask, found
+
+
 # ----------------------------------------------------------------------------- snippets
 @jit(parallel=True)
 def snippets(x, channels, samples, before, after, all_channels, out):

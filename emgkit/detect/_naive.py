@@ -135,16 +135,15 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     fade = np.sin(np.pi * (t - j * hop) / (2 * hop)) ** 2
     basis = np.concatenate([np.cos(omega[:, None] * t), np.sin(omega[:, None] * t)])      # (2F, n)
     W = coef.shape[0]
-    acc = np.zeros((c, n))
-    weight = np.zeros((c, n))
-    for idx, wgt in ((j - k_first, fade), (j - k_first - 1, 1.0 - fade)):
+    est, on = [], []
+    for idx in (j - k_first, j - k_first - 1):
         valid = (idx >= 0) & (idx < W)
         ii = np.clip(idx, 0, W - 1)
-        on = enough[ii].T & valid[None, :]                                # (c, n)
-        est = np.einsum("ncm,mn->cn", coef[ii], basis)
-        acc += np.where(on, wgt * est, 0.0)
-        weight += np.where(on, wgt, 0.0)
-    sub = np.where(weight > 0, acc / np.where(weight > 0, weight, 1.0), 0.0)
+        on.append(enough[ii].T & valid[None, :])                          # (c, n)
+        est.append(np.einsum("ncm,mn->cn", coef[ii], basis))
+    # A window without an estimate gives its weight to the other one.
+    sub = np.where(on[0] & on[1], fade * est[0] + (1 - fade) * est[1],
+                   np.where(on[0], est[0], np.where(on[1], est[1], 0.0)))
     x -= sub.astype(x.dtype)
     return x
 
@@ -221,3 +220,44 @@ def masked_noise_sigma(block, half_width: int, n_iter: int = 2, clip_sd: float =
             new = np.nanmedian(np.abs(quiet - med_q), axis=1) / MAD_TO_SIGMA
         sigma = np.where(enough & np.isfinite(new), new, sigma)
     return sigma
+
+
+def group_envelope(x, rows, scale):
+    """Twin of ``_kernels.group_envelope``."""
+    env = np.abs(x[rows]) * scale[rows][:, None]
+    return np.nan_to_num(env, nan=0.0).max(axis=0, initial=0.0).astype(np.float32)
+
+
+def window_power(x, rows, start, stop, win):
+    """Twin of ``_kernels.window_power``."""
+    sq = np.nan_to_num(x[rows, start:stop].astype(np.float64) ** 2)
+    edges = np.arange(0, stop - start, win)
+    sums = np.add.reduceat(sq.sum(axis=0), edges) if edges.size else np.zeros(0)
+    lengths = np.diff(np.r_[edges, stop - start])
+    return sums / (len(rows) * lengths) if edges.size else sums
+
+
+def step_means(x, start, stop, step):
+    """Twin of ``_kernels.step_means``."""
+    part = np.nan_to_num(x[:, start:stop].astype(np.float64), nan=0.0)
+    n_steps = -(-part.shape[1] // step)
+    pad = n_steps * step - part.shape[1]
+    padded = np.pad(part, ((0, 0), (0, pad)), mode="edge") if pad else part
+    return padded.reshape(part.shape[0], n_steps, step).mean(axis=2)
+
+
+def rail_runs(x, run):
+    """Twin of ``_kernels.rail_runs`` by convolution."""
+    c, n = x.shape
+    mask = np.zeros((c, n), dtype=bool)
+    if n < run:
+        return mask, np.zeros(c, dtype=bool)
+    extreme = np.nanmax(np.abs(x), axis=1, keepdims=True)
+    big = (np.abs(x) >= 0.5 * extreme) & (extreme > 0)
+    same = (x[:, 1:] == x[:, :-1]) & big[:, 1:] & big[:, :-1]
+    kernel = np.ones(run - 1, dtype=np.int32)
+    for ch in range(c):
+        counts = np.convolve(same[ch].astype(np.int32), kernel, mode="valid")
+        for i in np.flatnonzero(counts >= run - 1):
+            mask[ch, i:i + run] = True
+    return mask, mask.any(axis=1)

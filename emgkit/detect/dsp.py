@@ -307,6 +307,84 @@ def find_abs_peaks(x, thresholds, exclusion: int, start: int = 0, stop: int | No
     return peak_channels, peak_samples, block[peak_channels, peak_samples]
 
 
+# ----------------------------------------------------------------------------- per-group statistics
+def _rows(block, rows):
+    rows = np.arange(block.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= block.shape[0])):
+        raise ParameterError(f"rows must be 1-D indices into the {block.shape[0]} channels")
+    return rows
+
+
+def group_envelope(x, scale, rows=None, kernel: bool = True) -> np.ndarray:
+    """Per sample, the largest |x[r]|·scale[r] over channels ``rows`` (default all); NaN ignored,
+    0 where every channel is NaN. float32 (n_samples,)."""
+    block, _ = _as_block(x)
+    rows = _rows(block, rows)
+    scale = np.asarray(scale, dtype=np.float32)
+    if scale.shape != (block.shape[0],):
+        raise ParameterError(f"scale must have one value per channel ({block.shape[0]}); got shape {scale.shape}")
+    if not kernel:
+        from . import _naive
+
+        return _naive.group_envelope(block, rows, scale)
+    return _kernels().group_envelope(block, rows, scale)
+
+
+def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None, kernel: bool = True) -> np.ndarray:
+    """Mean x² over channels ``rows`` (default all) and each ``win`` samples of ``start:stop``
+    (NaN counts as 0; the last window may be shorter). float64 (n_windows,)."""
+    block, _ = _as_block(x)
+    rows = _rows(block, rows)
+    n = block.shape[1]
+    stop = n if stop is None else _count("stop", stop, 0)
+    start = _count("start", start, 0)
+    win = _count("win", win, 1)
+    if not start <= stop <= n:
+        raise ParameterError(f"window start:stop = {start}:{stop} must lie within 0:{n}")
+    if rows.size == 0 or stop == start:
+        return np.zeros(-(-(stop - start) // win) if rows.size else 0)
+    if not kernel:
+        from . import _naive
+
+        return _naive.window_power(block, rows, start, stop, win)
+    return _kernels().window_power(block, rows, start, stop, win)
+
+
+def step_means(x, step: int, start: int = 0, stop: int | None = None, kernel: bool = True) -> np.ndarray:
+    """Mean of each ``step`` samples of ``x[:, start:stop]`` (NaN as 0; the last step padded with
+    the span's last sample). float64 (n_channels, ceil((stop − start) / step))."""
+    block, _ = _as_block(x)
+    n = block.shape[1]
+    stop = n if stop is None else _count("stop", stop, 0)
+    start = _count("start", start, 0)
+    step = _count("step", step, 1)
+    if not start <= stop <= n:
+        raise ParameterError(f"step_means start:stop = {start}:{stop} must lie within 0:{n}")
+    if stop == start:
+        return np.zeros((block.shape[0], 0))
+    if not kernel:
+        from . import _naive
+
+        return _naive.step_means(block, start, stop, step)
+    return _kernels().step_means(block, start, stop, step)
+
+
+def rail_runs(x, run: int, kernel: bool = True) -> np.ndarray | None:
+    """Samples on a rail: ≥ ``run`` equal consecutive values at ≥ half the channel's extreme |x|
+    (a flat channel is flat, not clipped). Boolean mask like ``x``, or None when there is none."""
+    block, _ = _as_block(x)
+    run = _count("run", run, 0)
+    if run < 2 or block.shape[1] < run:
+        return None
+    if not kernel:
+        from . import _naive
+
+        mask, found = _naive.rail_runs(block, run)
+    else:
+        mask, found = _kernels().rail_runs(block, run)
+    return mask if found.any() else None
+
+
 # ----------------------------------------------------------------------------- snippets
 def snippets(x, channels, samples, before: int, after: int, all_channels: bool = False) -> np.ndarray:
     """Windows ``x[ch, s - before : s + after]`` around each (channel, sample), zero-padded at the edges.

@@ -148,26 +148,6 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     return prep
 
 
-def clipped_mask(raw: np.ndarray, run: int) -> np.ndarray | None:
-    """Samples on a rail: ≥ ``run`` equal consecutive values at ≥ half the block's extreme (None if none)."""
-    if raw.shape[1] < run or run < 2:
-        return None
-    extreme = np.nanmax(np.abs(raw), axis=1, keepdims=True)
-    big = (np.abs(raw) >= 0.5 * extreme) & (extreme > 0)  # a flat channel is flat, not clipped
-    same = (raw[:, 1:] == raw[:, :-1]) & big[:, 1:] & big[:, :-1]
-    if not same.any():
-        return None
-    kernel = np.ones(run - 1, dtype=np.int32)
-    counts = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, same.astype(np.int32))
-    starts = counts >= run - 1
-    if not starts.any():
-        return None
-    mask = np.zeros(raw.shape, dtype=bool)
-    for ch, i in zip(*np.nonzero(starts)):
-        mask[ch, i:i + run] = True
-    return mask
-
-
 def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
              return_bad: bool = False, slow: tuple | None = None):
     """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start).
@@ -184,17 +164,13 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
     slow_means = None
     if slow:
         a, b, step = slow
-        part = np.nan_to_num(raw[:, a - lo: b - lo])
-        n_steps = -(-part.shape[1] // step)
-        pad = n_steps * step - part.shape[1]
-        padded = np.pad(part, ((0, 0), (0, pad)), mode="edge") if pad else part
-        slow_means = padded.reshape(part.shape[0], n_steps, step).mean(axis=2)
+        slow_means = dsp.step_means(raw, step, a - lo, b - lo)
     bad = np.isnan(raw)
     if bad.any():
         raw[bad] = 0.0
     else:
         bad = None
-    clip = clipped_mask(raw, clip_run)
+    clip = dsp.rail_runs(raw, clip_run)
     if clip is not None:
         bad = clip if bad is None else (bad | clip)
         raw[clip] = 0.0

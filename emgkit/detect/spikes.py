@@ -259,28 +259,24 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
         slow_parts.append(slow)
         core = slice(start - lo, stop - lo)
         for gc, excl in zip(out, spans):
-            x = block[gc.channels]
+            whole = gc.channels.size == block.shape[0] and np.array_equal(gc.channels, np.arange(block.shape[0]))
+            x = block if whole else block[gc.channels]
             thr = thresholds[gc.channels]
             # Window statistics over the core of the chunk.
-            xc = x[:, core]
             w0 = start // win
-            nw = (stop - start + win - 1) // win
-            pad = nw * win - (stop - start)
-            sq = np.nan_to_num(xc.astype(np.float64) ** 2)
-            if pad:
-                sq = np.pad(sq, ((0, 0), (0, pad)))
-            gc.window_power[w0:w0 + nw] = sq.reshape(sq.shape[0], nw, win).mean(axis=(0, 2)) * (
-                win / np.r_[np.full(nw - 1, win), win - pad])
+            power = dsp.window_power(x, win, start - lo, stop - lo)
+            gc.window_power[w0:w0 + power.size] = power
             if bad is not None:
                 bc = bad[gc.channels][:, core].astype(np.float64)
+                nw = power.size
+                pad = nw * win - (stop - start)
                 if pad:
                     bc = np.pad(bc, ((0, 0), (0, pad)))
                 gc.window_bad[w0:w0 + nw] = bc.reshape(bc.shape[0], nw, win).mean(axis=(0, 2))
             # Envelope over the group's channels in threshold units (flat channels never fire).
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(thr > 0, 1.0 / thr, 0.0).astype(np.float32)
-            env = np.abs(x) * scale[:, None] if x.shape[0] > 1 else (np.abs(x) * scale[:, None])
-            env = np.nanmax(env, axis=0, keepdims=True) if x.shape[0] > 1 else env
+            env = dsp.group_envelope(x, scale)[None, :]
             _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
                                              start=start - lo, stop=stop - lo)
             if peaks.size == 0:
