@@ -29,11 +29,15 @@ EXCLUSION_S = 0.0006  # the detector's needle exclusion (0.6 ms); surface uses m
 
 def grid(quick: bool) -> list[Case]:
     if quick:
-        return [Case("needle", 1, 48000.0, 15.0), Case("hd", 64, 2048.0, 30.0)]
+        return [Case("needle", 1, 48000.0, 15.0), Case("hd", 64, 2048.0, 30.0),
+                Case("needle", 1, 48000.0, 60.0, "rest"), Case("hd", 64, 2048.0, 60.0, "rest")]
     cases = [Case("needle", 1, fs, d) for fs in (10000.0, 24000.0, 48000.0) for d in (60.0, 600.0)]
     cases += [Case("needle", 1, 48000.0, 3600.0)]
     cases += [Case("hd", n, 2048.0, d) for n in (64, 128, 256) for d in (60.0, 600.0)]
     cases += [Case("hd", 64, 2048.0, 3600.0)]
+    cases += [Case("needle", 1, 48000.0, d, "rest") for d in (60.0, 600.0, 3600.0)]
+    cases += [Case("hd", 64, 2048.0, d, "rest") for d in (60.0, 600.0, 3600.0)]
+    cases += [Case("hd", n, 2048.0, 600.0, "rest") for n in (128, 256)]
     return cases
 
 
@@ -296,6 +300,7 @@ def run_speed(quick: bool, data_dir: Path, pipeline: bool = True, baseline_span_
     for case in cases:
         path = ensure_file(case, data_dir)
         row = dict(case=case.name, n_channels=case.n_channels, fs=case.fs, duration_s=case.duration_s, size=case.size,
+                   activity=case.activity,
                    file_bytes=os.path.getsize(path.with_suffix(".dat")))
         row["kernels"] = run_child("kernels", path=str(path))
         if pipeline:
@@ -304,7 +309,8 @@ def run_speed(quick: bool, data_dir: Path, pipeline: bool = True, baseline_span_
             except subprocess.TimeoutExpired:
                 row["pipeline"] = dict(error="emgkit.detect took over 900 s (stopped)")
         if case.duration_s == min(
-                c.duration_s for c in cases if (c.kind, c.n_channels, c.fs) == (case.kind, case.n_channels, case.fs)):
+                c.duration_s for c in cases
+                if (c.kind, c.n_channels, c.fs, c.activity) == (case.kind, case.n_channels, case.fs, case.activity)):
             row["baselines"] = run_child("baselines", path=str(path), span_s=baseline_span_s)
         report["cases"].append(row)
         log(format_row(row))
@@ -351,14 +357,14 @@ def format_pipeline(rows: list) -> list:
                      + f" {p['total']:8.1f} {_rate(r['size'], p['total']):7.1f} {p['max_rss_mb']:7.0f}")
     setups = {}
     for r in done:
-        setups.setdefault((r["case"].split("_")[0], r["n_channels"], r["fs"]), []).append(r)
+        setups.setdefault((r["case"].split("_")[0], r["n_channels"], r["fs"], r.get("activity", "dense")), []).append(r)
     growth = []
-    for (kind, n_ch, fs), rs in setups.items():
+    for (kind, n_ch, fs, activity), rs in setups.items():
         if len(rs) < 2:
             continue
         rs = sorted(rs, key=lambda r: r["duration_s"])
         short, long = rs[0], rs[-1]
-        growth.append(f"  {kind} {n_ch} ch {fs / 1000:g} kHz: " + ", ".join(
+        growth.append(f"  {kind} {n_ch} ch {fs / 1000:g} kHz {activity}: " + ", ".join(
             f"{r['duration_s'] / 60:g} min {r['pipeline']['max_rss_mb']:.0f} MB" for r in rs)
             + f" -> {long['duration_s'] / short['duration_s']:.0f}x the duration, "
               f"{long['pipeline']['max_rss_mb'] / short['pipeline']['max_rss_mb']:.2f}x the peak RSS")

@@ -9,7 +9,9 @@ source that implements one small contract::
 in physical units (µV for EMG channels, the unit in ``rec.units`` for
 auxiliary channels), with NaN where the file marks a sample invalid. Sources
 read only the requested samples, so a slice of a long file costs only that
-slice.
+slice. A source may also offer ``read_float32(start, stop, channel_indices)``,
+the same values rounded to float32 without a float64 copy (the detector streams
+float32); ``get_data(dtype=np.float32)`` then uses it.
 """
 from __future__ import annotations
 
@@ -244,7 +246,9 @@ class Recording:
         idx = self.channel_indices(channels)
         if stop == start or idx.size == 0:
             return np.zeros((idx.size, stop - start), dtype=dtype)
-        data = self._source.read(start, stop, idx)
+        # A source may also offer float32 directly (the same values rounded, without a float64 copy).
+        fast = getattr(self._source, "read_float32", None) if np.dtype(dtype) == np.float32 else None
+        data = fast(start, stop, idx) if fast is not None else self._source.read(start, stop, idx)
         if data.shape != (idx.size, stop - start):
             raise RuntimeError(
                 f"reader {self.format} returned shape {data.shape} for "
@@ -301,6 +305,10 @@ class Recording:
         class _Picked:
             def read(self, start, stop, channel_indices):
                 return parent._source.read(start, stop, idx[channel_indices])
+
+        if hasattr(parent._source, "read_float32"):
+            _Picked.read_float32 = lambda self, start, stop, channel_indices: \
+                parent._source.read_float32(start, stop, idx[channel_indices])
 
         return Recording(
             _Picked(), self.fs, [self.channels[i] for i in idx], self.n_samples,

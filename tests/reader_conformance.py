@@ -48,6 +48,8 @@ def check_recording(rec: Recording, expected_fs=None, expected_shape=None, expec
     np.testing.assert_array_equal(rec.get_data(rec.n_samples - 1), full[:, -1:])
     assert rec.get_data(3, 3).shape == (n, 0)
     np.testing.assert_array_equal(rec.get_data(channels=[rec.channels[-1]]), full[-1:])
+    # float32 (a source's read_float32 where it has one) is the float64 read rounded.
+    np.testing.assert_array_equal(rec.get_data(dtype=np.float32), full.astype(np.float32))
     # Chunked iteration tiles the recording exactly once.
     if rec.n_samples:
         pieces = [blk[:, lm:lm + (stop - start)] for start, stop, lm, blk in rec.iter_chunks(max(1, rec.n_samples // 3 + 7), margin=5)]

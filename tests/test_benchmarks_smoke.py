@@ -35,7 +35,7 @@ def test_kernel_chain_and_baselines_run_on_a_small_file(tmp_path):
 def test_report_formatting_and_cli_quick_grid_subset(tmp_path):
     from benchmarks.__main__ import main
 
-    assert main(["speed", "--quick", "--cases", "needle", "--no-pipeline", "--no-startup", "--baseline-span", "1",
+    assert main(["speed", "--quick", "--cases", "needle_1ch_48kHz_0.25min", "--no-pipeline", "--no-startup", "--baseline-span", "1",
                  "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]) == 0
     report = json.loads(next((tmp_path / "out").glob("speed_quick_*.json")).read_text())
     rows = report["speed"]["cases"]
@@ -45,3 +45,19 @@ def test_report_formatting_and_cli_quick_grid_subset(tmp_path):
     assert "threads_1" in report["speed"]["bandwidth"]
     text = speed.format_report(report["speed"])
     assert "needle_1ch_48kHz_0.25min" in text and "bandwidth" in text
+
+
+def test_rest_activity_has_spread_units_and_mains():
+    case = data.Case("hd", 16, 2048.0, 40.0, "rest")
+    assert case.name == "hd_16ch_2.048kHz_0.666667min_rest"
+    rec = data.synthetic_recording(case)
+    x = rec.get_data()
+    spectrum = np.abs(np.fft.rfft(x[0] - x[0].mean()))
+    f = np.fft.rfftfreq(x.shape[1], 1 / case.fs)
+    line = spectrum[np.argmin(np.abs(f - 50))]
+    assert line > 20 * np.median(spectrum[(f > 60) & (f < 90)])           # the 50 Hz mains is there
+    big = np.abs(x) > 8 * data.NOISE_UV
+    assert 1 < big.any(axis=1).sum()                                       # units seen on several channels
+    assert big.any(axis=0).mean() < 0.02                                   # and rarely: rest, not a contraction
+    with pytest.raises(ValueError, match="activity"):
+        data.SyntheticSource(4, 100, 2048.0, activity="busy")

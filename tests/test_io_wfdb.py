@@ -210,7 +210,7 @@ ALL_FORMATS = [8, 16, 24, 32, 61, 80, 160, 212, 310, 311]
 
 
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
-@pytest.mark.parametrize("n_frames", [1000, 333])
+@pytest.mark.parametrize("n_frames", [1000, 333, 30001])  # 30001 × 3 values: the numba conversion
 def test_every_format_reads_exactly(tmp_path, fmt, n_frames):
     invalid = [(5, 0), (n_frames - 1, 2)] if fmt in INVALID_SAMPLE else []
     gain = {24: 20000.0, 32: 5e6}.get(fmt, 200.0)  # keep full-range values below 1 V
@@ -221,6 +221,25 @@ def test_every_format_reads_exactly(tmp_path, fmt, n_frames):
         assert np.isnan(rec.get_data(5, 6, channels=[0]))[0, 0]
         assert rec.invalid.tolist() == [1, 0, 1]
     assert rec.channels == ["sig0", "sig1", "sig2"]
+
+
+def test_frame_conversion_kernel_matches_its_numpy_twin():
+    from emgkit.io._frames import frames_to_rows as kernel
+    from emgkit.io.wfdb import frames_to_rows as twin
+
+    rng = np.random.default_rng(2)
+    for dtype, sentinel in ((np.int16, -(2 ** 15)), (np.int32, -(2 ** 31)), (np.int64, 0)):
+        digital = rng.integers(-3000, 3000, (1000, 5)).astype(dtype)
+        digital[::97, 3] = sentinel
+        cols, rows = np.array([4, 3, 0]), np.array([2, 0, 1])
+        args = (cols, rows, np.array([1.0, -2.0, 0.0]), np.array([200.0, 0.5, 3.0]), np.array([1e3, 1.0, 1.0]),
+                sentinel, dtype != np.int64)
+        fast = np.zeros((3, 1200))
+        slow = np.zeros((3, 1200))
+        kernel(digital, *args, fast, 100)
+        twin(digital, *args, slow, 100)
+        np.testing.assert_array_equal(fast, slow)
+        assert np.isnan(fast[0, 100:1100:97]).all() == (dtype != np.int64)
 
 
 @pytest.mark.parametrize("fmt", ALL_FORMATS)

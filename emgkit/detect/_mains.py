@@ -217,9 +217,9 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
         fade[i] = s * s
     j0 = start // hop
     n_hops = (start + n - 1) // hop - j0 + 1
-    for job in prange(c * n_hops):      # (channel, hop) pairs: parallel on one channel too
-        ch = job // n_hops
-        j = j0 + job % n_hops
+    for job in prange(c * n_hops):      # (hop, channel) pairs: parallel on one channel too; a
+        j = j0 + job // c               # thread's consecutive jobs share the hop's cos/sin rows
+        ch = job % c
         t0 = max(j * hop, start)
         t1 = min((j + 1) * hop, start + n)
         a = j - k_first          # window j (weight fade) and window j − 1 (weight 1 − fade)

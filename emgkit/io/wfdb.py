@@ -547,6 +547,31 @@ class _FileGroup:
         return out
 
 
+#: Below this many values a read converts with NumPy (no numba import for a header probe).
+_KERNEL_MIN_VALUES = 1 << 16
+
+
+def frames_to_rows(digital, cols, rows, baseline, gain, scale, sentinel, has_sentinel, out, offset):
+    """out[rows[k], offset + i] = (digital[i, cols[k]] − baseline[k]) / gain[k] · scale[k] (NaN at the sentinel).
+
+    NumPy; ``_frames.frames_to_rows`` is its numba twin for large reads.
+    """
+    part = digital[:, cols]
+    values = (part - baseline) / gain
+    values *= scale
+    if has_sentinel:
+        values[part == sentinel] = np.nan
+    out[rows, offset:offset + digital.shape[0]] = values.T
+
+
+def _converter(digital_dtype, n_values: int):
+    if n_values < _KERNEL_MIN_VALUES or not digital_dtype.isnative:
+        return frames_to_rows
+    from ._frames import frames_to_rows as kernel
+
+    return kernel
+
+
 class WfdbSource:
     """Lazy sample source over a WFDB record's data files (see ``Recording``'s source contract)."""
 
@@ -562,9 +587,9 @@ class WfdbSource:
         self.scale = np.array(scales, dtype=np.float64)
         self.baseline = np.array([s.baseline for s in signals], dtype=np.float64)
 
-    def read(self, start: int, stop: int, channel_indices) -> np.ndarray:
+    def read(self, start: int, stop: int, channel_indices, dtype=np.float64) -> np.ndarray:
         channel_indices = np.asarray(channel_indices, dtype=np.int64)
-        out = np.empty((channel_indices.size, stop - start), dtype=np.float64)
+        out = np.empty((channel_indices.size, stop - start), dtype=dtype)
         wanted: dict[int, list[tuple[int, int]]] = {}
         for row, si in enumerate(channel_indices):
             gi, col = self.location[int(si)]
@@ -577,16 +602,19 @@ class WfdbSource:
             baseline, gain, scale = self.baseline[sig], self.gain[sig], self.scale[sig]
             sentinel = INVALID_SAMPLE.get(group.fmt)
             block = max(1, _BLOCK_SAMPLES // group.width)
+            # physical = (adu - baseline) / gain, then units → µV (exactly 1 for µV and aux channels)
             with open(group.path, "rb", buffering=0) as f:
                 for b0 in range(start, stop, block):
                     b1 = min(stop, b0 + block)
-                    digital = group.read_frames(f, b0, b1)[:, cols]
-                    values = (digital - baseline) / gain  # physical = (adu - baseline) / gain
-                    values *= scale                       # units → µV (exactly 1 for µV and aux channels)
-                    if sentinel is not None:
-                        values[digital == sentinel] = np.nan
-                    out[rows, b0 - start:b1 - start] = values.T
+                    digital = group.read_frames(f, b0, b1)
+                    _converter(digital.dtype, digital.shape[0] * cols.size)(
+                        digital, cols, rows, baseline, gain, scale, 0 if sentinel is None else sentinel,
+                        sentinel is not None, out, b0 - start)
         return out
+
+    def read_float32(self, start: int, stop: int, channel_indices) -> np.ndarray:
+        """``read(...)`` rounded to float32, without a float64 copy of the span."""
+        return self.read(start, stop, channel_indices, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------- reader
