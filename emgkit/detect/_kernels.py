@@ -780,14 +780,16 @@ def masked_mad(x, half_width, n_iter, clip_sd, min_quiet):
 
 # ----------------------------------------------------------------------------- peaks of |x|
 _BLOCK = 64
+_SUB_BLOCK = 8
 
 
 @jit()
-def _n_above(a, i0, i1, thr):
-    # Branch-free float32 count: vectorises, so empty blocks cost one SIMD sweep.
+def _n_above(block, thr):
+    # Branch-free float32 count over a slice: vectorises (an index loop over the whole row with
+    # bounds taken from arguments did not: measured 8.7 vs 1.2 G samples/s on one thread).
     count = np.float32(0.0)
-    for i in range(i0, i1):
-        count += np.float32(1.0) if abs(a[i]) > thr else np.float32(0.0)
+    for i in range(block.shape[0]):
+        count += np.float32(1.0) if abs(block[i]) > thr else np.float32(0.0)
     return count
 
 
@@ -800,28 +802,34 @@ def _scan_channel(a, thr, exclusion, start, stop, out, cap):
     b0 = start
     while b0 < stop:
         b1 = min(b0 + _BLOCK, stop)
-        if b1 > resume and _n_above(a, b0, b1, thr) > 0:
-            for i in range(max(b0, resume), b1):
-                v = abs(a[i])
-                if not v > thr:
-                    continue
-                ok = True
-                for j in range(max(0, i - exclusion), i):  # an equal earlier sample wins
-                    if abs(a[j]) >= v:
-                        ok = False
-                        break
-                if ok:
-                    for j in range(i + 1, min(n, i + exclusion + 1)):
-                        if abs(a[j]) > v:
-                            ok = False
-                            break
-                if ok:
-                    if count < cap:
-                        out[count] = i
-                    count += 1
-                    resume = i + exclusion + 1
-                    if resume >= b1:
-                        break
+        if b1 > resume and _n_above(a[b0:b1], thr) > 0:
+            # A hit block: test sub-blocks the same way, then samples only where one crosses.
+            s0 = b0
+            while s0 < b1:
+                s1 = min(s0 + _SUB_BLOCK, b1)
+                if s1 > resume and _n_above(a[s0:s1], thr) > 0:
+                    for i in range(max(s0, resume), s1):
+                        v = abs(a[i])
+                        if not v > thr:
+                            continue
+                        ok = True
+                        for j in range(max(0, i - exclusion), i):  # an equal earlier sample wins
+                            if abs(a[j]) >= v:
+                                ok = False
+                                break
+                        if ok:
+                            for j in range(i + 1, min(n, i + exclusion + 1)):
+                                if abs(a[j]) > v:
+                                    ok = False
+                                    break
+                        if ok:
+                            if count < cap:
+                                out[count] = i
+                            count += 1
+                            resume = i + exclusion + 1
+                            if resume >= s1:
+                                break
+                s0 = s1
         b0 = b1
     return count
 
@@ -836,6 +844,50 @@ def abs_peaks(x, thresholds, exclusion, start, stop, rows, cap):
         c = rows[k]
         counts[k] = _scan_channel(x[c], thresholds[c], exclusion, start, stop, samples[k], cap)
     return counts, samples
+
+
+@jit()
+def merge_rows_by_sample(counts, samples, start, stop):
+    """Per-row sorted peak samples → (rows, samples) sorted by (sample, row).
+
+    A counting sort on buckets about as many as the peaks, then an insertion sort inside each
+    bucket (one or two entries on average).
+    """
+    n_rows = counts.shape[0]
+    total = 0
+    for r in range(n_rows):
+        total += counts[r]
+    shift = 0
+    while shift < 62 and (2 << shift) * max(total, 1) <= stop - start:
+        shift += 1
+    nb = ((stop - start) >> shift) + 1
+    first = np.zeros(nb + 1, np.int64)
+    for r in range(n_rows):
+        for k in range(counts[r]):
+            first[((samples[r, k] - start) >> shift) + 1] += 1
+    for b in range(nb):
+        first[b + 1] += first[b]
+    fill = first[:nb].copy()
+    out_rows = np.empty(total, np.int64)
+    out_samples = np.empty(total, np.int64)
+    for r in range(n_rows):
+        for k in range(counts[r]):
+            v = samples[r, k]
+            b = (v - start) >> shift
+            out_rows[fill[b]] = r
+            out_samples[fill[b]] = v
+            fill[b] += 1
+    for b in range(nb):
+        for i in range(first[b] + 1, first[b + 1]):
+            v, r = out_samples[i], out_rows[i]
+            j = i - 1
+            while j >= first[b] and (out_samples[j] > v or (out_samples[j] == v and out_rows[j] > r)):
+                out_samples[j + 1] = out_samples[j]
+                out_rows[j + 1] = out_rows[j]
+                j -= 1
+            out_samples[j + 1] = v
+            out_rows[j + 1] = r
+    return out_rows, out_samples
 
 
 # ----------------------------------------------------------------------------- per-group statistics

@@ -293,6 +293,9 @@ def find_abs_peaks(x, thresholds, exclusion: int, start: int = 0, stop: int | No
     cap = int(min(stop - start, max(256, (stop - start) // 128)))
     counts, samples = kernels.abs_peaks(block, thr32, exclusion, start, stop, rows, cap)
     overflow = np.flatnonzero(counts > cap)
+    if overflow.size == 0:
+        peak_channels, peak_samples = kernels.merge_rows_by_sample(counts, samples, start, stop)
+        return peak_channels, peak_samples, block[peak_channels, peak_samples]
     per_channel = [samples[c, :counts[c]] for c in range(n_ch)]
     if overflow.size:  # dense channels: rescan them with room for every peak
         counts2, samples2 = kernels.abs_peaks(block, thr32, exclusion, start, stop, overflow,
