@@ -894,6 +894,14 @@ def merge_rows_by_sample(counts, samples, start, stop):
 _ENV_BLOCK = 4096
 
 
+@jit()
+def _scaled_max_into(env, row, g):
+    # On slices, with a select rather than a conditional store: vectorises. NaN never wins.
+    for i in range(env.shape[0]):
+        v = abs(row[i]) * g
+        env[i] = v if v > env[i] else env[i]
+
+
 @jit(parallel=True)
 def group_envelope(x, rows, scale):
     """max over ``rows`` of |x[r]|·scale[r] per sample (NaN ignored; 0 where all are NaN)."""
@@ -904,13 +912,26 @@ def group_envelope(x, rows, scale):
         i0 = b * _ENV_BLOCK
         i1 = min(n, i0 + _ENV_BLOCK)
         for k in range(rows.shape[0]):
-            row = x[rows[k]]
-            g = scale[rows[k]]
-            for i in range(i0, i1):
-                v = abs(row[i]) * g
-                if v > env[i]:
-                    env[i] = v
+            _scaled_max_into(env[i0:i1], x[rows[k], i0:i1], scale[rows[k]])
     return env
+
+
+@jit()
+def _finite_sum_sq(row):
+    total = 0.0
+    for i in range(row.shape[0]):
+        v = np.float64(row[i])
+        total += v * v if v == v else 0.0
+    return total
+
+
+@jit()
+def _finite_sum(row):
+    total = 0.0
+    for i in range(row.shape[0]):
+        v = np.float64(row[i])
+        total += v if v == v else 0.0
+    return total
 
 
 @jit(parallel=True)
@@ -924,12 +945,7 @@ def window_power(x, rows, start, stop, win):
         i1 = min(stop, i0 + win)
         total = 0.0
         for k in range(rows.shape[0]):
-            row = x[rows[k]]
-            part = 0.0
-            for i in range(i0, i1):
-                v = np.float64(row[i])
-                part += v * v if v == v else 0.0
-            total += part
+            total += _finite_sum_sq(x[rows[k], i0:i1])
         out[w] = total / (rows.shape[0] * (i1 - i0))
     return out
 
@@ -943,36 +959,64 @@ def step_means(x, start, stop, step):
     out = np.zeros((c, n_steps))
     for ch in prange(c):
         row = x[ch]
+        last = np.float64(row[stop - 1])
+        last = last if last == last else 0.0
         for s in range(n_steps):
             i0 = start + s * step
             i1 = min(stop, i0 + step)
-            total = 0.0
-            for i in range(i0, i1):
-                v = np.float64(row[i])
-                total += v if v == v else 0.0
-            last = np.float64(row[stop - 1])
-            total += (i0 + step - i1) * (last if last == last else 0.0)
-            out[ch, s] = total / step
+            out[ch, s] = (_finite_sum(row[i0:i1]) + (i0 + step - i1) * last) / step
     return out
+
+
+@jit()
+def _abs_max(row):
+    # 16 running maxima (a single one compiled to scalar code): 2.5x faster. NaN never wins.
+    lanes = np.zeros(16, np.float32)
+    n16 = row.shape[0] // 16 * 16
+    for i in range(0, n16, 16):
+        for j in range(16):
+            v = abs(row[i + j])
+            lanes[j] = v if v > lanes[j] else lanes[j]
+    m = np.float32(0.0)
+    for j in range(16):
+        m = lanes[j] if lanes[j] > m else m
+    for i in range(n16, row.shape[0]):
+        v = abs(row[i])
+        m = v if v > m else m
+    return m
+
+
+@jit()
+def _n_big_repeats(row, half):
+    # Branch-free count of samples equal to the previous one and ≥ half in magnitude (vectorises).
+    count = np.float32(0.0)
+    for i in range(1, row.shape[0]):
+        count += np.float32(1.0) if (row[i] == row[i - 1] and abs(row[i]) >= half) else np.float32(0.0)
+    return count
 
 
 @jit(parallel=True)
 def rail_runs(x, run):
     """Mask of samples in runs of ≥ ``run`` equal consecutive values at ≥ half the channel's
-    extreme |x| (a clipped amplifier), and whether any was found."""
+    extreme |x| (a clipped amplifier), and whether any was found per channel (the mask is
+    (0, 0) when no channel could have one)."""
     c, n = x.shape
-    mask = np.zeros((c, n), dtype=np.bool_)
     found = np.zeros(c, dtype=np.bool_)
+    half_extreme = np.zeros(c, dtype=np.float32)
+    suspect = np.zeros(c, dtype=np.bool_)
     for ch in prange(c):
-        row = x[ch]
-        extreme = 0.0
-        for i in range(n):
-            v = abs(row[i])
-            if v > extreme:
-                extreme = v
-        if not extreme > 0.0:
+        extreme = _abs_max(x[ch])
+        half_extreme[ch] = np.float32(0.5) * extreme
+        # Too few big repeats anywhere: no rail (the usual case, and no mask allocated).
+        suspect[ch] = extreme > 0.0 and _n_big_repeats(x[ch], half_extreme[ch]) >= run - 1
+    if not suspect.any():
+        return np.zeros((0, 0), dtype=np.bool_), found
+    mask = np.zeros((c, n), dtype=np.bool_)
+    for ch in prange(c):
+        if not suspect[ch]:
             continue
-        half = 0.5 * extreme
+        row = x[ch]
+        half = half_extreme[ch]
         i = 0
         while i < n:
             v = row[i]

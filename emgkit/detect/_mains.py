@@ -79,6 +79,43 @@ def _weighted_fit(basis, seg, keep, gram_all, rhs_all, out, g, rhs):
     _solve_spd(g, rhs, out)
 
 
+@jit()
+def _dot(a, b):
+    # 1-D helpers on whole arrays or row slices: these loops vectorise.
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i] * b[i]
+    return total
+
+
+@jit()
+def _axpy(y, alpha, x):
+    for i in range(y.shape[0]):
+        y[i] += alpha * x[i]
+
+
+@jit()
+def _abs_kept(dev, keep):
+    """dev ← |dev| where kept, 0 elsewhere; returns the sum."""
+    total = 0.0
+    for i in range(dev.shape[0]):
+        dev[i] = abs(dev[i]) if keep[i] else 0.0
+        total += dev[i]
+    return total
+
+
+@jit()
+def _calm_sum(dev, keep, limit):
+    """Sum of dev ≤ limit, and how many kept samples that is."""
+    total = 0.0
+    count = 0.0
+    for i in range(dev.shape[0]):
+        calm = dev[i] <= limit
+        total += dev[i] if calm else 0.0
+        count += 1.0 if (calm and keep[i]) else 0.0
+    return total, count
+
+
 @jit(parallel=True)
 def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, min_kept):
     """Per window k_first..k_last and channel: cos/sin coefficients (W, c, 2F) and whether they hold.
@@ -104,18 +141,19 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
             continue
         length = (b - a_s + stride - 1) // stride
         basis = np.empty((m, length))
-        for i in range(length):
-            t = float(a_s + i * stride)
-            for f in range(n_freq):
-                basis[f, i] = np.cos(omega[f] * t)
-                basis[n_freq + f, i] = np.sin(omega[f] * t)
+        for f in range(n_freq):  # exact at the window start, then rotated (trig calls cost more than the fit)
+            re = np.cos(omega[f] * a_s)
+            im = np.sin(omega[f] * a_s)
+            step_re = np.cos(omega[f] * stride)
+            step_im = np.sin(omega[f] * stride)
+            for i in range(length):
+                basis[f, i] = re
+                basis[n_freq + f, i] = im
+                re, im = re * step_re - im * step_im, re * step_im + im * step_re
         gram_all = np.zeros((m, m))
         for p in range(m):
             for q in range(p + 1):
-                s = 0.0
-                for i in range(length):
-                    s += basis[p, i] * basis[q, i]
-                gram_all[p, q] = s
+                gram_all[p, q] = _dot(basis[p], basis[q])
         seg = np.empty(length)
         keep = np.empty(length, dtype=np.bool_)
         big = np.empty(length, dtype=np.bool_)
@@ -133,45 +171,37 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
                 seg[i] = v if fin else 0.0
                 n_finite += fin
             for p in range(m):
-                acc = 0.0
-                for i in range(length):
-                    acc += seg[i] * basis[p, i]
-                rhs_all[p] = acc
+                rhs_all[p] = _dot(seg, basis[p])
             _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs)
-            for i in range(length):
-                dev[i] = seg[i]
-            for p in range(m):                        # basis row outer: the sample loop vectorises
-                for i in range(length):
-                    dev[i] -= sol[p] * basis[p, i]
-            total = 0.0
-            for i in range(length):
-                dev[i] = abs(dev[i]) * keep[i]
-                total += dev[i]
+            dev[:] = seg
+            for p in range(m):
+                _axpy(dev, -sol[p], basis[p])
+            total = _abs_kept(dev, keep)
             sigma = total / max(n_finite, 1) / _MEAN_ABS_TO_SIGMA
-            calm_sum = 0.0
-            n_calm = 0
-            for i in range(length):
-                if dev[i] <= mask_sd * sigma:
-                    calm_sum += dev[i]
-                    n_calm += keep[i]
-            sigma = calm_sum / max(n_calm, 1) / _MEAN_ABS_TO_SIGMA / trim
+            calm_sum, n_calm = _calm_sum(dev, keep, mask_sd * sigma)
+            sigma = calm_sum / max(n_calm, 1.0) / _MEAN_ABS_TO_SIGMA / trim
             limit = mask_sd * max(sigma, 1e-12)
+            n_big = 0
             for i in range(length):
                 big[i] = dev[i] > limit
+                n_big += big[i]
+            if n_big:
+                last_big = -(1 << 30)
+                for i in range(length):  # dilation by half_s: forward pass, then backward
+                    if big[i]:
+                        last_big = i
+                    keep[i] = keep[i] and i - last_big > half_s
+                next_big = 1 << 30
+                for i in range(length - 1, -1, -1):
+                    if big[i]:
+                        next_big = i
+                    keep[i] = keep[i] and next_big - i > half_s
             n_kept = 0
-            last_big = -(1 << 30)
-            for i in range(length):  # dilation by half_s: forward pass, then backward
-                if big[i]:
-                    last_big = i
-                keep[i] = keep[i] and i - last_big > half_s
-            next_big = 1 << 30
-            for i in range(length - 1, -1, -1):
-                if big[i]:
-                    next_big = i
-                keep[i] = keep[i] and next_big - i > half_s
+            for i in range(length):
                 n_kept += keep[i]
             if n_kept >= min_kept * length:
-                _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs)
+                if n_big:  # else the first fit, over the same samples, stands
+                    _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs)
                 for p in range(m):
                     coef[w, ch, p] = sol[p]
                 enough[w, ch] = True
@@ -202,6 +232,14 @@ def _rotation_table(start, n, hop, omega):
     return cos_t, sin_t
 
 
+@jit()
+def _subtract_sinusoid(seg, cos_t, sin_t, weight, ca, sa, cb, sb):
+    # On slices: vectorises (an index loop into the whole row did not).
+    for i in range(seg.shape[0]):
+        w = weight[i]
+        seg[i] -= (w * ca + (1.0 - w) * cb) * cos_t[i] + (w * sa + (1.0 - w) * sb) * sin_t[i]
+
+
 @jit(parallel=True)
 def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     """x (c, n) float32 in place; coef (W, c, 2F) = [cos..., sin...] per window; omega (F,) rad/sample."""
@@ -215,6 +253,8 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     for i in range(hop):
         s = np.sin(np.pi * i / (2 * hop))
         fade[i] = s * s
+    ones = np.ones(hop)
+    zeros = np.zeros(hop)
     j0 = start // hop
     n_hops = (start + n - 1) // hop - j0 + 1
     for job in prange(c * n_hops):      # (hop, channel) pairs: parallel on one channel too; a
@@ -229,14 +269,9 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
         if not (has_a or has_b):
             continue
         # A window without an estimate gives its weight to the other one.
-        both = has_a and has_b
-        only_a = 1.0 if has_a else 0.0
-        row = x[ch]
-        for f in range(n_freq):                       # frequency outer: the sample loop vectorises
-            ca = coef[a, ch, f] if has_a else 0.0
-            sa = coef[a, ch, n_freq + f] if has_a else 0.0
-            cb = coef[b, ch, f] if has_b else 0.0
-            sb = coef[b, ch, n_freq + f] if has_b else 0.0
-            for i in range(t0 - start, t1 - start):
-                w = fade[start + i - j * hop] if both else only_a
-                row[i] -= (w * ca + (1.0 - w) * cb) * cos_t[f, i] + (w * sa + (1.0 - w) * sb) * sin_t[f, i]
+        weight = fade[t0 - j * hop: t1 - j * hop] if has_a and has_b else (ones if has_a else zeros)
+        for f in range(n_freq):
+            _subtract_sinusoid(x[ch, t0 - start: t1 - start], cos_t[f, t0 - start: t1 - start],
+                               sin_t[f, t0 - start: t1 - start], weight[: t1 - t0],
+                               coef[a, ch, f] if has_a else 0.0, coef[a, ch, n_freq + f] if has_a else 0.0,
+                               coef[b, ch, f] if has_b else 0.0, coef[b, ch, n_freq + f] if has_b else 0.0)
