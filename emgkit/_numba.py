@@ -24,9 +24,17 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 #: Environment variable capping the threads of emgkit's parallel kernels.
 THREADS_ENV = "EMGKIT_NUM_THREADS"
 
+#: Idle OpenMP threads sleep instead of spinning (unless the user chose otherwise). On a busy
+#: machine (another process, a batch running several files) spinning workers starved the thread
+#: doing the work and every parallel kernel waited a scheduler time slice: a 10-min 64-channel
+#: file took 14.6 s instead of 1.65 s beside one other busy process on 2 cores (2026-11-26).
+#: Set before numba's OpenMP runtime starts, i.e. before the first kernel module is imported.
+OMP_WAIT_POLICY = "PASSIVE"
+
 
 def jit(*, parallel: bool = False, fastmath=FASTMATH):
     """``numba.njit`` with emgkit's settings (imports numba on first use)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
     import numba
 
     return numba.njit(cache=CACHE, parallel=parallel, fastmath=set(fastmath) if fastmath else False, nogil=True)
