@@ -79,10 +79,11 @@ def test_design_sos_rejects_bad_parameters_naming_them(kwargs, message):
 
 
 # ----------------------------------------------------------------------------- filter_zero_phase
-@pytest.mark.parametrize("n_ch", [1, 4, 6])
+@pytest.mark.parametrize("n_ch", [1, 4, 6, 8, 21])
 @pytest.mark.parametrize("n_harmonics", [1, 3, 6])
 def test_filter_matches_sosfiltfilt(n_ch, n_harmonics):
-    # 3..8 sections: every group shape of the generated kernels; 6 channels = one 4-lane group + 2 single.
+    # 3..8 sections: every group shape of the generated kernels (odd and even counts for the
+    # 8-lane pairs); 6 channels = one 4-lane group + 2 single; 21 = 2 8-lane groups + 4 + 1.
     x = spiky_noise(n_ch, 3000) + 50.0  # an offset exercises the steady-state initial conditions
     sos = dsp.design_sos(2048.0, band=(20, 450), notch_hz=50, n_harmonics=n_harmonics)
     for pad in (None, 0, 7, 2999, 10_000):

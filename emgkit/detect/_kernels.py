@@ -463,6 +463,73 @@ def _apply_sos(buf, m, sos, z):
 
 
 @jit()
+def _biquad_pair_lanes(buf, m, sos, z, s):
+    """Sections s and s+1 over buf[:m] for any number of lanes: the lane loop innermost over
+    small state arrays vectorises (8 lanes: 1.4 G vs 0.8 G channel-samples/s for the 4-lane code)."""
+    lanes = buf.shape[1]
+    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+    c0, c1, c2, d1, d2 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
+    p = np.empty(lanes)
+    q = np.empty(lanes)
+    r = np.empty(lanes)
+    u = np.empty(lanes)
+    for l in range(lanes):
+        p[l], q[l] = z[s, l, 0], z[s, l, 1]
+        r[l], u[l] = z[s + 1, l, 0], z[s + 1, l, 1]
+    for i in range(m):
+        for l in range(lanes):
+            v = buf[i, l]
+            y = b0 * v + p[l]
+            p[l] = b1 * v - a1 * y + q[l]
+            q[l] = b2 * v - a2 * y
+            w = c0 * y + r[l]
+            r[l] = c1 * y - d1 * w + u[l]
+            u[l] = c2 * y - d2 * w
+            buf[i, l] = w
+    for l in range(lanes):
+        z[s, l, 0], z[s, l, 1] = p[l], q[l]
+        z[s + 1, l, 0], z[s + 1, l, 1] = r[l], u[l]
+
+
+@jit()
+def _biquad_lanes(buf, m, sos, z, s):
+    """Section s over buf[:m] for any number of lanes (see ``_biquad_pair_lanes``)."""
+    lanes = buf.shape[1]
+    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+    p = np.empty(lanes)
+    q = np.empty(lanes)
+    for l in range(lanes):
+        p[l], q[l] = z[s, l, 0], z[s, l, 1]
+    for i in range(m):
+        for l in range(lanes):
+            v = buf[i, l]
+            y = b0 * v + p[l]
+            p[l] = b1 * v - a1 * y + q[l]
+            q[l] = b2 * v - a2 * y
+            buf[i, l] = y
+    for l in range(lanes):
+        z[s, l, 0], z[s, l, 1] = p[l], q[l]
+
+
+#: Channels filtered together by ``_biquad_pair_lanes`` (two AVX2 registers of float64).
+_WIDE_LANES = 8
+
+
+@jit()
+def _apply_sos_wide(buf, m, sos, z):
+    """``_apply_sos`` for ``_WIDE_LANES`` lanes: sections in pairs."""
+    n_sec = sos.shape[0]
+    s = 0
+    while n_sec - s >= 2:
+        _biquad_pair_lanes(buf, m, sos, z, s)
+        s += 2
+    if s < n_sec:
+        _biquad_lanes(buf, m, sos, z, s)
+
+
+
+
+@jit()
 def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
     """Zero-phase filter rows c0 .. c0+lanes-1 exactly as ``sosfiltfilt(padtype='odd', padlen=pad)``.
 
@@ -497,20 +564,19 @@ def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
         for l in range(lanes):
             for i in range(m):
                 buf[i, l] = 2.0 * first[l] - x[c0 + l, pad - (k + i)]
-        _apply_sos(buf, m, sos, z)
+        _apply_sos_wide(buf, m, sos, z) if lanes == _WIDE_LANES else _apply_sos(buf, m, sos, z)
         k += m
     k = 0
     while k < n:
         m = min(block, n - k)
+        for i in range(m):  # sample-major: contiguous stores into buf
+            for l in range(lanes):
+                buf[i, l] = x[c0 + l, k + i]
+        _apply_sos_wide(buf, m, sos, z) if lanes == _WIDE_LANES else _apply_sos(buf, m, sos, z)
+        for i in range(m):
+            for l in range(lanes):
+                y[c0 + l, k + i] = buf[i, l]
         for l in range(lanes):
-            row = x[c0 + l]
-            for i in range(m):
-                buf[i, l] = row[k + i]
-        _apply_sos(buf, m, sos, z)
-        for l in range(lanes):
-            row = y[c0 + l]
-            for i in range(m):
-                row[k + i] = buf[i, l]
             last[l] = buf[m - 1, l]
         k += m
     k = 0
@@ -519,7 +585,7 @@ def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
         for l in range(lanes):
             for i in range(m):
                 buf[i, l] = 2.0 * edge[pad, l] - edge[pad - 1 - (k + i), l]
-        _apply_sos(buf, m, sos, z)
+        _apply_sos_wide(buf, m, sos, z) if lanes == _WIDE_LANES else _apply_sos(buf, m, sos, z)
         for l in range(lanes):
             for i in range(m):
                 tail[k + i, l] = buf[i, l]
@@ -536,26 +602,24 @@ def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
         for l in range(lanes):
             for i in range(m):
                 buf[i, l] = tail[pad - 1 - (k + i), l]
-        _apply_sos(buf, m, sos, z)
+        _apply_sos_wide(buf, m, sos, z) if lanes == _WIDE_LANES else _apply_sos(buf, m, sos, z)
         k += m
     k = 0
     while k < n:
         m = min(block, n - k)
-        for l in range(lanes):
-            row = y[c0 + l]
-            for i in range(m):
-                buf[i, l] = row[n - 1 - (k + i)]
-        _apply_sos(buf, m, sos, z)
-        for l in range(lanes):
-            row = y[c0 + l]
-            for i in range(m):
-                row[n - 1 - (k + i)] = buf[i, l]
+        for i in range(m):
+            for l in range(lanes):
+                buf[i, l] = y[c0 + l, n - 1 - (k + i)]
+        _apply_sos_wide(buf, m, sos, z) if lanes == _WIDE_LANES else _apply_sos(buf, m, sos, z)
+        for i in range(m):
+            for l in range(lanes):
+                y[c0 + l, n - 1 - (k + i)] = buf[i, l]
         k += m
 
 
 @jit(parallel=True)
 def filtfilt(x, y, sos, zi, pad, block):
-    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``); channels 4 at a time, in parallel."""
+    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``); channels 8, then 4, at a time, in parallel."""
     n_ch, n = x.shape
     if n == 0:
         return
@@ -564,12 +628,16 @@ def filtfilt(x, y, sos, zi, pad, block):
             for i in range(n):
                 y[c, i] = x[c, i]
         return
-    n_quads = n_ch // 4
-    for job in prange(n_quads + n_ch - 4 * n_quads):
-        if job < n_quads:
-            _filtfilt_rows(x, y, 4 * job, sos, zi, pad, block, 4)
+    n_wide = n_ch // _WIDE_LANES
+    done = n_wide * _WIDE_LANES
+    n_quads = (n_ch - done) // 4
+    for job in prange(n_wide + n_quads + n_ch - done - 4 * n_quads):
+        if job < n_wide:
+            _filtfilt_rows(x, y, _WIDE_LANES * job, sos, zi, pad, block, _WIDE_LANES)
+        elif job < n_wide + n_quads:
+            _filtfilt_rows(x, y, done + 4 * (job - n_wide), sos, zi, pad, block, 4)
         else:
-            _filtfilt_rows(x, y, 4 * n_quads + job - n_quads, sos, zi, pad, block, 1)
+            _filtfilt_rows(x, y, done + 4 * n_quads + job - n_wide - n_quads, sos, zi, pad, block, 1)
 
 
 # ----------------------------------------------------------------------------- robust noise (MAD)
