@@ -257,11 +257,12 @@ def _detect(recording, params, *, hash_input: bool):
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
-                # Columns, not per-discharge tuples: a long busy recording has ~10⁵–10⁶ discharges.
-                peeled_parts.append(pd.DataFrame({
-                    "time": peeled.samples / fs, "unit": peeled.units.astype(np.int64),
-                    "ch": bank.main_channel[peeled.units].astype(np.int64),
-                    "amplitude": peeled.scales * p2p[peeled.units], "state": "rest", "snr": peeled.snr}))
+                # Columns, not per-discharge tuples: a long busy recording has ~10⁵–10⁶ discharges
+                # (and one DataFrame per piece cost more than the peeling on a quiet file).
+                if peeled.samples.size:
+                    peeled_parts.append((peeled.samples / fs, peeled.units.astype(np.int64),
+                                         bank.main_channel[peeled.units].astype(np.int64),
+                                         peeled.scales * p2p[peeled.units], peeled.snr))
                 # A candidate no template explained is still a discharge: its own unit.
                 for i in peel_idx[inside]:
                     near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
@@ -276,7 +277,11 @@ def _detect(recording, params, *, hash_input: bool):
                     lone_channel[next_unit] = mc
                     next_unit += 1
         columns = ["time", "unit", "ch", "amplitude", "state", "snr"]
-        parts = [pd.DataFrame(excluded_rows + peeled_rows, columns=columns)] + [q for q in peeled_parts if len(q)]
+        parts = [pd.DataFrame(excluded_rows + peeled_rows, columns=columns)]
+        if peeled_parts:
+            cols = [np.concatenate(c) for c in zip(*peeled_parts)]
+            parts.append(pd.DataFrame({"time": cols[0], "unit": cols[1], "ch": cols[2], "amplitude": cols[3],
+                                       "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
         if len(dis):
