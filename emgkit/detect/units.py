@@ -65,25 +65,69 @@ def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return np.stack([padded[..., s_max - s: s_max - s + w] for s in shifts], axis=-3)
 
 
-def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitParams, w: int):
+class _TemplateParts:
+    """What ``_fit`` needs of the templates, kept up to date one template at a time.
+
+    The greedy clustering changes one template per candidate; recomputing these products for
+    every template at every candidate cost most of the units stage on a busy grid.
+    """
+
+    def __init__(self, templates: np.ndarray, masks: np.ndarray, dtype=np.float32):
+        K, c, w = templates.shape
+        self.dtype = np.dtype(dtype)
+        self.shape = (c, w)
+        self.on = np.zeros((K, c * w), self.dtype)      # template on its mask
+        self.off = np.zeros((K, c * w), self.dtype)     # template off its mask
+        self.te = np.zeros((K, c))                      # energy per channel
+        self.M = np.zeros((K, c), self.dtype)
+        for k in range(K):
+            self._set(k, templates[k], masks[k])
+
+    @property
+    def n(self) -> int:
+        return len(self.M)
+
+    def _set(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
+        M = mask.astype(self.dtype)
+        T = template.astype(self.dtype, copy=False)
+        self.on[k] = (T * M[:, None]).ravel()
+        self.off[k] = (T * (1 - M)[:, None]).ravel()
+        self.te[k] = (T.astype(np.float64) ** 2).sum(axis=1)
+        self.M[k] = M
+
+    def update(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
+        self._set(k, template, mask)
+
+    def append(self, template: np.ndarray, mask: np.ndarray) -> None:
+        c, w = self.shape
+        self.on = np.concatenate([self.on, np.zeros((1, c * w), self.dtype)])
+        self.off = np.concatenate([self.off, np.zeros((1, c * w), self.dtype)])
+        self.te = np.concatenate([self.te, np.zeros((1, c))])
+        self.M = np.concatenate([self.M, np.zeros((1, c), self.dtype)])
+        self._set(self.n - 1, template, mask)
+
+
+def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitParams, w: int,
+         parts: _TemplateParts | None = None):
     """Fit of shifted waveforms xs (B, S, c, w) to every template (K, c, w).
 
     Returns (residual, allowed, scale), each (B, K, S): the residual energy after the best
     scaled fit, the residual allowed for a match, and the fitted scale. Only channels where
-    the template or the (unshifted) waveform stands out take part.
+    the template or the (unshifted) waveform stands out take part. ``parts``: the templates'
+    products already computed (``templates`` and ``masks`` are then not read).
     """
     B, S, c, _ = xs.shape
-    K = len(templates)
+    parts = parts if parts is not None else _TemplateParts(templates, masks, xs.dtype)
+    K = parts.n
     x_sig = (np.abs(xs[:, S // 2]).max(axis=2) > _SIGNIFICANT_SD).astype(xs.dtype)   # (B, c)
-    M = masks.astype(xs.dtype)                                                      # (K, c)
+    M = parts.M                                                                     # (K, c)
     off = 1 - M
     # The channel set is template mask ∪ significant waveform channels; splitting it as
     # M + x_sig·(1 − M) turns every masked sum into plain matrix products (BLAS).
     X = xs.reshape(B * S, c * w)
     Xs = (xs * x_sig[:, None, :, None]).reshape(B * S, c * w)
-    T = templates.astype(xs.dtype, copy=False)
-    d = X @ (T * M[:, :, None]).reshape(K, -1).T + Xs @ (T * off[:, :, None]).reshape(K, -1).T   # (B·S, K)
-    te = (T.astype(np.float64) ** 2).sum(axis=2)                                    # (K, c)
+    d = X @ parts.on.T + Xs @ parts.off.T                                           # (B·S, K)
+    te = parts.te                                                                   # (K, c)
     e_t = (te * M).sum(axis=1)[None, :] + x_sig.astype(np.float64) @ (te * off).T    # (B, K)
     xe = (xs.astype(np.float64) ** 2).sum(axis=3)                                    # (B, S, c)
     e_x = xe @ M.T.astype(np.float64) + (xe * x_sig[:, None, :]) @ off.T.astype(np.float64)  # (B, S, K)
@@ -137,10 +181,11 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     counts = []
     tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
+    parts = _TemplateParts(tmpl, masks, X.dtype)
     for i in order:
         xs = _shifted(X[i], shifts)
         if len(tmpl):
-            resid, allowed, _ = _fit(xs[None], tmpl, masks, params, wd)
+            resid, allowed, _ = _fit(xs[None], tmpl, masks, params, wd, parts=parts)
             resid, allowed = resid[0], allowed[0]
             k, s = np.unravel_index(np.argmin(resid - allowed), resid.shape)
             if resid[k, s] <= allowed[k, s]:
@@ -148,6 +193,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                 counts[k] += 1
                 tmpl[k] = sums[k] / counts[k]
                 masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
+                parts.update(k, tmpl[k], masks[k])
                 continue
         if len(tmpl) >= _MAX_TEMPLATES:
             continue  # bounded cost: waveforms like no one else's stay unassigned (kept as lone candidates)
@@ -156,6 +202,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         tmpl = np.concatenate([tmpl, X[i][None]])
         m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
+        parts.append(tmpl[-1], m)
     tmpl, counts = _merge_shifted(tmpl, np.asarray(counts, float), masks, wd, params)
     labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
     # Full-resolution templates: medians of their members (robust to overlaps), means of few.
@@ -209,10 +256,11 @@ def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams
     if bank.n_units == 0 or len(X) == 0:
         return labels
     T = bank.templates.astype(X.dtype)
+    parts = _TemplateParts(T, bank.masks, X.dtype)
     for lo in range(0, len(X), batch):
         xb = X[lo:lo + batch]
         xs = _shifted(xb, shifts)                                         # (B, S, c, w)
-        resid, allowed, _ = _fit(xs, T, bank.masks, params, w)
+        resid, allowed, _ = _fit(xs, T, bank.masks, params, w, parts=parts)
         score = (resid - allowed).reshape(len(xb), -1)
         best = score.argmin(axis=1)
         ok = score[np.arange(len(xb)), best] <= 0
