@@ -80,6 +80,10 @@ class _TemplateParts:
         self.off = np.zeros((K, c * w), self.dtype)     # template off its mask
         self.te = np.zeros((K, c))                      # energy per channel
         self.M = np.zeros((K, c), self.dtype)
+        self.M64 = np.zeros((K, c))
+        self.off64 = np.zeros((K, c))
+        self.te_on = np.zeros(K)                        # energy on the mask
+        self.te_off = np.zeros((K, c))                  # energy per channel off the mask
         for k in range(K):
             self._set(k, templates[k], masks[k])
 
@@ -94,6 +98,10 @@ class _TemplateParts:
         self.off[k] = (T * (1 - M)[:, None]).ravel()
         self.te[k] = (T.astype(np.float64) ** 2).sum(axis=1)
         self.M[k] = M
+        self.M64[k] = M
+        self.off64[k] = 1 - M
+        self.te_on[k] = (self.te[k] * M).sum()
+        self.te_off[k] = self.te[k] * (1 - M)
 
     def update(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
         self._set(k, template, mask)
@@ -104,6 +112,10 @@ class _TemplateParts:
         self.off = np.concatenate([self.off, np.zeros((1, c * w), self.dtype)])
         self.te = np.concatenate([self.te, np.zeros((1, c))])
         self.M = np.concatenate([self.M, np.zeros((1, c), self.dtype)])
+        self.M64 = np.concatenate([self.M64, np.zeros((1, c))])
+        self.off64 = np.concatenate([self.off64, np.zeros((1, c))])
+        self.te_on = np.concatenate([self.te_on, np.zeros(1)])
+        self.te_off = np.concatenate([self.te_off, np.zeros((1, c))])
         self._set(self.n - 1, template, mask)
 
 
@@ -127,10 +139,9 @@ def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitP
     X = xs.reshape(B * S, c * w)
     Xs = (xs * x_sig[:, None, :, None]).reshape(B * S, c * w)
     d = X @ parts.on.T + Xs @ parts.off.T                                           # (B·S, K)
-    te = parts.te                                                                   # (K, c)
-    e_t = (te * M).sum(axis=1)[None, :] + x_sig.astype(np.float64) @ (te * off).T    # (B, K)
+    e_t = parts.te_on[None, :] + x_sig.astype(np.float64) @ parts.te_off.T           # (B, K)
     xe = (xs.astype(np.float64) ** 2).sum(axis=3)                                    # (B, S, c)
-    e_x = xe @ M.T.astype(np.float64) + (xe * x_sig[:, None, :]) @ off.T.astype(np.float64)  # (B, S, K)
+    e_x = xe @ parts.M64.T + (xe * x_sig[:, None, :]) @ parts.off64.T                # (B, S, K)
     n_ch = M.sum(axis=1)[None, :] + x_sig @ off.T                                    # (B, K)
     d = d.reshape(B, S, K).transpose(0, 2, 1).astype(np.float64)                     # (B, K, S)
     e_x = e_x.transpose(0, 2, 1)
