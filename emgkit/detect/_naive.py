@@ -261,3 +261,18 @@ def rail_runs(x, run):
         for i in np.flatnonzero(counts >= run - 1):
             mask[ch, i:i + run] = True
     return mask, mask.any(axis=1)
+
+
+def neighbourhood_energy(z, weight, neighbours, cap, inv_threshold):
+    """Twin of ``_spatial.neighbourhood_energy`` (float32, the kernel's summation order)."""
+    z = np.asarray(z, dtype=np.float32)
+    q = np.nan_to_num(weight[:, None] * z * z, nan=0.0).astype(np.float32)
+    out = np.zeros(z.shape[1], np.float32)
+    for c in range(z.shape[0]):
+        s = np.zeros(z.shape[1], np.float32)
+        for j in neighbours[c]:
+            if j < 0:
+                break
+            s = s + np.minimum(q[j], cap[c])
+        out = np.maximum(out, s * inv_threshold[c])
+    return out

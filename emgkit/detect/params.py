@@ -124,6 +124,36 @@ class SpikeParams:
     #: Samples whose |value| reaches this fraction of the channel's extreme on ≥ `clip_run` consecutive
     #: samples are treated as clipped.
     clip_run: int = 4
+    #: HD grids (≥ `grid_min_channels` electrodes with known rows/columns) detect on spatial energy:
+    #: per electrode, Σ (x_j/σ_j)² over its neighbours within `spatial_radius` rows/columns, against
+    #: that sum's own noise quantile at the per-sample false-alarm rate of one channel at
+    #: `threshold_sd` (so the grid raises no more noise crossings than one electrode would). Surface
+    #: MUAPs spread over several cm (8–10 mm IED grids see them on many electrodes, Merletti &
+    #: Farina 2016), so a MUAP at 4 σ on ten electrodes is found where a per-channel threshold misses it.
+    spatial_radius: int = 1
+    #: The spatial energy of a propagating MUAP peaks where most electrodes see it, up to ~10 ms
+    #: from the peak of its largest electrode (surface MUAPs last 10–30 ms and cross an 8 mm IED
+    #: grid at 3–5 m/s); the candidate is timed at the largest |x| within ± this (ms), never past
+    #: half-way to the next energy peak [ENG].
+    spatial_reach_ms: float = 10.0
+    #: One electrode contributes at most this share of the threshold: a spike on a lone electrode
+    #: (bad contact, pop) is not spread activity, while a MUAP on ≥ 2 neighbours still counts [ENG].
+    spatial_max_share: float = 0.5
+    #: Noise shared by the whole grid (reference, amplifier, mains residue; monopolar grids measure
+    #: neighbour correlations of 0.3–0.9 at rest) would be summed as if it were a MUAP: components
+    #: of the grid's noise correlation carrying at least this many channels' variance, at most
+    #: `spatial_common_max` of them, are projected out before summing; what is left over is
+    #: accounted for in the quantile (Satterthwaite's scaled chi-square) [ENG].
+    spatial_common_min_eig: float = 4.0
+    spatial_common_max: int = 3
+    #: The noise correlation is measured once per grid on up to this many windows of
+    #: `spatial_window_s`, spread over the recording; only the quietest windows (robust σ within
+    #: `spatial_quiet_ratio` of the quietest) and their samples under `spatial_quiet_sd` σ on every
+    #: electrode are used, so activity and contraction do not pose as noise.
+    spatial_windows: int = 24
+    spatial_window_s: float = 0.5
+    spatial_quiet_ratio: float = 1.5
+    spatial_quiet_sd: float = 4.0
 
     def validate(self):
         _range("spikes.threshold_sd", 2.0, 50.0, self.threshold_sd)

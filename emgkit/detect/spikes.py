@@ -214,6 +214,178 @@ class _WaveformCollector:
         return SpilledWaveforms(self.file, self.n, self.row_shape, self.dtype)
 
 
+@dataclass
+class GridStatistic:
+    """The detection statistic of an HD grid: spatial energy over each electrode's neighbourhood.
+
+    For filtered µV samples ``x`` (the group's channels), ``z = x / σ`` with the grid's common
+    noise components ``common`` projected out, and per sample the largest over electrodes c of
+    Σ_{j ∈ N(c)} min(z_j² / r_j, cap_c) / threshold_c, where r_j is the variance left on channel j
+    and threshold_c the noise quantile of that sum. A value above 1 is a candidate discharge.
+    """
+
+    inv_sigma: np.ndarray     # float32 (c,) 1/σ (0 for flat or unknown channels)
+    common: np.ndarray        # float32 (k, c) orthonormal common components (z units)
+    weight: np.ndarray        # float32 (c,) 1 / residual variance
+    neighbours: np.ndarray    # int64 (c, m), padded with −1
+    cap: np.ndarray           # float32 (c,)
+    inv_threshold: np.ndarray  # float32 (c,)
+
+    def __call__(self, x: np.ndarray, kernel: bool = True) -> np.ndarray:
+        z = np.nan_to_num(x * self.inv_sigma[:, None])
+        if len(self.common):
+            z -= self.common.T @ (self.common @ z)
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        if not kernel:
+            from . import _naive
+
+            return _naive.neighbourhood_energy(z, self.weight, self.neighbours, self.cap, self.inv_threshold)
+        from ._spatial import neighbourhood_energy
+
+        return neighbourhood_energy(z, self.weight, self.neighbours, self.cap, self.inv_threshold)
+
+
+def grid_neighbours(electrodes, radius: int) -> np.ndarray | None:
+    """(c, m) indices of the electrodes within ``radius`` rows and columns of each (itself first),
+    padded with −1; None when some electrode's row or column is unknown or two share a place."""
+    rc = [(e.row, e.col) for e in electrodes]
+    if any(r is None or c is None for r, c in rc) or len(set(rc)) != len(rc):
+        return None
+    rc = np.array(rc, dtype=np.int64)
+    near = np.abs(rc[:, None, :] - rc[None, :, :]).max(axis=2) <= radius
+    m = int(near.sum(axis=1).max())
+    out = np.full((len(rc), m), -1, dtype=np.int64)
+    for c in range(len(rc)):
+        others = np.flatnonzero(near[c] & (np.arange(len(rc)) != c))
+        out[c, :1 + others.size] = np.r_[c, others]
+    return out
+
+
+def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.ndarray,
+                   params: SpikeParams) -> GridStatistic | None:
+    """The :class:`GridStatistic` of one muscle's grid, or None where the grid's layout is unknown
+    or too little quiet signal shows its noise (the per-channel envelope is used then)."""
+    from scipy import stats
+
+    usable = np.isfinite(sigma) & (sigma > 0)
+    electrodes = [rec.electrodes[i] for i in prep.rec_channel_indices[channels]]
+    neighbours = grid_neighbours(electrodes, params.spatial_radius)
+    if neighbours is None or usable.sum() < params.grid_min_channels:
+        return None
+    # Neighbourhoods over usable channels only (a dead electrode has no noise σ).
+    keep = usable[np.maximum(neighbours, 0)] & (neighbours >= 0)
+    neighbours = np.array([np.r_[row[k], np.full(row.size - k.sum(), -1)] for row, k in zip(neighbours, keep)],
+                          dtype=np.int64)
+    neighbours[~usable] = -1
+
+    # Noise correlation from the quietest windows' quiet samples.
+    fs, n = prep.fs, rec.n_samples
+    win = max(16, int(round(params.spatial_window_s * fs)))
+    starts = np.linspace(0, max(n - win, 0), int(min(params.spatial_windows, max(1, n // win)))).astype(np.int64)
+    parts, levels = [], []
+    for s0 in starts:
+        block = filtered(rec, prep, int(s0), int(min(s0 + win, n)), clip_run=params.clip_run)[channels][usable]
+        sd = dsp.noise_sigma(block)
+        if not np.all(np.isfinite(sd) & (sd > 0)):
+            continue
+        parts.append(block / sd[:, None])
+        levels.append(float(np.median(sd / sigma[usable])))
+    if not parts:
+        return None
+    levels = np.array(levels)
+    z = np.concatenate([p for p, lv in zip(parts, levels) if lv <= params.spatial_quiet_ratio * levels.min()], axis=1)
+    z = z[:, np.all(np.abs(z) < params.spatial_quiet_sd, axis=0)]  # NaN samples drop out too
+    if z.shape[1] < 10 * z.shape[0]:
+        log.info("spikes: too little quiet signal to measure the grid's noise; per-channel detection")
+        return None
+    corr = np.corrcoef(z.astype(np.float64))
+    eig, vec = np.linalg.eigh(corr)
+    top = np.argsort(eig)[::-1][: params.spatial_common_max]
+    top = top[eig[top] >= params.spatial_common_min_eig]
+    u = vec[:, top]
+    left = corr - u @ (u.T @ corr) - (corr @ u) @ u.T + u @ ((u.T @ corr @ u) @ u.T)  # (I−UUᵀ) R (I−UUᵀ)
+    resid = np.maximum(np.diag(left), 1e-3)
+    left = left / np.sqrt(np.outer(resid, resid))
+
+    c = len(channels)
+    idx = np.flatnonzero(usable)
+    pos = np.full(c, -1)
+    pos[idx] = np.arange(idx.size)
+    p_false = 2 * stats.norm.sf(params.threshold_sd)  # one channel's two-sided rate at threshold_sd
+    inv_threshold = np.zeros(c)
+    cap = np.zeros(c)
+    for ch in idx:
+        members = pos[neighbours[ch][neighbours[ch] >= 0]]
+        sub = left[np.ix_(members, members)]
+        tr, tr2 = np.trace(sub), float((sub * sub).sum())
+        scale, dof = tr2 / tr, tr * tr / tr2   # Satterthwaite: Σ ≈ scale·χ²(dof)
+        thr = scale * stats.chi2.isf(p_false, dof)
+        inv_threshold[ch] = 1.0 / thr
+        cap[ch] = params.spatial_max_share * thr
+    common = np.zeros((len(top), c))
+    common[:, idx] = u.T
+    weight = np.zeros(c)
+    weight[idx] = 1.0 / resid
+    inv_sigma = np.where(usable, 1.0 / np.where(usable, sigma, 1.0), 0.0)
+    log.info("spikes: grid of %d electrodes, %d common noise component(s) removed", idx.size, len(top))
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return GridStatistic(f32(inv_sigma), f32(common), f32(weight), neighbours, f32(cap), f32(inv_threshold))
+
+
+def _largest_near(x: np.ndarray, peaks: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the sorted ``peaks``: the channel with the largest peak-to-peak within ± ``reach``
+    samples (never past half-way to a neighbouring peak) and the sample of its largest |x| there,
+    as ``(samples, channels)``; peaks that land on the same sample are reported once."""
+    offsets = np.arange(-reach, reach + 1)
+    idx = peaks[:, None] + offsets[None, :]
+    left = np.r_[0, (peaks[:-1] + peaks[1:]) // 2 + 1]
+    right = np.r_[(peaks[:-1] + peaks[1:]) // 2, x.shape[1] - 1]
+    inside = (idx >= np.maximum(left, 0)[:, None]) & (idx <= np.minimum(right, x.shape[1] - 1)[:, None])
+    idx = np.where(inside, idx, peaks[:, None])
+    seg = np.nan_to_num(x[:, idx])                         # (c, n, 2·reach + 1)
+    main = np.ptp(seg, axis=2).argmax(axis=0)               # (n,)
+    at = np.abs(seg[main, np.arange(len(peaks))]).argmax(axis=1)
+    samples, first = np.unique(idx[np.arange(len(peaks)), at], return_index=True)
+    return samples, main[first]
+
+
+def _grid_peaks(x: np.ndarray, grid: GridStatistic, scale: np.ndarray, excl: int, reach: int,
+                start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (samples, main channels) of a grid in ``start:stop`` of ``x``.
+
+    A discharge needs spatial energy above its threshold within ± ``reach``. Where a channel
+    also crosses its own threshold, the candidates are the channel envelope's peaks (as on any
+    multi-channel muscle: one per ± ``excl``); elsewhere a weak, spread MUAP is found by its
+    energy peak, one per ± ``reach``, timed at its largest channel (see ``_largest_near``).
+    """
+    n = x.shape[1]
+    energy = grid(x)
+    above = np.r_[0, np.cumsum(energy > 1)]
+    lo_i = np.clip(np.arange(n) - reach, 0, n)
+    hi_i = np.clip(np.arange(n) + reach + 1, 0, n)
+    spatial = above[hi_i] > above[lo_i]                     # energy > 1 within ± reach
+    # Envelope peaks over a margin too, so energy peaks near the chunk's edge see them.
+    a, b = max(0, start - 2 * reach), min(n, stop + 2 * reach)
+    env = dsp.group_envelope(x, scale)[None, :]
+    _, e_all, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl, start=a, stop=b)
+    e_all = e_all[spatial[e_all]]
+    _, s_peaks, _ = dsp.find_abs_peaks(energy[None, :], np.ones(1, dtype=np.float32), reach,
+                                       start=start, stop=stop)
+    e_peaks = e_all[(e_all >= start) & (e_all < stop)]
+    e_main = np.nanargmax(np.abs(x[:, e_peaks]), axis=0) if e_peaks.size else np.zeros(0, np.int64)
+    if s_peaks.size:
+        s_peaks, s_main = _largest_near(x, s_peaks, reach)
+        if e_all.size:
+            j = np.clip(np.searchsorted(e_all, s_peaks), 1, e_all.size)
+            gap = np.minimum(np.abs(s_peaks - e_all[j - 1]), np.abs(e_all[np.minimum(j, e_all.size - 1)] - s_peaks))
+            s_peaks, s_main = s_peaks[gap > reach], s_main[gap > reach]
+    else:
+        s_main = np.zeros(0, np.int64)
+    peaks = np.r_[e_peaks, s_peaks].astype(np.int64)
+    order = np.argsort(peaks, kind="stable")
+    return peaks[order], np.r_[e_main, s_main].astype(np.int64)[order]
+
+
 def _windows(params: SpikeParams, kind: str, fs: float) -> tuple[int, int, int]:
     """(before, after, exclusion) in samples for an electrode kind."""
     wb, wa = params.needle_window_ms if kind == "needle" else params.surface_window_ms
@@ -242,7 +414,14 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             window_power=np.zeros(n_windows), window_bad=np.zeros(n_windows), window_count=np.zeros(n_windows),
         ))
         spans.append(excl)
+    # HD grids detect on spatial energy (see GridStatistic); other groups on the channel envelope.
+    sigma_used = np.maximum(prep.noise_uv, params.min_noise_uv)
+    stats_of = [grid_statistic(rec, prep, g.channels, sigma_used[g.channels], params)
+                if len(g.channels) >= params.grid_min_channels else None for g in prep.groups]
+    reach = max(1, int(round(params.spatial_reach_ms * fs / 1000)))
     ctx = max(max(c.before, c.after) for c in out) + max(spans) + 1
+    if any(st is not None for st in stats_of):
+        ctx += 3 * reach
     guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
@@ -258,7 +437,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                                     slow=(start, stop, slow_step))
         slow_parts.append(slow)
         core = slice(start - lo, stop - lo)
-        for gc, excl in zip(out, spans):
+        for gc, excl, grid in zip(out, spans, stats_of):
             whole = gc.channels.size == block.shape[0] and np.array_equal(gc.channels, np.arange(block.shape[0]))
             x = block if whole else block[gc.channels]
             thr = thresholds[gc.channels]
@@ -276,15 +455,19 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             # Envelope over the group's channels in threshold units (flat channels never fire).
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(thr > 0, 1.0 / thr, 0.0).astype(np.float32)
-            env = dsp.group_envelope(x, scale)[None, :]
-            _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
-                                             start=start - lo, stop=stop - lo)
+            if grid is None:
+                env = dsp.group_envelope(x, scale)[None, :]
+                _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
+                                                 start=start - lo, stop=stop - lo)
+                main = None
+            else:
+                peaks, main = _grid_peaks(x, grid, scale, excl, reach, start - lo, stop - lo)
             if peaks.size == 0:
                 continue
             ok = (peaks - gc.before >= 0) & (peaks + gc.after < x.shape[1])
             ok &= (peaks + lo >= guard) & (peaks + lo < n - guard)
             peaks = peaks[ok]
-            main = np.nanargmax(np.abs(x[:, peaks]), axis=0)
+            main = np.nanargmax(np.abs(x[:, peaks]), axis=0) if main is None else main[ok]
             idx = peaks[:, None] + np.arange(-gc.before, gc.after + 1)[None, :]
             snips = np.transpose(x[:, idx], (1, 0, 2))  # (n, c, w)
             if x.shape[0] >= params.min_support_channels:
