@@ -347,3 +347,16 @@ def test_snippets_match_twin_with_zero_padding_at_edges():
     assert dsp.snippets(x, [], np.array([], np.int64), 2, 2).shape == (0, 1, 4)
     with pytest.raises(ParameterError, match="channels must lie"):
         dsp.snippets(x, [3], [10], 2, 2)
+
+
+@pytest.mark.parametrize("n_ch,fs,band", [(1, 48000.0, (100, 8000)), (3, 2048.0, (20, 450))])
+def test_split_filter_equals_whole_span_filter_to_float32_rounding(n_ch, fs, band):
+    sos = dsp.design_sos(fs, band)
+    x = spiky_noise(n_ch, int(4 * fs)) + 40.0          # an offset exercises the edge extensions
+    for pad in (None, int(0.3 * fs)):
+        whole = dsp.filter_zero_phase(x, sos, pad=pad)
+        split = dsp.filter_zero_phase_split(x, sos, pad=pad, pieces=16)
+        assert np.abs(split - whole).max() <= 1e-6 * np.abs(whole).max()
+    short = x[:, :100]                                  # too short to split: the whole-span result
+    np.testing.assert_array_equal(dsp.filter_zero_phase_split(short, sos), dsp.filter_zero_phase(short, sos))
+    np.testing.assert_array_equal(dsp.filter_zero_phase_split(x[0], sos, pieces=1), dsp.filter_zero_phase(x[0], sos))

@@ -24,6 +24,9 @@ from .params import PreprocessParams
 
 log = logging.getLogger("emgkit")
 
+#: Blocks with fewer channels are filtered as overlapping time pieces (``dsp.filter_zero_phase_split``).
+_SPLIT_BELOW_CHANNELS = 8
+
 
 @dataclass
 class MuscleGroup:
@@ -177,7 +180,11 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
     # At the recording's own edges there is no context to read: extend it (odd reflection) by the
     # margin so the filters' start-up transient stays outside.
     at_edge = lo == 0 or hi == rec.n_samples
-    out = dsp.filter_zero_phase(raw, prep.sos, pad=prep.margin if at_edge else None)
+    pad = prep.margin if at_edge else None
+    if raw.shape[0] < _SPLIT_BELOW_CHANNELS:  # a needle: time pieces side by side fill the SIMD lanes
+        out = dsp.filter_zero_phase_split(raw, prep.sos, pad=pad, pieces=max(2, 16 // raw.shape[0]))
+    else:
+        out = dsp.filter_zero_phase(raw, prep.sos, pad=pad)
     core = slice(start - lo, start - lo + (stop - start))
     if bad is not None:
         # Filtering spreads a rail or a gap a little: blank a few samples around it too.
