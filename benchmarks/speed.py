@@ -111,14 +111,22 @@ def child_pipeline(path: str) -> dict:
     import emgkit
     from emgkit.detect import detect  # not emgkit.detect: once the subpackage is imported that name is the module
 
-    _warm_kernels()
+    from .data import synthetic_recording
+
+    # Steady state: a 3-s recording of the same layout first loads every kernel from numba's
+    # cache (start-up is measured on its own).
+    head = emgkit.read(path)
+    t_warm = time.perf_counter()
+    detect(synthetic_recording(Case("needle" if head.n_channels == 1 else "hd", head.n_channels, head.fs, 3.0, "rest")),
+           hash_input=False)
+    warm_up = time.perf_counter() - t_warm
     t0 = time.perf_counter()
     rec = emgkit.read(path)
     result = detect(rec)
     total = time.perf_counter() - t0
     timings = dict(getattr(result, "provenance", {}).get("timings", {}))
     n = len(getattr(result, "discharges", []))
-    return dict(stages=timings, total=total, n_discharges=n, size=rec.n_samples * rec.n_channels)
+    return dict(stages=timings, total=total, n_discharges=n, size=rec.n_samples * rec.n_channels, warm_up_s=warm_up)
 
 
 def child_baselines(path: str, span_s: float) -> dict:

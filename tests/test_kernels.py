@@ -245,6 +245,15 @@ def test_rail_runs_match_their_twin_and_skip_flat_channels():
     assert dsp.rail_runs(x, 1) is None and dsp.rail_runs(x[:, :3], 4) is None
 
 
+def test_in_place_median_equals_numpy_median():
+    from emgkit.detect import _kernels
+
+    rng = np.random.default_rng(8)
+    for n in list(range(1, 40)) + [1000, 1001]:
+        for values in (rng.normal(size=n), rng.integers(0, 4, n).astype(float), np.full(n, 2.5)):
+            assert _kernels._median_in_place(values.copy()) == np.median(values)
+
+
 def test_peaks_exact_small_cases():
     # empty and one sample
     ch, s, v = peaks(np.zeros((2, 0), np.float32), [1.0, 1.0], 3)

@@ -782,11 +782,56 @@ def mad(x, stride, n_parts):
 
 
 @jit()
+def _select(a, k):
+    """The k-th smallest of ``a`` (reordered in place: Hoare quickselect, median-of-three pivot)."""
+    lo, hi = 0, a.shape[0] - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@jit()
+def _median_in_place(a):
+    """np.median of ``a`` (no NaN), reordering ``a`` instead of copying it."""
+    n = a.shape[0]
+    upper = _select(a, n // 2)
+    if n % 2:
+        return upper
+    lower = a[0]
+    for i in range(1, n // 2):  # after selection a[:n//2] holds the smaller half
+        lower = a[i] if a[i] > lower else lower
+    return (lower + upper) / 2
+
+
+@jit()
 def _median_abs_deviation(buf, k, center):
     """median |buf[:k] − center| (buf[:k] is overwritten)."""
     for i in range(k):
         buf[i] = abs(buf[i] - center)
-    return np.median(buf[:k])
+    return _median_in_place(buf[:k])
 
 
 @jit(parallel=True)
@@ -809,7 +854,7 @@ def masked_mad(x, half_width, n_iter, clip_sd, min_quiet):
                 k += 1
         if k == 0:
             continue
-        med = np.median(buf[:k])
+        med = _median_in_place(buf[:k])
         k = 0
         for i in range(n):
             v = np.float64(row[i])
@@ -840,7 +885,7 @@ def masked_mad(x, half_width, n_iter, clip_sd, min_quiet):
                     k += 1
             if k == 0 or k < min_quiet * n:
                 break
-            med_q = np.median(buf[:k])
+            med_q = _median_in_place(buf[:k])
             s = _median_abs_deviation(buf, k, med_q) / _MAD_TO_SIGMA
         sigma[ch] = s
     return sigma

@@ -481,21 +481,36 @@ def refine_mains(windows, fs: float, f0: float, span_hz: float = 0.5, step_hz: f
     Each window is (n_channels, n) and should span ≥ 1 s; mains drifts ±0.1 Hz from its nominal value,
     which a regression over hundreds of ms must follow.
     """
-    grid = np.arange(f0 - span_hz, f0 + span_hz + step_hz / 2, step_hz)
-    power = np.zeros(grid.size)
     # Block means down to ~1 kHz: the mains band is untouched, the DFT below is 20–50× cheaper.
     q = max(1, int(fs // 1000))
+    blocks = []
     for x in windows:
         x = np.nan_to_num(np.atleast_2d(np.asarray(x, dtype=np.float64)))
         n = x.shape[1] // q * q
         x = x[:, :n].reshape(x.shape[0], -1, q).mean(axis=2)
-        if x.shape[1] < 16:
-            continue
-        t = (np.arange(x.shape[1]) * q + (q - 1) / 2) / fs
-        taper = np.hanning(x.shape[1])
-        phasor = np.exp(-2j * np.pi * grid[:, None] * t[None, :]) * taper[None, :]
-        power += (np.abs(phasor @ x.T) ** 2).sum(axis=1)
-    return float(grid[np.argmax(power)]) if power.any() else float(f0)
+        if x.shape[1] >= 16:
+            t = (np.arange(x.shape[1]) * q + (q - 1) / 2) / fs
+            blocks.append((x, t, np.hanning(x.shape[1])))
+
+    def power(grid):
+        total = np.zeros(grid.size)
+        for x, t, taper in blocks:
+            phasor = np.exp(-2j * np.pi * grid[:, None] * t[None, :]) * taper[None, :]
+            total += (np.abs(phasor @ x.T) ** 2).sum(axis=1)
+        return total
+
+    if not blocks:
+        return float(f0)
+    # Coarse then fine (±2 coarse steps): a ≥ 1-s tapered window's peak is ~1 Hz wide.
+    coarse = np.arange(f0 - span_hz, f0 + span_hz + step_hz / 2, 10 * step_hz)
+    p = power(coarse)
+    if not p.any():
+        return float(f0)
+    centre = coarse[np.argmax(p)]
+    fine = np.arange(max(centre - 20 * step_hz, f0 - span_hz), min(centre + 20 * step_hz, f0 + span_hz) + step_hz / 2,
+                     step_hz)
+    p = power(fine)
+    return float(fine[np.argmax(p)]) if p.any() else float(centre)
 
 
 def remove_mains(x: np.ndarray, fs: float, freqs, start: int, window: int, mask_sd: float = 4.0,
