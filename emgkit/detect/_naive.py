@@ -263,10 +263,15 @@ def rail_runs(x, run):
     return mask, mask.any(axis=1)
 
 
-def neighbourhood_energy(z, weight, neighbours, cap, inv_threshold):
-    """Twin of ``_spatial.neighbourhood_energy`` (float32, the kernel's summation order)."""
-    z = np.asarray(z, dtype=np.float32)
-    q = np.nan_to_num(weight[:, None] * z * z, nan=0.0).astype(np.float32)
+def neighbourhood_energy(x, inv_sigma, common, weight, neighbours, cap, inv_threshold):
+    """Twin of ``_spatial.neighbourhood_energy`` (float32, the kernel's order of operations)."""
+    z = np.nan_to_num(np.asarray(x, np.float32) * inv_sigma[:, None], nan=0.0).astype(np.float32)
+    for u in common:
+        dot = np.zeros(z.shape[1], np.float32)
+        for j in range(z.shape[0]):
+            dot = dot + u[j] * z[j]
+        z = z - u[:, None] * dot[None, :]
+    q = weight[:, None] * z * z
     out = np.zeros(z.shape[1], np.float32)
     for c in range(z.shape[0]):
         s = np.zeros(z.shape[1], np.float32)

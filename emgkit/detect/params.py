@@ -139,21 +139,31 @@ class SpikeParams:
     #: One electrode contributes at most this share of the threshold: a spike on a lone electrode
     #: (bad contact, pop) is not spread activity, while a MUAP on ≥ 2 neighbours still counts [ENG].
     spatial_max_share: float = 0.5
+    #: A candidate crossing the channel threshold is kept when the energy on its electrode's
+    #: neighbours alone (its own left out) is more than noise there gives with this probability per
+    #: sample: grid MUAPs reach neighbouring electrodes 8–10 mm away, a lone electrode's spike does not.
+    spatial_support_p: float = 1e-3
     #: Noise shared by the whole grid (reference, amplifier, mains residue; monopolar grids measure
     #: neighbour correlations of 0.3–0.9 at rest) would be summed as if it were a MUAP: components
     #: of the grid's noise correlation carrying at least this many channels' variance, at most
     #: `spatial_common_max` of them, are projected out before summing; what is left over is
-    #: accounted for in the quantile (Satterthwaite's scaled chi-square) [ENG].
+    #: accounted for in the quantile (``weighted_chi2_isf``) [ENG].
     spatial_common_min_eig: float = 4.0
-    spatial_common_max: int = 3
+    spatial_common_max: int = 1
+    #: ...and only components spread over the grid: participation ratio (Σu²)²/Σu⁴ of at least this
+    #: share of the electrodes (a common reference gives ~1; a MUAP, seen by a region, ~0.1–0.3) [ENG].
+    spatial_common_min_spread: float = 0.5
     #: The noise correlation is measured once per grid on up to this many windows of
     #: `spatial_window_s`, spread over the recording; only the quietest windows (robust σ within
-    #: `spatial_quiet_ratio` of the quietest) and their samples under `spatial_quiet_sd` σ on every
-    #: electrode are used, so activity and contraction do not pose as noise.
-    spatial_windows: int = 24
+    #: `spatial_quiet_ratio` of the quietest) and their samples farther than `spatial_quiet_ms` from any
+    #: excursion over `spatial_quiet_sd` σ on any electrode are used, so activity and contraction do
+    #: not pose as noise (64 electrodes of Gaussian noise cross 4.5 σ at ~4e-4 of samples: ~2 % of
+    #: pure noise is set aside).
+    spatial_windows: int = 16
     spatial_window_s: float = 0.5
     spatial_quiet_ratio: float = 1.5
-    spatial_quiet_sd: float = 4.0
+    spatial_quiet_sd: float = 4.5
+    spatial_quiet_ms: float = 10.0
 
     def validate(self):
         _range("spikes.threshold_sd", 2.0, 50.0, self.threshold_sd)

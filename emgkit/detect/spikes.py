@@ -16,6 +16,7 @@ that go to an anonymous temporary file read back on demand (:class:`SpilledWavef
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -230,19 +231,35 @@ class GridStatistic:
     neighbours: np.ndarray    # int64 (c, m), padded with −1
     cap: np.ndarray           # float32 (c,)
     inv_threshold: np.ndarray  # float32 (c,)
+    around_threshold: np.ndarray | None = None  # float32 (c,) noise quantile of the neighbours' sum alone
+
+    def supported(self, x: np.ndarray, samples: np.ndarray, channels: np.ndarray, half: int) -> np.ndarray:
+        """Whether the neighbours of ``channels`` (each candidate's own electrode left out) carry
+        more energy than noise within ± ``half`` of ``samples``: a lone electrode's spike does not."""
+        if self.around_threshold is None or samples.size == 0:
+            return np.ones(samples.size, dtype=bool)
+        idx = np.clip(samples[:, None] + np.arange(-half, half + 1)[None, :], 0, x.shape[1] - 1)
+        z = np.nan_to_num(x[:, idx] * self.inv_sigma[:, None, None])          # (c, n, w)
+        if len(self.common):
+            flat = z.reshape(z.shape[0], -1)
+            flat -= self.common.T @ (self.common @ flat)
+        q = self.weight[:, None, None] * z * z
+        nb = self.neighbours[channels][:, 1:]                                  # (n, m − 1)
+        rows = np.arange(samples.size)
+        energy = np.where(nb[:, :, None] >= 0, q[np.maximum(nb, 0), rows[:, None], :], 0).sum(axis=1).max(axis=1)
+        need = self.around_threshold[channels]
+        return (need <= 0) | (energy > need)
 
     def __call__(self, x: np.ndarray, kernel: bool = True) -> np.ndarray:
-        z = np.nan_to_num(x * self.inv_sigma[:, None])
-        if len(self.common):
-            z -= self.common.T @ (self.common @ z)
-        z = np.ascontiguousarray(z, dtype=np.float32)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        args = (self.inv_sigma, self.common, self.weight, self.neighbours, self.cap, self.inv_threshold)
         if not kernel:
             from . import _naive
 
-            return _naive.neighbourhood_energy(z, self.weight, self.neighbours, self.cap, self.inv_threshold)
+            return _naive.neighbourhood_energy(x, *args)
         from ._spatial import neighbourhood_energy
 
-        return neighbourhood_energy(z, self.weight, self.neighbours, self.cap, self.inv_threshold)
+        return neighbourhood_energy(x, *args)
 
 
 def grid_neighbours(electrodes, radius: int) -> np.ndarray | None:
@@ -259,6 +276,32 @@ def grid_neighbours(electrodes, radius: int) -> np.ndarray | None:
         others = np.flatnonzero(near[c] & (np.arange(len(rc)) != c))
         out[c, :1 + others.size] = np.r_[c, others]
     return out
+
+
+def weighted_chi2_isf(weights: np.ndarray, p: float) -> float:
+    """x with P(Σ_j weights_j·χ²₁ > x) = p, by the Lugannani–Rice saddlepoint approximation
+    (Kuonen, Biometrika 1999: relative error of a few per cent far into the tail, where a
+    moment-matched scaled χ² underestimates the tail of correlated sums several-fold)."""
+    from scipy import optimize, stats
+
+    lam = np.asarray(weights, dtype=np.float64)
+    lam = lam[lam > 1e-12 * lam.max()]
+    s_max = 0.5 / lam.max()
+
+    def tail(x):
+        # Saddle point ŝ: K'(ŝ) = Σ λ/(1 − 2λŝ) = x, with K(s) = −½ Σ log(1 − 2λs).
+        s_hat = optimize.brentq(lambda v: np.sum(lam / (1 - 2 * lam * v)) - x, 0.0, s_max * (1 - 1e-12),
+                                xtol=1e-14 * s_max)
+        k = -0.5 * np.sum(np.log1p(-2 * lam * s_hat))
+        k2 = np.sum(2 * lam ** 2 / (1 - 2 * lam * s_hat) ** 2)
+        w = np.sqrt(max(2 * (s_hat * x - k), 1e-300))
+        v = s_hat * np.sqrt(k2)
+        return stats.norm.sf(w) + stats.norm.pdf(w) * (1 / v - 1 / w)
+
+    lo, hi = 1.5 * lam.sum(), 2 * lam.max() * stats.chi2.isf(p, lam.size)   # above the mean; Q ≤ λmax·χ²(m)
+    if tail(lo) <= p:
+        return float(lo)
+    return float(optimize.brentq(lambda x: np.log(tail(x)) - np.log(p), lo, hi, xtol=1e-6 * hi))
 
 
 def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.ndarray,
@@ -282,29 +325,44 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     fs, n = prep.fs, rec.n_samples
     win = max(16, int(round(params.spatial_window_s * fs)))
     starts = np.linspace(0, max(n - win, 0), int(min(params.spatial_windows, max(1, n // win)))).astype(np.int64)
+    from scipy import ndimage
+
     parts, levels = [], []
+    # Samples near a deflection are activity, not noise (half a surface MUAP on each side).
+    mask_half = max(1, int(round(params.spatial_quiet_ms * fs / 1000)))
+    # Short windows need less filter context than whole chunks (as for the noise σ, preprocess.py).
+    short = dataclasses.replace(prep, margin=min(prep.margin, max(int(0.1 * fs), 1)))
     for s0 in starts:
-        block = filtered(rec, prep, int(s0), int(min(s0 + win, n)), clip_run=params.clip_run)[channels][usable]
+        block = filtered(rec, short, int(s0), int(min(s0 + win, n)), clip_run=params.clip_run)[channels][usable]
         sd = dsp.noise_sigma(block)
         if not np.all(np.isfinite(sd) & (sd > 0)):
             continue
-        parts.append(block / sd[:, None])
+        # Quiet samples chosen on the window's own σ; kept in units of the detector's σ, so the
+        # threshold is that of the noise the detector actually sees there.
+        loud = ~np.all(np.abs(block) < params.spatial_quiet_sd * sd[:, None], axis=0)  # NaN is loud
+        quiet = ~ndimage.maximum_filter1d(loud, 2 * mask_half + 1) if loud.size else ~loud
+        parts.append(block[:, quiet] / sigma[usable][:, None])
         levels.append(float(np.median(sd / sigma[usable])))
     if not parts:
         return None
     levels = np.array(levels)
     z = np.concatenate([p for p, lv in zip(parts, levels) if lv <= params.spatial_quiet_ratio * levels.min()], axis=1)
-    z = z[:, np.all(np.abs(z) < params.spatial_quiet_sd, axis=0)]  # NaN samples drop out too
     if z.shape[1] < 10 * z.shape[0]:
         log.info("spikes: too little quiet signal to measure the grid's noise; per-channel detection")
         return None
-    corr = np.corrcoef(z.astype(np.float64))
-    eig, vec = np.linalg.eigh(corr)
+    # ~2·10⁴ samples pin each correlation down to ±0.01 (its standard error ~ 1/√n); more only costs.
+    z = z[:, ::max(1, z.shape[1] // 20000)].astype(np.float64)
+    cov = z @ z.T / z.shape[1]   # band-passed: zero mean
+    eig, vec = np.linalg.eigh(cov)
     top = np.argsort(eig)[::-1][: params.spatial_common_max]
-    top = top[eig[top] >= params.spatial_common_min_eig]
+    top = top[eig[top] >= params.spatial_common_min_eig * np.trace(cov) / len(cov)]
+    # Common noise is on every electrode alike; a MUAP's pattern (a unit firing through the quiet
+    # windows) covers a region: its participation ratio (Σu²)²/Σu⁴ is a fraction of the grid.
+    spread = (vec[:, top] ** 2).sum(axis=0) ** 2 / (vec[:, top] ** 4).sum(axis=0)
+    top = top[spread >= params.spatial_common_min_spread * len(cov)]
     u = vec[:, top]
-    left = corr - u @ (u.T @ corr) - (corr @ u) @ u.T + u @ ((u.T @ corr @ u) @ u.T)  # (I−UUᵀ) R (I−UUᵀ)
-    resid = np.maximum(np.diag(left), 1e-3)
+    left = cov - u @ (u.T @ cov) - (cov @ u) @ u.T + u @ ((u.T @ cov @ u) @ u.T)  # (I−UUᵀ) K (I−UUᵀ)
+    resid = np.maximum(np.diag(left), 1e-3 * np.trace(cov) / len(cov))
     left = left / np.sqrt(np.outer(resid, resid))
 
     c = len(channels)
@@ -314,14 +372,15 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     p_false = 2 * stats.norm.sf(params.threshold_sd)  # one channel's two-sided rate at threshold_sd
     inv_threshold = np.zeros(c)
     cap = np.zeros(c)
+    around = np.zeros(c)   # 0: no neighbours to ask
     for ch in idx:
         members = pos[neighbours[ch][neighbours[ch] >= 0]]
         sub = left[np.ix_(members, members)]
-        tr, tr2 = np.trace(sub), float((sub * sub).sum())
-        scale, dof = tr2 / tr, tr * tr / tr2   # Satterthwaite: Σ ≈ scale·χ²(dof)
-        thr = scale * stats.chi2.isf(p_false, dof)
+        thr = weighted_chi2_isf(np.linalg.eigvalsh(sub), p_false)   # Σ z² = Σ λ_j χ²₁ in noise
         inv_threshold[ch] = 1.0 / thr
         cap[ch] = params.spatial_max_share * thr
+        if members.size > 1:   # the neighbours alone (the electrode itself is first)
+            around[ch] = weighted_chi2_isf(np.linalg.eigvalsh(sub[1:, 1:]), params.spatial_support_p)
     common = np.zeros((len(top), c))
     common[:, idx] = u.T
     weight = np.zeros(c)
@@ -329,7 +388,8 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     inv_sigma = np.where(usable, 1.0 / np.where(usable, sigma, 1.0), 0.0)
     log.info("spikes: grid of %d electrodes, %d common noise component(s) removed", idx.size, len(top))
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
-    return GridStatistic(f32(inv_sigma), f32(common), f32(weight), neighbours, f32(cap), f32(inv_threshold))
+    return GridStatistic(f32(inv_sigma), f32(common), f32(weight), neighbours, f32(cap), f32(inv_threshold),
+                         f32(around))
 
 
 def _largest_near(x: np.ndarray, peaks: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
@@ -353,29 +413,30 @@ def _grid_peaks(x: np.ndarray, grid: GridStatistic, scale: np.ndarray, excl: int
                 start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (samples, main channels) of a grid in ``start:stop`` of ``x``.
 
-    A discharge needs spatial energy above its threshold within ± ``reach``. Where a channel
-    also crosses its own threshold, the candidates are the channel envelope's peaks (as on any
-    multi-channel muscle: one per ± ``excl``); elsewhere a weak, spread MUAP is found by its
-    energy peak, one per ± ``reach``, timed at its largest channel (see ``_largest_near``).
+    Crossings of a channel's own threshold are candidates as on any multi-channel muscle (peaks
+    of the channel envelope, one per ± ``excl``), kept when their electrode's neighbours show
+    activity too (``GridStatistic.supported``). Weak MUAPs spread over many electrodes, which
+    cross no channel's threshold, are found by their spatial energy (one per ± 2·``reach``, timed
+    at their largest channel, see ``_largest_near``) farther than ``reach`` from any crossing.
     """
     n = x.shape[1]
     energy = grid(x)
-    above = np.r_[0, np.cumsum(energy > 1)]
-    lo_i = np.clip(np.arange(n) - reach, 0, n)
-    hi_i = np.clip(np.arange(n) + reach + 1, 0, n)
-    spatial = above[hi_i] > above[lo_i]                     # energy > 1 within ± reach
     # Envelope peaks over a margin too, so energy peaks near the chunk's edge see them.
     a, b = max(0, start - 2 * reach), min(n, stop + 2 * reach)
     env = dsp.group_envelope(x, scale)[None, :]
     _, e_all, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl, start=a, stop=b)
-    e_all = e_all[spatial[e_all]]
-    _, s_peaks, _ = dsp.find_abs_peaks(energy[None, :], np.ones(1, dtype=np.float32), reach,
+    e_main_all = np.nanargmax(np.abs(x[:, e_all]) * grid.inv_sigma[:, None], axis=0) if e_all.size \
+        else np.zeros(0, np.int64)
+    e_peaks = e_all[grid.supported(x, e_all, e_main_all, excl)]
+    e_peaks = e_peaks[(e_peaks >= start) & (e_peaks < stop)]
+    # Energy swings with the MUAP's phases and its tail adds to the noise after it: one energy
+    # peak per ± 2·reach (a surface MUAP's length).
+    _, s_peaks, _ = dsp.find_abs_peaks(energy[None, :], np.ones(1, dtype=np.float32), 2 * reach,
                                        start=start, stop=stop)
-    e_peaks = e_all[(e_all >= start) & (e_all < stop)]
     e_main = np.nanargmax(np.abs(x[:, e_peaks]), axis=0) if e_peaks.size else np.zeros(0, np.int64)
     if s_peaks.size:
         s_peaks, s_main = _largest_near(x, s_peaks, reach)
-        if e_all.size:
+        if e_all.size:   # not where a channel crossed its threshold, supported or not
             j = np.clip(np.searchsorted(e_all, s_peaks), 1, e_all.size)
             gap = np.minimum(np.abs(s_peaks - e_all[j - 1]), np.abs(e_all[np.minimum(j, e_all.size - 1)] - s_peaks))
             s_peaks, s_main = s_peaks[gap > reach], s_main[gap > reach]
@@ -421,7 +482,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     reach = max(1, int(round(params.spatial_reach_ms * fs / 1000)))
     ctx = max(max(c.before, c.after) for c in out) + max(spans) + 1
     if any(st is not None for st in stats_of):
-        ctx += 3 * reach
+        ctx += 4 * reach
     guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
