@@ -245,6 +245,44 @@ def test_rail_runs_match_their_twin_and_skip_flat_channels():
     assert dsp.rail_runs(x, 1) is None and dsp.rail_runs(x[:, :3], 4) is None
 
 
+def test_frozen_runs_at_any_level_match_their_twin():
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 5, (3, 400)).astype(np.float32)
+    x[0, 100:160] = x[0, 100]                                   # a channel holding its value: frozen
+    x[1, 50:59] = 2.0                                           # 9 equal samples: shorter than 20
+    x[2, :] = np.round(x[2])                                    # quantised noise repeats briefly only
+    x[2, 300:] = 0.0                                            # ...and a dropout to the end
+    for run, frozen in ((4, 20), (1, 20), (4, 0)):
+        fast = dsp.rail_runs(x, run, frozen)
+        slow = dsp.rail_runs(x, run, frozen, kernel=False)
+        if fast is None:
+            assert slow is None or not slow.any()
+            continue
+        np.testing.assert_array_equal(fast, slow)
+    mask = dsp.rail_runs(x, 4, 20)
+    assert mask[0, 100:160].all() and mask[0].sum() == 60
+    assert not mask[1].any() and mask[2, 300:].all() and not mask[2, :300].any()
+    assert dsp.rail_runs(x, 4, 0) is None
+
+
+def test_bridged_gaps_leave_no_step_for_the_filter():
+    fs = 2048.0
+    t = np.arange(int(2 * fs)) / fs
+    x = (30 * np.sin(2 * np.pi * 3 * t) + 200)[None].astype(np.float32)   # slow content and an offset
+    bad = np.zeros_like(x, dtype=bool)
+    bad[0, 1500:2500] = True
+    held = x.copy()
+    held[bad] = x[0, 1500]                                      # frozen at its last value
+    sos = dsp.design_sos(fs, (20, 450))
+    zeroed = held.copy()
+    zeroed[bad] = 0.0
+    ring_zero = np.abs(dsp.filter_zero_phase(zeroed, sos)[0, 2510:2600]).max()
+    ring_bridge = np.abs(dsp.filter_zero_phase(dsp.bridge_gaps(held.copy(), bad), sos)[0, 2510:2600]).max()
+    assert ring_zero > 20 and ring_bridge < 1.0              # a step rings past the gap; a line does not
+    empty = np.ones((1, 10), bool)
+    assert not dsp.bridge_gaps(np.ones((1, 10), np.float32), empty).any()
+
+
 def test_in_place_median_equals_numpy_median():
     from emgkit.detect import _kernels
 

@@ -1108,11 +1108,21 @@ def _n_big_repeats(row, half):
     return count
 
 
+@jit()
+def _n_repeats(row):
+    # Branch-free count of samples equal to the previous one (vectorises).
+    count = np.float32(0.0)
+    for i in range(1, row.shape[0]):
+        count += np.float32(1.0) if row[i] == row[i - 1] else np.float32(0.0)
+    return count
+
+
 @jit(parallel=True)
-def rail_runs(x, run):
-    """Mask of samples in runs of ≥ ``run`` equal consecutive values at ≥ half the channel's
-    extreme |x| (a clipped amplifier), and whether any was found per channel (the mask is
-    (0, 0) when no channel could have one)."""
+def rail_runs(x, run, frozen_run):
+    """Mask of samples in runs of equal consecutive values: ≥ ``run`` of them at ≥ half the
+    channel's extreme |x| (a clipped amplifier), or ≥ ``frozen_run`` at any level (a channel that
+    holds its value: disconnected, dropped out; 0 disables; not a channel constant throughout),
+    and whether any was found per channel (the mask is (0, 0) when no channel could have one)."""
     c, n = x.shape
     found = np.zeros(c, dtype=np.bool_)
     half_extreme = np.zeros(c, dtype=np.float32)
@@ -1120,8 +1130,9 @@ def rail_runs(x, run):
     for ch in prange(c):
         extreme = _abs_max(x[ch])
         half_extreme[ch] = np.float32(0.5) * extreme
-        # Too few big repeats anywhere: no rail (the usual case, and no mask allocated).
-        suspect[ch] = extreme > 0.0 and _n_big_repeats(x[ch], half_extreme[ch]) >= run - 1
+        # Too few repeats anywhere: no rail and nothing frozen (the usual case, no mask allocated).
+        suspect[ch] = (extreme > 0.0 and _n_big_repeats(x[ch], half_extreme[ch]) >= run - 1) or \
+            (frozen_run > 0 and _n_repeats(x[ch]) >= frozen_run - 1)
     if not suspect.any():
         return np.zeros((0, 0), dtype=np.bool_), found
     mask = np.zeros((c, n), dtype=np.bool_)
@@ -1133,13 +1144,13 @@ def rail_runs(x, run):
         i = 0
         while i < n:
             v = row[i]
-            if not abs(v) >= half:
-                i += 1
-                continue
             j = i + 1
             while j < n and row[j] == v:
                 j += 1
-            if j - i >= run:
+            # A channel constant over the whole block is dead, not frozen: filtering leaves it at
+            # zero with no step to ring, and it keeps its place (σ 0) beside its neighbours.
+            frozen = frozen_run > 0 and j - i >= frozen_run and j - i < n
+            if (half > 0 and abs(v) >= half and j - i >= run) or frozen:
                 found[ch] = True
                 for k in range(i, j):
                     mask[ch, k] = True

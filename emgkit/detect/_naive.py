@@ -246,20 +246,23 @@ def step_means(x, start, stop, step):
     return padded.reshape(part.shape[0], n_steps, step).mean(axis=2)
 
 
-def rail_runs(x, run):
+def rail_runs(x, run, frozen_run=0):
     """Twin of ``_kernels.rail_runs`` by convolution."""
     c, n = x.shape
     mask = np.zeros((c, n), dtype=bool)
-    if n < run:
-        return mask, np.zeros(c, dtype=bool)
-    extreme = np.nanmax(np.abs(x), axis=1, keepdims=True)
+    extreme = np.nanmax(np.abs(x), axis=1, keepdims=True) if n else np.zeros((c, 1))
     big = (np.abs(x) >= 0.5 * extreme) & (extreme > 0)
-    same = (x[:, 1:] == x[:, :-1]) & big[:, 1:] & big[:, :-1]
-    kernel = np.ones(run - 1, dtype=np.int32)
-    for ch in range(c):
-        counts = np.convolve(same[ch].astype(np.int32), kernel, mode="valid")
-        for i in np.flatnonzero(counts >= run - 1):
-            mask[ch, i:i + run] = True
+    same = x[:, 1:] == x[:, :-1]
+    for length, level in ((run, same & big[:, 1:] & big[:, :-1]), (frozen_run, same)):
+        if length < 2 or n < length:
+            continue
+        kernel = np.ones(length - 1, dtype=np.int32)
+        for ch in range(c):
+            counts = np.convolve(level[ch].astype(np.int32), kernel, mode="valid")
+            if length == frozen_run and np.all(x[ch] == x[ch, 0]):
+                continue                                  # constant throughout: dead, not frozen
+            for i in np.flatnonzero(counts >= length - 1):
+                mask[ch, i:i + length] = True
     return mask, mask.any(axis=1)
 
 

@@ -427,20 +427,39 @@ def step_means(x, step: int, start: int = 0, stop: int | None = None, kernel: bo
     return _kernels().step_means(block, start, stop, step)
 
 
-def rail_runs(x, run: int, kernel: bool = True) -> np.ndarray | None:
+def rail_runs(x, run: int, frozen_run: int = 0, kernel: bool = True) -> np.ndarray | None:
     """Samples on a rail: ≥ ``run`` equal consecutive values at ≥ half the channel's extreme |x|
-    (a flat channel is flat, not clipped). Boolean mask like ``x``, or None when there is none."""
+    (a flat channel is flat, not clipped); and, with ``frozen_run`` ≥ 2, ≥ ``frozen_run`` equal
+    consecutive values at any level (a channel holding its value: disconnected, dropped packets).
+    Boolean mask like ``x``, or None when there is none."""
     block, _ = _as_block(x)
     run = _count("run", run, 0)
-    if run < 2 or block.shape[1] < run:
+    frozen_run = _count("frozen_run", frozen_run, 0)
+    run = run if run >= 2 else block.shape[1] + 1        # < 2: no rail test
+    frozen_run = frozen_run if frozen_run >= 2 else 0
+    if block.shape[1] < min(run, frozen_run or run):
         return None
     if not kernel:
         from . import _naive
 
-        mask, found = _naive.rail_runs(block, run)
+        mask, found = _naive.rail_runs(block, run, frozen_run)
     else:
-        mask, found = _kernels().rail_runs(block, run)
+        mask, found = _kernels().rail_runs(block, run, frozen_run)
     return mask if found.any() else None
+
+
+def bridge_gaps(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """``x`` (c, n) float32 with each run of ``bad`` samples replaced, in place, by the straight line
+    between its good neighbours (the nearest good value at an edge; 0 on a channel with none), so
+    filtering sees no step where a gap, a rail or a frozen stretch begins and ends."""
+    idx = np.arange(x.shape[1])
+    for ch in np.flatnonzero(bad.any(axis=1)):
+        good = ~bad[ch]
+        if good.any():
+            x[ch, ~good] = np.interp(idx[~good], idx[good], x[ch, good])
+        else:
+            x[ch] = 0.0
+    return x
 
 
 # ----------------------------------------------------------------------------- snippets

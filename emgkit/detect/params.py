@@ -64,6 +64,11 @@ class PreprocessParams:
     #: Samples within this many ms of a deflection above 3 σ are left out of the noise estimate
     #: (half a MUAP: needle FPs last 12.6 ± 4.4 ms, Sleutjes 2016).
     noise_mask_ms: float = 5.0
+    #: A channel repeating exactly the same value for this long (ms) is frozen (disconnected, an
+    #: amplifier or wireless link holding its last value): those samples are invalid, like NaN.
+    #: EMG with noise of even one ADC step does not repeat a value for 20 ms (≥ 40 samples at
+    #: 2 kHz) [ENG]; 0 disables.
+    frozen_run_ms: float = 20.0
     #: At most this many noise windows, spread evenly over the recording.
     noise_max_windows: int = 40
 
@@ -78,6 +83,7 @@ class PreprocessParams:
         _range("preprocess.mains_window_s", 0.05, self.margin_s, self.mains_window_s)
         _range("preprocess.mains_harmonics", 1, 20, self.mains_harmonics)
         _range("preprocess.noise_percentile", 0, 100, self.noise_percentile)
+        _range("preprocess.frozen_run_ms", 0, 60_000, self.frozen_run_ms)
 
 
 @dataclass(frozen=True)
@@ -367,6 +373,10 @@ class SegmentParams:
     wander_max_hz: float = 1.0
     artifact_min_uv: float = 100.0
     artifact_noise_factor: float = 10.0
+    #: An artifact's stretch extends while its excursion stays above this fraction of that limit
+    #: (hysteresis: a movement's rise and fall are smaller than its peak but still ring through
+    #: the band-pass and were found as discharges at its ends) [ENG]; 1 disables.
+    artifact_release: float = 0.25
     #: A heartbeat's QRS complex (≤ 0.12 s, textbook ECG) is a large, fast excursion too: excursions
     #: no longer than this that recur at a heart rhythm (`PatternParams.ecg_rate_hz`, see
     #: `patterns.ecg_beats`) are the ECG, whose discharges are labelled artifact one by one, not

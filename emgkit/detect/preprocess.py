@@ -55,6 +55,7 @@ class Preprocessing:
     mains_window: int = 0            # samples per mains fit
     mains_mask_sd: float = 4.0
     mains_mask_half: int = 0
+    frozen_run: int = 0              # equal consecutive samples that make a frozen stretch (0: off)
 
     @property
     def n_channels(self) -> int:
@@ -117,7 +118,8 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     sos = dsp.design_sos(fs, band=(lo, hi))
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
                          sos=sos, band_hz=(lo, hi), mains_hz=mains, noise_uv=np.zeros(emg.size),
-                         margin=margin, chunk=chunk)
+                         margin=margin, chunk=chunk,
+                         frozen_run=max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0)
     if mains:
         # Mains drifts around its nominal frequency; a fit over hundreds of ms must follow it.
         span = min(rec.n_samples, int(2 * fs))
@@ -155,8 +157,8 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
              return_bad: bool = False, slow: tuple | None = None):
     """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start).
 
-    Invalid (NaN) and clipped samples read as 0 before filtering and are NaN afterwards, so no
-    stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
+    Invalid (NaN), clipped and frozen samples (``dsp.rail_runs``) are bridged by straight lines
+    before filtering and are NaN afterwards, so no stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
     With ``slow=(a, b, step)`` (``start <= a <= b <= stop``) also returns the raw signal's mean
     over each ``step`` samples of ``a:b`` (n_ch, ceil((b - a) / step)): the slow content the
     band-pass removes, where movement artifacts and electrode pops show.
@@ -173,10 +175,13 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
         raw[bad] = 0.0
     else:
         bad = None
-    clip = dsp.rail_runs(raw, clip_run)
+    clip = dsp.rail_runs(raw, clip_run, prep.frozen_run)
     if clip is not None:
         bad = clip if bad is None else (bad | clip)
-        raw[clip] = 0.0
+    if bad is not None:
+        # Bridged by straight lines, not zeros: a step at a gap's ends would ring through the
+        # band-pass beyond the blanked samples and be found as discharges.
+        dsp.bridge_gaps(raw, bad)
     # At the recording's own edges there is no context to read: extend it (odd reflection) by the
     # margin so the filters' start-up transient stays outside.
     at_edge = lo == 0 or hi == rec.n_samples

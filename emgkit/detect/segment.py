@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy import ndimage
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
@@ -300,6 +301,11 @@ def artifact_intervals(gc: GroupCandidates, noise_uv: np.ndarray, params: Segmen
     limit = np.maximum(params.artifact_min_uv, params.artifact_noise_factor * noise_uv)[:, None]
     fast = slow_excursions(gc.slow, step_s, params.wander_max_hz, limit)
     hit = (np.abs(fast) > limit).any(axis=0)
+    if hit.any() and params.artifact_release < 1:
+        # Hysteresis: an excursion's stretch reaches as far as it stays above the release level.
+        held = (np.abs(fast) > params.artifact_release * limit).any(axis=0)
+        runs, _ = ndimage.label(held)
+        hit = held & np.isin(runs, np.unique(runs[hit]))
     found = _intervals(hit, step_s, int(round(0.2 / step_s)))
     # Brief excursions that beat at a heart rhythm, or coincide with the beats of a unit that is
     # the ECG (``heartbeats``), are QRS complexes.
