@@ -155,7 +155,9 @@ def test_weak_spread_muaps_are_found_and_lone_spikes_are_not():
     assert 3.5 < np.median(peak_sd) < 5.5                      # below the 5.5 σ channel threshold
     assert 6.0 < np.median([z[60, t - 6: t + 7].max() for t in spike_times]) < 9.0   # a lone one above
 
-    gc = detect_candidates(rec, prep)[0]
+    params = DetectionParams().spikes
+    weak = dataclasses.replace(params, spatial_weak_muaps=True)
+    gc = detect_candidates(rec, prep, weak)[0]
     found = np.array([np.min(np.abs(gc.samples - t)) for t in muap_times])
     assert np.mean(found <= int(0.003 * FS)) >= 0.9, found
     # A lone 7 σ electrode reaches the threshold only where its neighbours' noise adds ~20 more
@@ -167,6 +169,37 @@ def test_weak_spread_muaps_are_found_and_lone_spikes_are_not():
     # (64 neighbourhoods × 3.8e-8 per sample: < 0.2 in 30 s, more next to a MUAP's tail).
     others = gc.samples[[np.min(np.abs(spike_times - s)) > int(0.005 * FS) for s in gc.samples]]
     assert sum(np.min(np.abs(muap_times - s)) > int(0.01 * FS) for s in others) <= 1
+    # By default only threshold crossings with neighbours' support are candidates: the MUAPs whose
+    # largest electrode happens to reach 5.5 σ, never the lone spikes.
+    default = detect_candidates(rec, prep, params)[0].samples
+    assert 0 < default.size < 0.8 * np.sum(found <= int(0.003 * FS))
+    assert all(np.min(np.abs(muap_times - s)) <= int(0.005 * FS) for s in default)
+
+
+def test_spread_crossings_are_kept_and_lone_crossings_dropped():
+    # MUAPs crossing 5.5 σ on their largest electrode, seen by its neighbours at about half that,
+    # stay candidates; the same waveform on one electrode alone does not.
+    data = grid_noise(20, 6)
+    w = _muap()
+    half = w.size // 2
+    muap_times = np.arange(int(1.0 * FS), data.shape[1] - int(1.0 * FS), int(0.8 * FS))
+    lone_times = muap_times[:-1] + int(0.4 * FS)
+    for t in muap_times:
+        data[27, t - half: t + half + 1] += 24.0 * w
+        for ch in (19, 26, 28, 35):
+            data[ch, t - half + 2: t + half + 3] += 12.0 * w
+    for t in lone_times:
+        data[45, t - half: t + half + 1] += 24.0 * w
+    rec = recording(data)
+    prep = plan_preprocessing(rec)
+    gc = detect_candidates(rec, prep)[0]
+    near = lambda times: np.array([np.min(np.abs(gc.samples - t)) if gc.samples.size else 99 for t in times])  # noqa: E731
+    assert np.mean(near(muap_times) <= int(0.003 * FS)) >= 0.95
+    assert np.mean(near(lone_times) <= int(0.005 * FS)) <= 0.1
+    # The channel envelope alone (no layout) finds both.
+    flat = recording(data, electrodes=[Electrode("hd_grid")] * (ROWS * COLS))
+    gc0 = detect_candidates(flat, plan_preprocessing(flat))[0]
+    assert np.mean([np.min(np.abs(gc0.samples - t)) <= int(0.005 * FS) for t in lone_times]) >= 0.9
 
 
 def test_grid_candidates_do_not_depend_on_chunking():
@@ -176,11 +209,13 @@ def test_grid_candidates_do_not_depend_on_chunking():
         data[20:30, t - w.size // 2: t + w.size // 2 + 1] += 40.0 * w
     rec = recording(data)
     prep = plan_preprocessing(rec)
-    whole = detect_candidates(rec, prep)[0]
-    small = detect_candidates(rec, dataclasses.replace(prep, chunk=int(2 * FS)))[0]
-    assert whole.samples.size > 40
-    np.testing.assert_array_equal(whole.samples, small.samples)
-    np.testing.assert_array_equal(whole.main_channel, small.main_channel)
+    for weak in (False, True):
+        params = dataclasses.replace(DetectionParams().spikes, spatial_weak_muaps=weak)
+        whole = detect_candidates(rec, prep, params)[0]
+        small = detect_candidates(rec, dataclasses.replace(prep, chunk=int(2 * FS)), params)[0]
+        assert whole.samples.size > 40
+        np.testing.assert_array_equal(whole.samples, small.samples)
+        np.testing.assert_array_equal(whole.main_channel, small.main_channel)
 
 
 def test_weighted_chi2_quantile():

@@ -130,12 +130,12 @@ class SpikeParams:
     #: Samples whose |value| reaches this fraction of the channel's extreme on ≥ `clip_run` consecutive
     #: samples are treated as clipped.
     clip_run: int = 4
-    #: HD grids (≥ `grid_min_channels` electrodes with known rows/columns) detect on spatial energy:
-    #: per electrode, Σ (x_j/σ_j)² over its neighbours within `spatial_radius` rows/columns, against
-    #: that sum's own noise quantile at the per-sample false-alarm rate of one channel at
-    #: `threshold_sd` (so the grid raises no more noise crossings than one electrode would). Surface
-    #: MUAPs spread over several cm (8–10 mm IED grids see them on many electrodes, Merletti &
-    #: Farina 2016), so a MUAP at 4 σ on ten electrodes is found where a per-channel threshold misses it.
+    #: HD grids (≥ `grid_min_channels` electrodes with known rows/columns) use spatial energy: per
+    #: electrode, Σ (x_j/σ_j)² over its neighbours within `spatial_radius` rows/columns, against that
+    #: sum's own noise quantile (measured correlations, see below). Surface MUAPs spread over several
+    #: cm, so 8–10 mm IED grids see each on many electrodes (Merletti & Farina, Surface
+    #: Electromyography, 2016), while a spike on one electrode (bad contact, pop) is not a MUAP.
+    #: The full sum's threshold has the per-sample false-alarm rate of one channel at `threshold_sd`.
     spatial_radius: int = 1
     #: The spatial energy of a propagating MUAP peaks where most electrodes see it, up to ~10 ms
     #: from the peak of its largest electrode (surface MUAPs last 10–30 ms and cross an 8 mm IED
@@ -145,6 +145,12 @@ class SpikeParams:
     #: One electrode contributes at most this share of the threshold: a spike on a lone electrode
     #: (bad contact, pop) is not spread activity, while a MUAP on ≥ 2 neighbours still counts [ENG].
     spatial_max_share: float = 0.5
+    #: Also report candidates found by spatial energy alone: weak MUAPs spread over many electrodes
+    #: that cross no channel's threshold. Off by default: on the simulator's grids (4 scenarios ×
+    #: 6 seeds) none of them became a reported discharge (a lone candidate must reach
+    #: `grid_confirm_sd` on its own electrode, a template `units.min_peak_sd`), while a movement
+    #: artifact's spread energy passes the test and added false discharges [ENG].
+    spatial_weak_muaps: bool = False
     #: A candidate crossing the channel threshold is kept when the energy on its electrode's
     #: neighbours alone (its own left out) is more than noise there gives with this probability per
     #: sample: grid MUAPs reach neighbouring electrodes 8–10 mm away, a lone electrode's spike does not.

@@ -410,38 +410,39 @@ def _largest_near(x: np.ndarray, peaks: np.ndarray, reach: int) -> tuple[np.ndar
 
 
 def _grid_peaks(x: np.ndarray, grid: GridStatistic, scale: np.ndarray, excl: int, reach: int,
-                start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+                start: int, stop: int, weak: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (samples, main channels) of a grid in ``start:stop`` of ``x``.
 
     Crossings of a channel's own threshold are candidates as on any multi-channel muscle (peaks
     of the channel envelope, one per ± ``excl``), kept when their electrode's neighbours show
-    activity too (``GridStatistic.supported``). Weak MUAPs spread over many electrodes, which
-    cross no channel's threshold, are found by their spatial energy (one per ± 2·``reach``, timed
-    at their largest channel, see ``_largest_near``) farther than ``reach`` from any crossing.
+    activity too (``GridStatistic.supported``). With ``weak``, MUAPs spread over many electrodes
+    that cross no channel's threshold are added, found by their spatial energy (one per
+    ± 2·``reach``, timed at their largest channel, see ``_largest_near``) farther than ``reach``
+    from any crossing.
     """
     n = x.shape[1]
-    energy = grid(x)
-    # Envelope peaks over a margin too, so energy peaks near the chunk's edge see them.
-    a, b = max(0, start - 2 * reach), min(n, stop + 2 * reach)
+    # With weak MUAPs, envelope peaks over a margin too, so energy peaks near the edge see them.
+    a, b = (max(0, start - 2 * reach), min(n, stop + 2 * reach)) if weak else (start, stop)
     env = dsp.group_envelope(x, scale)[None, :]
     _, e_all, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl, start=a, stop=b)
     e_main_all = np.nanargmax(np.abs(x[:, e_all]) * grid.inv_sigma[:, None], axis=0) if e_all.size \
         else np.zeros(0, np.int64)
     e_peaks = e_all[grid.supported(x, e_all, e_main_all, excl)]
     e_peaks = e_peaks[(e_peaks >= start) & (e_peaks < stop)]
+    e_main = np.nanargmax(np.abs(x[:, e_peaks]), axis=0) if e_peaks.size else np.zeros(0, np.int64)
+    if not weak:
+        return e_peaks, e_main
     # Energy swings with the MUAP's phases and its tail adds to the noise after it: one energy
     # peak per ± 2·reach (a surface MUAP's length).
-    _, s_peaks, _ = dsp.find_abs_peaks(energy[None, :], np.ones(1, dtype=np.float32), 2 * reach,
+    _, s_peaks, _ = dsp.find_abs_peaks(grid(x)[None, :], np.ones(1, dtype=np.float32), 2 * reach,
                                        start=start, stop=stop)
-    e_main = np.nanargmax(np.abs(x[:, e_peaks]), axis=0) if e_peaks.size else np.zeros(0, np.int64)
+    s_main = np.zeros(0, np.int64)
     if s_peaks.size:
         s_peaks, s_main = _largest_near(x, s_peaks, reach)
         if e_all.size:   # not where a channel crossed its threshold, supported or not
             j = np.clip(np.searchsorted(e_all, s_peaks), 1, e_all.size)
             gap = np.minimum(np.abs(s_peaks - e_all[j - 1]), np.abs(e_all[np.minimum(j, e_all.size - 1)] - s_peaks))
             s_peaks, s_main = s_peaks[gap > reach], s_main[gap > reach]
-    else:
-        s_main = np.zeros(0, np.int64)
     peaks = np.r_[e_peaks, s_peaks].astype(np.int64)
     order = np.argsort(peaks, kind="stable")
     return peaks[order], np.r_[e_main, s_main].astype(np.int64)[order]
@@ -481,7 +482,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                 if len(g.channels) >= params.grid_min_channels else None for g in prep.groups]
     reach = max(1, int(round(params.spatial_reach_ms * fs / 1000)))
     ctx = max(max(c.before, c.after) for c in out) + max(spans) + 1
-    if any(st is not None for st in stats_of):
+    if params.spatial_weak_muaps and any(st is not None for st in stats_of):
         ctx += 4 * reach
     guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
@@ -522,7 +523,8 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                                                  start=start - lo, stop=stop - lo)
                 main = None
             else:
-                peaks, main = _grid_peaks(x, grid, scale, excl, reach, start - lo, stop - lo)
+                peaks, main = _grid_peaks(x, grid, scale, excl, reach, start - lo, stop - lo,
+                                          params.spatial_weak_muaps)
             if peaks.size == 0:
                 continue
             ok = (peaks - gc.before >= 0) & (peaks + gc.after < x.shape[1])
