@@ -99,7 +99,8 @@ def test_energy_threshold_has_its_false_alarm_rate_on_correlated_noise(common, s
     rec = recording(grid_noise(40, 1, common=common, smooth=smooth))
     prep = plan_preprocessing(rec)
     g = prep.groups[0]
-    params = dataclasses.replace(DetectionParams().spikes, threshold_sd=3.0, spatial_max_share=1e6)
+    params = dataclasses.replace(DetectionParams().spikes, threshold_sd=3.0, spatial_max_share=1e6,
+                                 spatial_weak_muaps=True)
     stat = grid_statistic(rec, prep, g.channels, prep.noise_uv[g.channels], params)
     assert stat is not None and len(stat.common) >= 1   # the shared component is projected out
     x = filtered(rec, prep, int(FS), rec.n_samples - int(FS))
@@ -115,10 +116,11 @@ def test_common_noise_is_not_summed_as_activity():
     rec = recording(grid_noise(30, 2, common=0.6))
     prep = plan_preprocessing(rec)
     g = prep.groups[0]
-    stat = grid_statistic(rec, prep, g.channels, prep.noise_uv[g.channels], DetectionParams().spikes)
+    params = dataclasses.replace(DetectionParams().spikes, spatial_weak_muaps=True)
+    stat = grid_statistic(rec, prep, g.channels, prep.noise_uv[g.channels], params)
     x = filtered(rec, prep, int(FS), rec.n_samples - int(FS))
     assert np.count_nonzero(stat(x) > 1) == 0
-    gc = detect_candidates(rec, prep)[0]
+    gc = detect_candidates(rec, prep, params)[0]
     assert gc.samples.size == 0
 
 

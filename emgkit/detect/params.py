@@ -171,7 +171,7 @@ class SpikeParams:
     #: excursion over `spatial_quiet_sd` σ on any electrode are used, so activity and contraction do
     #: not pose as noise (64 electrodes of Gaussian noise cross 4.5 σ at ~4e-4 of samples: ~2 % of
     #: pure noise is set aside).
-    spatial_windows: int = 16
+    spatial_windows: int = 10
     spatial_window_s: float = 0.5
     spatial_quiet_ratio: float = 1.5
     spatial_quiet_sd: float = 4.5

@@ -282,7 +282,7 @@ def weighted_chi2_isf(weights: np.ndarray, p: float) -> float:
     """x with P(Σ_j weights_j·χ²₁ > x) = p, by the Lugannani–Rice saddlepoint approximation
     (Kuonen, Biometrika 1999: relative error of a few per cent far into the tail, where a
     moment-matched scaled χ² underestimates the tail of correlated sums several-fold)."""
-    from scipy import optimize, stats
+    from scipy import optimize, special, stats
 
     lam = np.asarray(weights, dtype=np.float64)
     lam = lam[lam > 1e-12 * lam.max()]
@@ -296,7 +296,7 @@ def weighted_chi2_isf(weights: np.ndarray, p: float) -> float:
         k2 = np.sum(2 * lam ** 2 / (1 - 2 * lam * s_hat) ** 2)
         w = np.sqrt(max(2 * (s_hat * x - k), 1e-300))
         v = s_hat * np.sqrt(k2)
-        return stats.norm.sf(w) + stats.norm.pdf(w) * (1 / v - 1 / w)
+        return special.ndtr(-w) + np.exp(-0.5 * w * w) / np.sqrt(2 * np.pi) * (1 / v - 1 / w)
 
     lo, hi = 1.5 * lam.sum(), 2 * lam.max() * stats.chi2.isf(p, lam.size)   # above the mean; Q ≤ λmax·χ²(m)
     if tail(lo) <= p:
@@ -350,8 +350,8 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     if z.shape[1] < 10 * z.shape[0]:
         log.info("spikes: too little quiet signal to measure the grid's noise; per-channel detection")
         return None
-    # ~2·10⁴ samples pin each correlation down to ±0.01 (its standard error ~ 1/√n); more only costs.
-    z = z[:, ::max(1, z.shape[1] // 20000)].astype(np.float64)
+    # ~10⁴ samples pin each correlation down to ±0.01 (its standard error ~ 1/√n); more only costs.
+    z = z[:, ::max(1, z.shape[1] // 10000)].astype(np.float64)
     cov = z @ z.T / z.shape[1]   # band-passed: zero mean
     eig, vec = np.linalg.eigh(cov)
     top = np.argsort(eig)[::-1][: params.spatial_common_max]
@@ -376,9 +376,10 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     for ch in idx:
         members = pos[neighbours[ch][neighbours[ch] >= 0]]
         sub = left[np.ix_(members, members)]
-        thr = weighted_chi2_isf(np.linalg.eigvalsh(sub), p_false)   # Σ z² = Σ λ_j χ²₁ in noise
-        inv_threshold[ch] = 1.0 / thr
-        cap[ch] = params.spatial_max_share * thr
+        if params.spatial_weak_muaps:   # the whole neighbourhood's sum: weak MUAPs only
+            thr = weighted_chi2_isf(np.linalg.eigvalsh(sub), p_false)   # Σ z² = Σ λ_j χ²₁ in noise
+            inv_threshold[ch] = 1.0 / thr
+            cap[ch] = params.spatial_max_share * thr
         if members.size > 1:   # the neighbours alone (the electrode itself is first)
             around[ch] = weighted_chi2_isf(np.linalg.eigvalsh(sub[1:, 1:]), params.spatial_support_p)
     common = np.zeros((len(top), c))
