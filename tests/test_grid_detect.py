@@ -134,7 +134,6 @@ def _muap(fs=FS, ms=12.0):
 
 
 def test_weak_spread_muaps_are_found_and_lone_spikes_are_not():
-    rng = np.random.default_rng(3)
     data = grid_noise(30, 3)
     w = _muap()
     half = w.size // 2

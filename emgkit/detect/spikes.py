@@ -217,12 +217,14 @@ class _WaveformCollector:
 
 @dataclass
 class GridStatistic:
-    """The detection statistic of an HD grid: spatial energy over each electrode's neighbourhood.
+    """Spatial energy of an HD grid over each electrode's neighbourhood N(c) (itself first).
 
     For filtered µV samples ``x`` (the group's channels), ``z = x / σ`` with the grid's common
-    noise components ``common`` projected out, and per sample the largest over electrodes c of
-    Σ_{j ∈ N(c)} min(z_j² / r_j, cap_c) / threshold_c, where r_j is the variance left on channel j
-    and threshold_c the noise quantile of that sum. A value above 1 is a candidate discharge.
+    noise components ``common`` projected out, and q_j = z_j² / r_j with r_j the noise variance
+    left on channel j. ``supported`` asks, at threshold crossings, whether Σ_{j ∈ N(c), j ≠ c} q_j
+    exceeds its noise quantile ``around_threshold``; calling the statistic gives per sample the
+    largest over c of Σ_{j ∈ N(c)} min(q_j, cap_c) / threshold_c (weak-MUAP detection: a value
+    above 1 is a candidate; ``inv_threshold`` is 0 where that is off).
     """
 
     inv_sigma: np.ndarray     # float32 (c,) 1/σ (0 for flat or unknown channels)
