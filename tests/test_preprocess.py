@@ -134,3 +134,23 @@ def test_mains_fit_of_an_empty_or_short_span_holds_nothing():
     omega = 2 * np.pi * np.array([50.0]) / 2048.0
     coef, ok = _mains.mains_fit(np.zeros((2, 10), np.float32), 0, 3, 400, -1, 1, omega, 4.0, 1, 0.3)
     assert coef.shape == (3, 2, 2) and not ok.any()
+
+
+def test_noise_of_a_record_mostly_in_contraction_is_its_rest_noise():
+    # 85 % of the record is an interference pattern (σ ≈ 60 µV), 15 % rest (σ = 8 µV): the noise
+    # (and so the thresholds) must come from the rest windows, as on the OTB grid file.
+    rng = np.random.default_rng(4)
+    n = int(40 * FS)
+    x = rng.normal(0, 8.0, (1, n))
+    rest = int(0.15 * n)
+    x[:, rest:] += rng.normal(0, 60.0, (1, n - rest))
+    rec = Recording.from_array(x.astype(np.float32), FS, electrodes=Electrode("surface_bipolar"))
+    sigma = plan_preprocessing(rec, DetectionParams().preprocess).noise_uv[0]
+    band = filtered(rec, plan_preprocessing(rec, DetectionParams().preprocess), 0, rest)[0, 1000:-1000]
+    assert sigma == pytest.approx(np.std(band), rel=0.15)
+    # Steady noise: every window is quiet and the estimate is the usual one.
+    steady = Recording.from_array(rng.normal(0, 8.0, (1, n)).astype(np.float32), FS,
+                                  electrodes=Electrode("surface_bipolar"))
+    base = DetectionParams().preprocess
+    plain = DetectionParams().replace(preprocess={"noise_quiet_factor": 1e6}).preprocess
+    assert plan_preprocessing(steady, base).noise_uv[0] == plan_preprocessing(steady, plain).noise_uv[0]

@@ -61,6 +61,12 @@ class PreprocessParams:
     #: stretches of voluntary activity do not inflate it.
     noise_window_s: float = 0.5
     noise_percentile: float = 20.0
+    #: ...of the quiet windows: those whose σ is at most `noise_quiet_factor` × the
+    #: `noise_reference_percentile` window's. A recording mostly in contraction (the OTB grid file:
+    #: ~85 % of windows, σ 88 µV against 11–14 µV at rest) then still gets its rest noise; when the
+    #: noise is steady every window is quiet (window σ estimates spread ~±10 %) [ENG].
+    noise_reference_percentile: float = 5.0
+    noise_quiet_factor: float = 1.5
     #: Samples within this many ms of a deflection above 3 σ are left out of the noise estimate
     #: (half a MUAP: needle FPs last 12.6 ± 4.4 ms, Sleutjes 2016).
     noise_mask_ms: float = 5.0
@@ -83,6 +89,8 @@ class PreprocessParams:
         _range("preprocess.mains_window_s", 0.05, self.margin_s, self.mains_window_s)
         _range("preprocess.mains_harmonics", 1, 20, self.mains_harmonics)
         _range("preprocess.noise_percentile", 0, 100, self.noise_percentile)
+        _range("preprocess.noise_reference_percentile", 0, 100, self.noise_reference_percentile)
+        _range("preprocess.noise_quiet_factor", 1, 1e6, self.noise_quiet_factor)
         _range("preprocess.frozen_run_ms", 0, 60_000, self.frozen_run_ms)
 
 

@@ -139,7 +139,14 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     sig = np.array(sig)  # (n_windows, n_ch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a channel invalid everywhere: NaN σ, flagged in QC
-        prep.noise_uv = np.nanpercentile(sig, params.noise_percentile, axis=0) if sig.size else np.zeros(emg.size)
+        if sig.size:
+            # The quiet windows: within noise_quiet_factor of a low percentile (zeros, i.e. digital
+            # silence, and NaN, i.e. invalid windows, left out of that reference).
+            ref = np.nanpercentile(np.where(sig > 0, sig, np.nan), params.noise_reference_percentile, axis=0)
+            quiet = sig <= params.noise_quiet_factor * np.where(np.isfinite(ref), ref, np.inf)
+            prep.noise_uv = np.nanpercentile(np.where(quiet, sig, np.nan), params.noise_percentile, axis=0)
+        else:
+            prep.noise_uv = np.zeros(emg.size)
 
     muscles = [rec.muscles[i] for i in emg]
     order = list(dict.fromkeys(muscles))
