@@ -221,9 +221,22 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
             rest[members] = False
     # Continuous single discharges (Posa 2020): one steady rhythm across the muscle's discharges,
     # however its unit was split; a look-alike, never fasciculations.
-    pos = np.nonzero(rest)[0]
-    for chain in periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
-                                 pp.continuous_max_cov, max_skip=1):
+    # (Fibrillations fire regularly too, and are classified per fibre below.)
+    of_fibre = (unit >= 0) & (unit < fibre.size)
+    of_fibre[of_fibre] = fibre[unit[of_fibre]]
+    pos = np.nonzero(rest & ~of_fibre)[0]
+    strict = periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
+                             pp.continuous_max_cov, max_skip=1)
+    if strict and pp.continuous_extend_cov > pp.continuous_max_cov:
+        # A rhythm found at the strict tolerance continues at a looser one: its stray intervals
+        # had broken it into pieces whose discharges were counted as fasciculations.
+        seeds = np.zeros(pos.size, dtype=bool)
+        for chain in strict:
+            seeds[chain] = True
+        loose = periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
+                                pp.continuous_extend_cov, max_skip=1)
+        strict = [chain for chain in loose if seeds[chain].any()]
+    for chain in strict:
         members = pos[chain]
         if t_all[members[-1]] - t_all[members[0]] < pp.continuous_min_duration_s:
             continue

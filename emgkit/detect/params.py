@@ -299,6 +299,10 @@ class PatternParams:
     #: `continuous_min_duration_s`, is continuous: long enough not to be one slow myokymic burst
     #: (bursts are followed by silence, Gutmann 1991).
     continuous_max_cov: float = 0.1
+    #: A chain found at `continuous_max_cov` continues with intervals within this of its interval
+    #: (a firing rhythm is recognised strictly and followed loosely; one stray interval split it
+    #: into pieces otherwise counted as fasciculations) [ENG].
+    continuous_extend_cov: float = 0.2
     continuous_rate_hz: tuple = (3.0, 15.0)
     continuous_min_discharges: int = 8
     continuous_min_duration_s: float = 3.0
