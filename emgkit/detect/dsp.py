@@ -373,6 +373,15 @@ def _rows(block, rows):
     return rows
 
 
+def _span(start, stop, n: int, what: str) -> tuple[int, int]:
+    """(start, stop) as integers within 0..n (stop None: n), or a ParameterError naming ``what``."""
+    stop = n if stop is None else _count("stop", stop, 0)
+    start = _count("start", start, 0)
+    if not start <= stop <= n:
+        raise ParameterError(f"{what} start:stop = {start}:{stop} must lie within 0:{n}")
+    return start, stop
+
+
 def group_envelope(x, scale, rows=None, kernel: bool = True) -> np.ndarray:
     """Per sample, the largest |x[r]|·scale[r] over channels ``rows`` (default all); NaN ignored,
     0 where every channel is NaN. float32 (n_samples,)."""
@@ -393,12 +402,8 @@ def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None
     (NaN counts as 0; the last window may be shorter). float64 (n_windows,)."""
     block, _ = _as_block(x)
     rows = _rows(block, rows)
-    n = block.shape[1]
-    stop = n if stop is None else _count("stop", stop, 0)
-    start = _count("start", start, 0)
+    start, stop = _span(start, stop, block.shape[1], "window")
     win = _count("win", win, 1)
-    if not start <= stop <= n:
-        raise ParameterError(f"window start:stop = {start}:{stop} must lie within 0:{n}")
     if rows.size == 0 or stop == start:
         return np.zeros(-(-(stop - start) // win) if rows.size else 0)
     if not kernel:
@@ -412,12 +417,8 @@ def step_means(x, step: int, start: int = 0, stop: int | None = None, kernel: bo
     """Mean of each ``step`` samples of ``x[:, start:stop]`` (NaN as 0; the last step padded with
     the span's last sample). float64 (n_channels, ceil((stop − start) / step))."""
     block, _ = _as_block(x)
-    n = block.shape[1]
-    stop = n if stop is None else _count("stop", stop, 0)
-    start = _count("start", start, 0)
+    start, stop = _span(start, stop, block.shape[1], "step_means")
     step = _count("step", step, 1)
-    if not start <= stop <= n:
-        raise ParameterError(f"step_means start:stop = {start}:{stop} must lie within 0:{n}")
     if stop == start:
         return np.zeros((block.shape[0], 0))
     if not kernel:
