@@ -433,8 +433,9 @@ def format_report(report: dict) -> str:
     if su:
         c, w = su.get("cold", {}), su.get("warm", {})
         lines += ["", "== Start-up (fresh NUMBA_CACHE_DIR, then the same again) =="]
-        lines.append(f"  cold: import {c.get('import_s', float('nan')):.2f} s, all detector kernels (two 3-s detects) {c.get('first_kernels_s', float('nan')):.2f} s; "
-                     f"warm: import {w.get('import_s', float('nan')):.2f} s, all detector kernels {w.get('first_kernels_s', float('nan')):.2f} s "
+        lines.append(f"  cold: import {c.get('import_s', float('nan')):.2f} s, all detector kernels (two 3-s detects) "
+                     f"{c.get('first_kernels_s', float('nan')):.2f} s; warm: import {w.get('import_s', float('nan')):.2f} s, "
+                     f"all detector kernels {w.get('first_kernels_s', float('nan')):.2f} s "
                      f"(process wall {w.get('process_wall_s', float('nan')):.2f} s)")
         if su.get("cli_detect_first_output_s") is not None:
             lines.append(f"  emgkit detect, 1-min 64-ch file, warm: first output after {su['cli_detect_first_output_s']:.2f} s")

@@ -619,7 +619,8 @@ def _filtfilt_rows(x, y, c0, sos, zi, pad, block, lanes):
 
 @jit(parallel=True)
 def filtfilt(x, y, sos, zi, pad, block):
-    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``); channels 8, then 4, at a time, in parallel."""
+    """Zero-phase filter every row of ``x`` into ``y`` (float32, may be ``x``), in parallel: channels
+    8 at a time, then 4, then one."""
     n_ch, n = x.shape
     if n == 0:
         return

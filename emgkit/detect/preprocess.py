@@ -116,10 +116,10 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
         probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]]
         mains = detect_mains(np.concatenate(probe, axis=1), fs, params.mains_detect_ratio) if probe else None
     sos = dsp.design_sos(fs, band=(lo, hi))
+    frozen_run = max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
                          sos=sos, band_hz=(lo, hi), mains_hz=mains, noise_uv=np.zeros(emg.size),
-                         margin=margin, chunk=chunk,
-                         frozen_run=max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0)
+                         margin=margin, chunk=chunk, frozen_run=frozen_run)
     if mains:
         # Mains drifts around its nominal frequency; a fit over hundreds of ms must follow it.
         span = min(rec.n_samples, int(2 * fs))
@@ -165,7 +165,8 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
     """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start).
 
     Invalid (NaN), clipped and frozen samples (``dsp.rail_runs``) are bridged by straight lines
-    before filtering and are NaN afterwards, so no stage finds a discharge in them. With ``return_bad`` also returns their mask (or None).
+    before filtering and are NaN afterwards, so no stage finds a discharge in them. With
+    ``return_bad`` also returns their mask (or None).
     With ``slow=(a, b, step)`` (``start <= a <= b <= stop``) also returns the raw signal's mean
     over each ``step`` samples of ``a:b`` (n_ch, ceil((b - a) / step)): the slow content the
     band-pass removes, where movement artifacts and electrode pops show.
