@@ -85,13 +85,13 @@ class _TemplateParts:
         self.te_on = np.zeros(K)                        # energy on the mask
         self.te_off = np.zeros((K, c))                  # energy per channel off the mask
         for k in range(K):
-            self._set(k, templates[k], masks[k])
+            self.update(k, templates[k], masks[k])
 
     @property
     def n(self) -> int:
         return len(self.M)
 
-    def _set(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
+    def update(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
         M = mask.astype(self.dtype)
         T = template.astype(self.dtype, copy=False)
         self.on[k] = (T * M[:, None]).ravel()
@@ -103,20 +103,11 @@ class _TemplateParts:
         self.te_on[k] = (self.te[k] * M).sum()
         self.te_off[k] = self.te[k] * (1 - M)
 
-    def update(self, k: int, template: np.ndarray, mask: np.ndarray) -> None:
-        self._set(k, template, mask)
-
     def append(self, template: np.ndarray, mask: np.ndarray) -> None:
-        c, w = self.shape
-        self.on = np.concatenate([self.on, np.zeros((1, c * w), self.dtype)])
-        self.off = np.concatenate([self.off, np.zeros((1, c * w), self.dtype)])
-        self.te = np.concatenate([self.te, np.zeros((1, c))])
-        self.M = np.concatenate([self.M, np.zeros((1, c), self.dtype)])
-        self.M64 = np.concatenate([self.M64, np.zeros((1, c))])
-        self.off64 = np.concatenate([self.off64, np.zeros((1, c))])
-        self.te_on = np.concatenate([self.te_on, np.zeros(1)])
-        self.te_off = np.concatenate([self.te_off, np.zeros((1, c))])
-        self._set(self.n - 1, template, mask)
+        for name in ("on", "off", "te", "M", "M64", "off64", "te_on", "te_off"):
+            a = getattr(self, name)
+            setattr(self, name, np.concatenate([a, np.zeros((1,) + a.shape[1:], a.dtype)]))
+        self.update(self.n - 1, template, mask)
 
 
 def _fit(xs: np.ndarray, templates: np.ndarray, masks: np.ndarray, params: UnitParams, w: int,
