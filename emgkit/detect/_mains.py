@@ -228,10 +228,17 @@ def mains_subtract(x, start, hop, k_first, coef, enough, omega):
     # the phase at its hop's start, so no table as long as the data is needed.
     cos_h = np.empty((n_freq, hop))
     sin_h = np.empty((n_freq, hop))
-    for f in range(n_freq):
+    for f in range(n_freq):  # exact every 256 samples, rotated between (a 48 kHz hop is 9600 samples)
+        step_re = np.cos(omega[f])
+        step_im = np.sin(omega[f])
+        re = im = 0.0
         for i in range(hop):
-            cos_h[f, i] = np.cos(omega[f] * i)
-            sin_h[f, i] = np.sin(omega[f] * i)
+            if i % 256 == 0:
+                re = np.cos(omega[f] * i)
+                im = np.sin(omega[f] * i)
+            cos_h[f, i] = re
+            sin_h[f, i] = im
+            re, im = re * step_re - im * step_im, re * step_im + im * step_re
     fade = np.empty(hop)
     for i in range(hop):
         s = np.sin(np.pi * i / (2 * hop))
