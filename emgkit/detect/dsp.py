@@ -331,10 +331,7 @@ def find_abs_peaks(x, thresholds, exclusion: int, start: int = 0, stop: int | No
     if np.any(thr < 0):
         raise ParameterError(f"thresholds must be >= 0; got {thr[thr < 0][:5].tolist()}")
     exclusion = _count("exclusion (samples)", exclusion, 0)
-    start = _count("start", start, 0)
-    stop = n if stop is None else _count("stop", stop, 0)
-    if not start <= stop <= n:
-        raise ParameterError(f"peak window start:stop = {start}:{stop} must lie within 0:{n}")
+    start, stop = _span(start, stop, n, "peak window")
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
     if n_ch == 0 or stop == start:
         return empty
