@@ -228,9 +228,10 @@ def filter_zero_phase_split(x, sos, pad: int | None = None, pieces: int = 16) ->
 
     The IIR recursion runs along time, so one channel keeps one SIMD lane of one core busy; as
     pieces it fills the lanes of both cores. Each piece carries, on each inner side, the samples
-    over which the filter's impulse response decays below 1e-9 of its peak, and the first and
-    last pieces end at the span's own edges (with the same odd extension of ``pad``): the result
-    equals the whole-span filtering to float32 rounding. Short spans are filtered whole.
+    over which the filter's impulse response decays below 1e-9 of its peak (fewer pieces when that
+    is long, so each is at least 4 such overlaps), and the first and last pieces end at the span's
+    own edges (with the same odd extension of ``pad``): the result equals the whole-span filtering
+    to float32 rounding. Short spans are filtered whole.
     """
     block, was_1d = _as_block(x)
     sos = _check_sos(sos)
@@ -239,6 +240,10 @@ def filter_zero_phase_split(x, sos, pad: int | None = None, pieces: int = 16) ->
     if sos.shape[0] == 0 or pieces == 1:
         return filter_zero_phase(x, sos, pad=pad)
     overlap = _decay_length(sos.tobytes(), sos.shape[0])
+    # Pieces at least 4 overlaps long, so the overlaps cost at most half again (notches ring long).
+    pieces = min(pieces, n // (4 * overlap))
+    if pieces < 2:
+        return filter_zero_phase(x, sos, pad=pad)
     core = -(-n // pieces)
     length = core + 2 * overlap
     pad_outer = default_pad(sos) if pad is None else _count("pad", pad)
