@@ -229,7 +229,7 @@ def filter_zero_phase_split(x, sos, pad: int | None = None, pieces: int = 16) ->
     The IIR recursion runs along time, so one channel keeps one SIMD lane of one core busy; as
     pieces it fills the lanes of both cores. Each piece carries, on each inner side, the samples
     over which the filter's impulse response decays below 1e-9 of its peak (fewer pieces when that
-    is long, so each is at least 4 such overlaps), and the first and last pieces end at the span's
+    is long, so each is at least one such overlap), and the first and last pieces end at the span's
     own edges (with the same odd extension of ``pad``): the result equals the whole-span filtering
     to float32 rounding. Short spans are filtered whole.
     """
@@ -240,10 +240,13 @@ def filter_zero_phase_split(x, sos, pad: int | None = None, pieces: int = 16) ->
     if sos.shape[0] == 0 or pieces == 1:
         return filter_zero_phase(x, sos, pad=pad)
     overlap = _decay_length(sos.tobytes(), sos.shape[0])
-    # Pieces at least 4 overlaps long, so the overlaps cost at most half again (notches ring long).
-    pieces = min(pieces, n // (4 * overlap))
-    if pieces < 2:
+    # Pieces at least one overlap long (the overlaps then at most triple the work, which full
+    # 8-lane groups repay: they run ~4x faster than one lane; partial groups do not): half as
+    # many pieces when they would be shorter, else the span whole (notches ring long).
+    fits = [k for k in (pieces, pieces // 2) if k >= 2 and n // k >= overlap]
+    if not fits:
         return filter_zero_phase(x, sos, pad=pad)
+    pieces = fits[0]
     core = -(-n // pieces)
     length = core + 2 * overlap
     pad_outer = default_pad(sos) if pad is None else _count("pad", pad)
