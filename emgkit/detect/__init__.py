@@ -167,12 +167,12 @@ def _detect(recording, params, *, hash_input: bool):
     from ..recording import Recording
     from ..results import DetectionResult, file_sha256, now_iso
     from .preprocess import filtered, plan_preprocessing
-    from .segment import segment_group, state_of_times
+    from .segment import recruitment_states, segment_group, state_of_times
     from .._intervals import merge_intervals
     from .spikes import detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
-    from .units import cluster_candidates, peel_plan, peel_region, unit_families
+    from .units import cluster_candidates, peel_plan, peel_region, recorded_peak_offsets, unit_families
 
     timings = {}
     t0 = time.perf_counter()
@@ -197,6 +197,17 @@ def _detect(recording, params, *, hash_input: bool):
         ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
         t = time.perf_counter()
         labels, bank = cluster_candidates(gc, sigma, fs, p.units)
+        if p.units.recorded_peak_times and len(gc.channels) < p.spikes.grid_min_channels:
+            rec_channels = prep.rec_channel_indices[gc.channels]
+
+            def read_window(a, b, ch):
+                if a < 0 or b > rec.n_samples:
+                    return None
+                return rec.get_data(a, b, channels=[int(rec_channels[ch])])[0]
+
+            bank.peak_offset = recorded_peak_offsets(
+                read_window, gc.samples, labels, bank, gc.before,
+                min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))))
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - off + bank.peak_offset[np.maximum(labels, 0)] if bank.n_units else gc.samples,
@@ -269,8 +280,10 @@ def _detect(recording, params, *, hash_input: bool):
                     mc = int(gc.main_channel[i])
                     if labels[i] == -2 or near.any() or gc.peak_uv[i] < confirm * sigma[mc]:
                         continue
-                    peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))), "rest",
-                                      float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
+                    # Lone discharges crowded next to a contraction are its recruitment.
+                    state = recruitment_states(gc.samples[i:i + 1], gc.samples, fs, segs, p.segments)[0]
+                    peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))),
+                                        state, float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     # One waveform per lone discharge: its main channel only (a grid has ~10⁴ of
                     # them per hour; all channels would grow memory with the recording's length).
                     templates[(gc.muscle, next_unit)] = gc.snippets[i, mc][None].astype(np.float32)

@@ -221,10 +221,39 @@ class UnitParams:
     peel_piece_s: float = 2.0
     #: At most this many peeling iterations per active region.
     peel_max_iter: int = 4000
+    #: Discharge times at the largest |peak| of the unit's MUAP as recorded (mean of raw windows
+    #: of its main channel), not of the band-passed template: the band-pass can swap which of two
+    #: similar phases of a surface MUAP is the largest, moving the time by several ms. Not on HD
+    #: grids (≥ `spikes.grid_min_channels`), where the largest electrode of a propagating MUAP is
+    #: itself uncertain: there it moved correct times (independent simulator, 3 seeds: sparse
+    #: fasciculation grids F1 0.62 → 0.36), while on bipolar muscles it gained (myokymia 0.73 →
+    #: 0.87, cramp 0.50 → 0.60).
+    recorded_peak_times: bool = True
+    #: ...when that peak is at least this far (ms) from the band-passed one: another phase lies
+    #: a phase's half-width away or more (surface MUAP phases last several ms), while a mean of a
+    #: few raw windows can nudge one apex by a sample or two [ENG].
+    recorded_peak_min_shift_ms: float = 2.0
+    #: Templates of units whose discharges overlap each other (a neuromyotonic train at 250 Hz
+    #: puts 2–4 discharges in one waveform window; doublets) are re-estimated by least squares over
+    #: the whole recording, every member discharge of the overlapping units modelled at once, when
+    #: at least this share of a unit's members has another of its members within one window. A mean or
+    #: median of such windows is the MUAP plus its neighbours, and peeling with it explains two
+    #: discharges with one fit. 1 or more turns it off.
+    unmix_min_share: float = 0.2
+    #: Ridge weight of the unmixing, per member discharge, pulling each template toward its
+    #: median: a nearly periodic train leaves some template components barely determined.
+    unmix_ridge: float = 0.001
+    #: At most this many template samples (units × window samples) are solved jointly.
+    unmix_max_unknowns: int = 2000
     #: Time states whose discharges are resolved by peeling. Voluntary and cramp discharges are
     #: excluded from spontaneous counts but still reported per unit (firing rates, expert
     #: comparisons such as EMGLAB); artifact, invalid and noisy time keep raw candidates.
     peel_states: tuple = ("rest", "voluntary", "cramp")
+
+    def validate(self):
+        _range("units.unmix_min_share", 0.0, 1.0, self.unmix_min_share)
+        _range("units.unmix_ridge", 1e-6, 1e6, self.unmix_ridge)
+        _range("units.unmix_max_unknowns", 0, 100_000, self.unmix_max_unknowns)
 
 
 @dataclass(frozen=True)
@@ -409,6 +438,15 @@ class SegmentParams:
     #: of a contraction single units fire at 5–8 Hz before and after recruitment fills the windows
     #: (orderly recruitment, Henneman; onset firing rates, De Luca & Hostage 2010) [ENG].
     voluntary_pad_s: float = 0.25
+    #: A discharge at rest that no unit seen at rest explains, within `recruitment_margin_s` of a
+    #: voluntary or cramp stretch, with at least `recruitment_min_neighbours` other candidates within
+    #: ± `recruitment_gap_s`, is part of that contraction's recruitment or derecruitment, not a
+    #: fasciculation (an isolated discharge): a ramp's first units fire at ≥ 4 Hz
+    #: (`voluntary_rate_hz`) up to a second before the windows are dense enough to be recognised
+    #: [ENG].
+    recruitment_margin_s: float = 1.0
+    recruitment_gap_s: float = 0.25
+    recruitment_min_neighbours: int = 2
     #: SPiQE discards surface data whose noise exceeds 100 µV (Bashford 2019).
     max_noise_uv_surface: float = 100.0
     max_noise_uv_needle: float = 100.0
@@ -446,6 +484,7 @@ class DetectionParams:
     def __post_init__(self):
         self.preprocess.validate()
         self.spikes.validate()
+        self.units.validate()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -286,6 +286,30 @@ def state_of_times(times: np.ndarray, segments: pd.DataFrame) -> np.ndarray:
     return states
 
 
+def recruitment_states(samples: np.ndarray, all_samples: np.ndarray, fs: float, segments: pd.DataFrame,
+                       params: SegmentParams | None = None) -> np.ndarray:
+    """State of lone discharges at rest: the contraction's ("voluntary" or "cramp") for those within
+    ``params.recruitment_margin_s`` of one with at least ``recruitment_min_neighbours`` other
+    candidates (sorted ``all_samples``) within ± ``recruitment_gap_s``, else "rest".
+    """
+    params = params or SegmentParams()
+    samples = np.asarray(samples, dtype=np.int64)
+    states = np.full(samples.size, "rest", dtype=object)
+    contractions = segments[segments["state"].isin(["voluntary", "cramp"])]
+    if samples.size == 0 or len(contractions) == 0:
+        return states
+    gap = int(round(params.recruitment_gap_s * fs))
+    crowd = (np.searchsorted(all_samples, samples + gap, side="right")
+             - np.searchsorted(all_samples, samples - gap, side="left"))
+    crowded = crowd - np.isin(samples, all_samples) >= params.recruitment_min_neighbours
+    t = samples / fs
+    margin = params.recruitment_margin_s
+    for row in contractions.itertuples(index=False):
+        near = crowded & (states == "rest") & (t >= row.start - margin) & (t <= row.end + margin)
+        states[near] = row.state
+    return states
+
+
 def artifact_intervals(gc: GroupCandidates, noise_uv: np.ndarray, params: SegmentParams,
                        pattern_params: PatternParams | None = None, heartbeats: np.ndarray | None = None) -> list:
     """(start, end) s of movement artifacts and electrode pops: large, fast excursions of the raw signal's slow content.

@@ -221,11 +221,197 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         members = gc.snippets[idx].astype(np.float32) / sigma[None, :, None]
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
+    bank = _unmix_overlaps(gc.samples, labels, gc.snippets, bank, params)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma, gc.peak_uv)
     labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
     return labels, bank
+
+
+def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
+                          before: int, min_shift: int = 1, max_members: int = 48, min_phase: float = 0.5,
+                          min_margin: float = 1.1) -> np.ndarray:
+    """Per template: the sample in its window where the unit's MUAP *as recorded* peaks.
+
+    Discharge times are at the MUAP's largest |peak| (the convention of expert annotations
+    and of simulators' truth), but templates are band-passed for detection, and a band-pass
+    can swap which of two similar phases of a surface MUAP is the largest (a 20 Hz high-pass
+    shrinks the broader phase). The recorded shape is the mean of up to ``max_members`` raw
+    windows of the unit's main channel, each less a quadratic fitted to a window of context on
+    either side (mains and other units average out). Only members with no other candidate within a window
+    take part (a cramp's or a contraction's overlaps would pose as phases; candidates labelled
+    −2, the unit's own other phases, do not count), and the recorded
+    peak is taken only where the band-passed template also has a phase of at least
+    ``min_phase`` × its peak (the swap of two similar phases, not a move to a neighbour's
+    MUAP), at least ``min_shift`` samples from the band-passed peak (another phase, not the
+    same apex nudged by noise in a mean of few windows), and standing ``min_margin`` × above
+    the recorded value there. ``samples`` must be sorted. ``read_window(start, stop, channel)`` returns raw µV
+    (NaN where invalid). Templates with fewer than 3 such members keep their band-passed peak.
+    """
+    K, _, w = bank.templates.shape
+    offsets = bank.peak_offset.copy()
+    if K == 0:
+        return offsets
+    # Candidates labelled −2 are other phases of a unit's own discharges, not neighbours.
+    own = np.nonzero(labels != -2)[0]
+    gaps = np.diff(samples[own])
+    isolated = np.zeros(samples.size, bool)
+    isolated[own] = True
+    isolated[own[1:]] &= gaps >= w
+    isolated[own[:-1]] &= gaps >= w
+    # Slow content (wander, movement) is removed by a quadratic fitted to a window's length of
+    # context on each side.
+    edge = w
+    pos = np.arange(w + 2 * edge, dtype=np.float64)
+    outside = np.r_[np.arange(edge), np.arange(edge + w, w + 2 * edge)]
+    basis = np.vander((pos - pos.mean()) / pos.size, 3)
+    fit = np.linalg.pinv(basis[outside])
+    for k in range(K):
+        idx = np.nonzero((labels == k) & isolated)[0]
+        if idx.size < 3:
+            continue
+        idx = idx[np.linspace(0, idx.size - 1, min(idx.size, max_members)).astype(np.int64)]
+        total = np.zeros(w + 2 * edge)
+        n = 0
+        for i in idx:
+            a = int(samples[i]) - before - edge
+            x = read_window(a, a + w + 2 * edge, int(bank.main_channel[k]))
+            if x is None or not np.all(np.isfinite(x)):
+                continue
+            total += x - basis @ (fit @ x[outside])
+            n += 1
+        if n >= 3:
+            recorded = np.abs(total[edge:edge + w])
+            peak = int(np.argmax(recorded))
+            main = np.abs(bank.templates[k, bank.main_channel[k]])
+            if (abs(peak - offsets[k]) >= min_shift and main[peak] >= min_phase * main[offsets[k]]
+                    and recorded[peak] >= min_margin * recorded[offsets[k]]):
+                offsets[k] = peak
+    return offsets
+
+
+def _member_pairs(samples: np.ndarray, w: int, max_neighbours: int = 64):
+    """(first, second, lag) of every pair of sorted ``samples`` less than ``w`` apart (lag ≥ 0)."""
+    first, second, lag = [], [], []
+    n = samples.size
+    for k in range(1, min(n, max_neighbours + 1)):
+        d = samples[k:] - samples[:-k]
+        near = np.nonzero(d < w)[0]
+        if near.size == 0:
+            break
+        first.append(near)
+        second.append(near + k)
+        lag.append(d[near])
+    if not first:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(first), np.concatenate(second), np.concatenate(lag).astype(np.int64)
+
+
+def _unmix_overlaps(samples: np.ndarray, labels: np.ndarray, snippets, bank: UnitBank,
+                    params: UnitParams) -> UnitBank:
+    """Least-squares templates for units whose member discharges overlap each other within one window.
+
+    The recording is modelled as Σ_units Σ_members template(t − sample + before): the normal
+    equations' right side is each unit's sum of member windows, and their matrix is made of
+    the units' cross-correlograms (how often a member of one unit lies a given lag from a
+    member of another), so the solve needs no pass over the signal. Units are solved in small
+    connected groups (a unit with the units its members overlap, largest first) and pulled
+    toward their medians by a ridge, since a nearly periodic train leaves some components
+    barely determined. Units whose members rarely overlap keep their median templates.
+    """
+    K, c, w = bank.templates.shape
+    if K == 0 or params.unmix_min_share >= 1 or params.unmix_max_unknowns < w:
+        return bank
+    member = np.nonzero(labels >= 0)[0]
+    s, lab = samples[member].astype(np.int64), labels[member]
+    order = np.argsort(s, kind="stable")
+    member, s, lab = member[order], s[order], lab[order]
+    first, second, lag = _member_pairs(s, w)
+    # Units on different electrodes of a grid do not overlap, whenever they fire.
+    shared = (bank.masks.astype(np.float32) @ bank.masks.T.astype(np.float32)) > 0
+    near = shared[lab[first], lab[second]]
+    first, second, lag = first[near], second[near], lag[near]
+    if first.size == 0:
+        return bank
+    counts = np.bincount(lab, minlength=K)
+    # A unit overlapping its own discharges (a train, a doublet) has a systematic neighbour in
+    # its window; overlaps with other units at random lags (a contraction) mostly cancel in the
+    # median, and modelling them all would be costly and fragile.
+    own = lab[first] == lab[second]
+    paired = np.zeros(s.size, bool)
+    paired[first[own]] = paired[second[own]] = True
+    share = np.bincount(lab, weights=paired, minlength=K) / np.maximum(counts, 1)
+    targets = [k for k in np.argsort(-counts, kind="stable")
+               if counts[k] >= params.min_recurring and share[k] >= params.unmix_min_share]
+    if not targets:
+        return bank
+    # How often each pair of units overlaps: the partners worth modelling with a target.
+    link = np.zeros((K, K))
+    np.add.at(link, (lab[first], lab[second]), 1.0)
+    link = link + link.T
+    cap = max(1, params.unmix_max_unknowns // w)
+    templates = bank.templates.copy()
+    solved = np.zeros(K, bool)
+    for t in targets:
+        if solved[t]:
+            continue
+        partners = [k for k in np.argsort(-link[t], kind="stable")
+                    if k != t and link[t, k] >= params.min_recurring and counts[k] >= params.min_recurring]
+        group = np.array([t] + partners[: cap - 1], dtype=np.int64)
+        solution = _solve_unmixing(group, s, lab, member, first, second, lag, counts, snippets,
+                                   bank, params.unmix_ridge)
+        for j, k in enumerate(group):
+            if share[k] >= params.unmix_min_share and not solved[k] and np.all(np.isfinite(solution[j])):
+                templates[k] = solution[j]
+                solved[k] = True
+    if not solved.any():
+        return bank
+    log.info("units: %d templates unmixed from overlapping discharges", int(solved.sum()))
+    return _finalise(templates, bank.counts, bank.sigma)
+
+
+def _solve_unmixing(group, s, lab, member, first, second, lag, counts, snippets, bank: UnitBank,
+                    ridge: float) -> np.ndarray:
+    """Templates (len(group), c, w), σ units, of ``group``'s units solved jointly (see _unmix_overlaps)."""
+    from scipy import linalg
+
+    K, c, w = bank.templates.shape
+    m = group.size
+    slot = np.full(K, -1, np.int64)
+    slot[group] = np.arange(m)
+    # Normal matrix: block (i, j) at (τ, τ') counts member pairs with lag τ − τ' (unit i earlier).
+    a, b = slot[lab[first]], slot[lab[second]]
+    inside = (a >= 0) & (b >= 0)
+    a, b, d = a[inside], b[inside], lag[inside]
+    key, n_pairs = np.unique((a * m + b) * w + d, return_counts=True)
+    ka, kb, kd = key // w // m, key // w % m, key % w
+    lengths = w - kd
+    rep = np.repeat(np.arange(key.size), lengths)
+    tau = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    # Member of unit a at sample s_a, of unit b at s_a + d: a's sample τ' + d meets b's τ'.
+    rows = ka[rep] * w + tau + kd[rep]
+    cols = kb[rep] * w + tau
+    size = m * w
+    G = np.bincount(rows * size + cols, weights=n_pairs[rep].astype(np.float64), minlength=size * size)
+    G = G.reshape(size, size).astype(np.float64)
+    G = G + G.T
+    lam = ridge * counts[group].astype(np.float64)
+    G[np.diag_indices(size)] += np.repeat(counts[group] + lam, w)
+    # Right side: each unit's sum of member windows (σ units), plus the ridge's pull to the median.
+    B = np.zeros((m, w, c))
+    sigma = bank.sigma.astype(np.float64)
+    for j, k in enumerate(group):
+        idx = np.sort(member[lab == k])
+        for lo in range(0, idx.size, 4096):
+            part = np.asarray(snippets[idx[lo:lo + 4096]], dtype=np.float64)
+            B[j] += (part.sum(axis=0) / sigma[:, None]).T
+        B[j] += lam[j] * bank.templates[k].astype(np.float64).T
+    try:
+        x = linalg.solve(G, B.reshape(size, c), assume_a="pos", check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return np.full((m, c, w), np.nan)
+    return x.reshape(m, w, c).transpose(0, 2, 1).astype(np.float32)
 
 
 class _Features:

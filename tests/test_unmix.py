@@ -1,0 +1,121 @@
+"""Templates of overlapping discharges unmixed by least squares, and discharge times at the
+MUAP's recorded peak; exact answers on hand-built signals."""
+import numpy as np
+
+from emgkit.detect.params import UnitParams
+from emgkit.detect.units import (_finalise, _member_pairs, _solve_unmixing, _unmix_overlaps,
+                                 recorded_peak_offsets)
+
+W = 61
+BEFORE = 30
+
+
+def muap(width=4.0):
+    t = np.arange(W) - BEFORE
+    return -(t / width) * np.exp(-0.5 * (t / width) ** 2) * 10 + 4 * np.exp(-0.5 * ((t - 9) / width) ** 2)
+
+
+def render(times_by_unit, shapes, n, noise=0.0, seed=0):
+    x = np.random.default_rng(seed).normal(0, noise, n) if noise else np.zeros(n)
+    for times, shape in zip(times_by_unit, shapes):
+        for s in times:
+            x[s - BEFORE:s - BEFORE + W] += shape
+    return x
+
+
+def candidates(x, times_by_unit):
+    samples = np.concatenate(times_by_unit)
+    labels = np.concatenate([np.full(len(t), k) for k, t in enumerate(times_by_unit)])
+    order = np.argsort(samples, kind="stable")
+    samples, labels = samples[order], labels[order]
+    snippets = np.stack([x[s - BEFORE:s - BEFORE + W] for s in samples])[:, None, :]
+    return samples, labels, snippets
+
+
+def median_bank(snippets, labels, k_units):
+    tmpl = np.stack([np.median(snippets[labels == k], axis=0) for k in range(k_units)]).astype(np.float32)
+    return _finalise(tmpl, np.bincount(labels, minlength=k_units), np.ones(1, np.float32))
+
+
+def test_member_pairs_lists_every_close_pair_once():
+    s = np.array([0, 5, 30, 31, 100])
+    first, second, lag = _member_pairs(s, 10)
+    got = sorted(zip(first.tolist(), second.tolist(), lag.tolist()))
+    assert got == [(0, 1, 5), (2, 3, 1)]
+    assert _member_pairs(np.array([0, 50]), 10)[0].size == 0
+    assert _member_pairs(np.zeros(0, np.int64), 10)[0].size == 0
+
+
+def test_solve_equals_least_squares_over_the_explicit_design_matrix():
+    rng = np.random.default_rng(3)
+    shapes = [muap(), -0.7 * muap(width=6.0)]
+    times = [np.sort(rng.choice(np.arange(40, 1900), 25, replace=False)),
+             np.sort(rng.choice(np.arange(40, 1900), 20, replace=False))]
+    times = [np.unique(t) for t in times]
+    x = render(times, shapes, 2000, noise=1.0, seed=4)
+    samples, labels, snippets = candidates(x, times)
+    bank = median_bank(snippets, labels, 2)
+    first, second, lag = _member_pairs(samples, W)
+    counts = np.bincount(labels, minlength=2)
+    ridge = 0.05
+    got = _solve_unmixing(np.array([0, 1]), samples, labels, np.arange(samples.size), first, second, lag,
+                          counts, snippets, bank, ridge)
+    # Twin: least squares on the whole signal with the design matrix written out, plus the ridge
+    # toward the median templates (as extra rows).
+    A = np.zeros((x.size, 2 * W))
+    for k in range(2):
+        for s in times[k]:
+            A[np.arange(s - BEFORE, s - BEFORE + W), k * W + np.arange(W)] += 1
+    lam = np.repeat(ridge * counts, W)
+    A_aug = np.vstack([A, np.diag(np.sqrt(lam))])
+    b_aug = np.concatenate([x, np.sqrt(lam) * bank.templates[:, 0, :].reshape(-1)])
+    want = np.linalg.lstsq(A_aug, b_aug, rcond=None)[0].reshape(2, W)
+    np.testing.assert_allclose(got[:, 0, :], want, atol=1e-4)
+
+
+def test_train_template_is_unmixed_and_isolated_units_keep_their_median():
+    rng = np.random.default_rng(5)
+    shape = muap()
+    # A 250-Hz-like train (ISI 22–26 samples, less than half a window) and an isolated unit.
+    isi = rng.integers(22, 27, 120)
+    train = 100 + np.concatenate([[0], np.cumsum(isi)])
+    lone = np.arange(4000, 9000, 250)
+    x = render([train, lone], [shape, 0.8 * muap(width=6.0)], 9500, noise=0.5, seed=6)
+    samples, labels, snippets = candidates(x, [train, lone])
+    bank = median_bank(snippets, labels, 2)
+    err_median = np.abs(bank.templates[0, 0] - shape).max()
+    out = _unmix_overlaps(samples, labels, snippets, bank, UnitParams())
+    err_unmixed = np.abs(out.templates[0, 0] - shape).max()
+    assert err_median > 3.0                      # the median holds the neighbours
+    assert err_unmixed < 0.1 * err_median
+    np.testing.assert_array_equal(out.templates[1], bank.templates[1])
+    # Off: nothing changes.
+    same = _unmix_overlaps(samples, labels, snippets, bank, UnitParams(unmix_min_share=1.0))
+    np.testing.assert_array_equal(same.templates, bank.templates)
+
+
+def test_recorded_peak_picks_the_larger_phase_of_the_raw_muap():
+    # The band-passed template peaks at its first phase; the recorded MUAP's second phase is larger.
+    filtered_tmpl = np.zeros(W)
+    filtered_tmpl[20], filtered_tmpl[40] = -10.0, 8.0
+    bank = _finalise(filtered_tmpl[None, None].astype(np.float32), np.array([5]), np.ones(1, np.float32))
+    assert bank.peak_offset[0] == 20
+    raw_shape = np.zeros(W)
+    raw_shape[20], raw_shape[40] = -7.0, 9.0
+    times = np.arange(1000, 6000, 500)
+    signal = render([times], [raw_shape], 7000) + 300.0 + np.linspace(0, 50, 7000)   # offset and drift
+    labels = np.zeros(times.size, np.int64)
+    reads = []
+
+    def read_window(a, b, ch):
+        reads.append((a, b, ch))
+        return signal[a:b]
+
+    got = recorded_peak_offsets(read_window, times, labels, bank, BEFORE)
+    assert got[0] == 40 and all(ch == 0 for *_, ch in reads)
+    # Too few members, or windows unreadable: the band-passed peak stays.
+    assert recorded_peak_offsets(read_window, times[:2], labels[:2], bank, BEFORE)[0] == 20
+    assert recorded_peak_offsets(lambda a, b, ch: None, times, labels, bank, BEFORE)[0] == 20
+    nan_signal = signal.copy()
+    nan_signal[:] = np.nan
+    assert recorded_peak_offsets(lambda a, b, ch: nan_signal[a:b], times, labels, bank, BEFORE)[0] == 20
