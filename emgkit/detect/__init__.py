@@ -161,6 +161,16 @@ def detect(recording, params=None, *, hash_input: bool = True):
         return _detect(recording, params, hash_input=hash_input)
 
 
+def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart: int) -> list:
+    """Of candidates ``idx`` (in time order), the largest first, each further than ``apart`` samples
+    from every one kept; returned in time order."""
+    kept = []
+    for i in idx[np.argsort(-size[idx], kind="stable")]:
+        if all(abs(int(samples[i]) - int(samples[j])) > apart for j in kept):
+            kept.append(int(i))
+    return sorted(kept, key=lambda i: samples[i])
+
+
 def _detect(recording, params, *, hash_input: bool):
     from .. import __version__
     from ..io import read
@@ -244,6 +254,8 @@ def _detect(recording, params, *, hash_input: bool):
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
+            # Surface MUAPs last 10–30 ms: unexplained candidates that close are its other phases.
+            lone_merge = int(round(p.spikes.surface_lone_merge_ms * fs / 1000)) if gc.kind != "needle" else 0
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
             plan = peel_plan(bank, p.units, units=common, min_peak_sd=floors)
@@ -275,11 +287,13 @@ def _detect(recording, params, *, hash_input: bool):
                                          bank.main_channel[peeled.units].astype(np.int64),
                                          peeled.scales * p2p[peeled.units], peeled.snr))
                 # A candidate no template explained is still a discharge: its own unit.
-                for i in peel_idx[inside]:
-                    near = np.abs(peeled.samples - gc.samples[i]) <= w // 2
+                lone = [i for i in peel_idx[inside]
+                        if labels[i] != -2 and not np.any(np.abs(peeled.samples - gc.samples[i]) <= w // 2)
+                        and gc.peak_uv[i] >= confirm * sigma[gc.main_channel[i]]]
+                if lone_merge and len(lone) > 1:
+                    lone = _largest_apart(np.asarray(lone), gc.samples, gc.peak_uv / sigma[gc.main_channel], lone_merge)
+                for i in lone:
                     mc = int(gc.main_channel[i])
-                    if labels[i] == -2 or near.any() or gc.peak_uv[i] < confirm * sigma[mc]:
-                        continue
                     # Lone discharges crowded next to a contraction are its recruitment.
                     state = recruitment_states(gc.samples[i:i + 1], gc.samples, fs, segs, p.segments)[0]
                     peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))),

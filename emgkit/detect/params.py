@@ -121,6 +121,10 @@ class SpikeParams:
     #: On multi-channel muscles, peaks on other channels within ± this window (ms) belong to the
     #: same discharge (grid propagation delays are a few ms).
     surface_merge_ms: float = 3.0
+    #: On surface muscles, candidates no unit template explains ("lone" discharges) closer than
+    #: this (ms) to a larger one are other phases of its MUAP: surface MUAPs last 10–30 ms and a
+    #: propagating one peaks on different electrodes up to ~10 ms apart (see `spatial_reach_ms`).
+    surface_lone_merge_ms: float = 10.0
     #: On muscles with at least `grid_min_channels` channels (HD grids) the lone-candidate
     #: confirmation threshold is `grid_confirm_sd`: with 64 electrodes and a common noise component,
     #: 5.5 σ crossings on a few neighbouring channels occur every few seconds in pure noise.
