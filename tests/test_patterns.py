@@ -160,3 +160,16 @@ def test_periodic_chains_share_no_discharges():
     steady = np.arange(0, 10, 0.125)
     chains = periodic_chains(steady, P.continuous_rate_hz, P.continuous_min_discharges, P.continuous_max_cov)
     assert len(chains) == 1 and chains[0].size == steady.size
+
+
+@pytest.mark.parametrize("stage, name, value", [
+    ("units", "unmix_min_share", 1.5), ("units", "unmix_ridge", 0.0), ("units", "recorded_peak_min_shift_ms", -1.0),
+    ("spikes", "grid_lone_merge_ms", -2.0), ("segments", "recruitment_margin_s", -1.0),
+    ("segments", "recruitment_min_neighbours", -1),
+])
+def test_out_of_range_params_are_named(stage, name, value):
+    from emgkit import ParameterError
+    from emgkit.detect.params import DetectionParams
+
+    with pytest.raises(ParameterError, match=f"{stage}.{name}"):
+        DetectionParams.from_dict({stage: {name: value}})

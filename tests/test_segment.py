@@ -206,20 +206,20 @@ def test_lone_discharges_crowded_next_to_a_contraction_are_its_recruitment():
     fs = 1000.0
     segs = pd.DataFrame([{"muscle": "m", "state": "voluntary", "start": 10.0, "end": 20.0},
                          {"muscle": "m", "state": "artifact", "start": 40.0, "end": 41.0}])
-    ramp = np.arange(9300, 10000, 100)                         # 10 Hz, just before the contraction
-    lone_near = np.array([20500])                              # isolated, 0.5 s after it
+    ramp = np.arange(9550, 10000, 50)                          # 20 Hz, just before the contraction
+    lone_near = np.array([20500, 20510, 20520])                # a triplet 0.5 s after it: its own crowd
     far_crowd = np.array([30000, 30100, 30200])                # crowded, but 10 s away
     by_artifact = np.array([41200, 41300, 41400])              # next to an artifact, not a contraction
     all_samples = np.sort(np.concatenate([ramp, lone_near, far_crowd, by_artifact]))
     params = SegmentParams()
     states = recruitment_states(ramp, all_samples, fs, segs, params)
-    assert list(states) == ["voluntary"] * 7
-    assert list(recruitment_states(lone_near, all_samples, fs, segs, params)) == ["rest"]
+    assert list(states) == ["voluntary"] * 9
+    assert list(recruitment_states(lone_near, all_samples, fs, segs, params)) == ["rest"] * 3
     assert list(recruitment_states(far_crowd, all_samples, fs, segs, params)) == ["rest"] * 3
     assert list(recruitment_states(by_artifact, all_samples, fs, segs, params)) == ["rest"] * 3
     # Beyond the margin, or with too few neighbours, nothing changes.
     assert list(recruitment_states(ramp, all_samples, fs, segs, SegmentParams(recruitment_margin_s=0.35))) == \
-        ["rest"] * 4 + ["voluntary"] * 3
+        ["rest"] * 2 + ["voluntary"] * 7
     assert list(recruitment_states(ramp[:1], ramp[:2], fs, segs, params)) == ["rest"]
     cramp = segs.assign(state=["cramp", "artifact"])
     assert list(recruitment_states(ramp[2:3], all_samples, fs, cramp, params)) == ["cramp"]

@@ -254,8 +254,12 @@ def _detect(recording, params, *, hash_input: bool):
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
-            # Surface MUAPs last 10–30 ms: unexplained candidates that close are its other phases.
-            lone_merge = int(round(p.spikes.surface_lone_merge_ms * fs / 1000)) if gc.kind != "needle" else 0
+            # On a grid a MUAP lasts 10–30 ms and peaks on different electrodes up to ~10 ms apart:
+            # unexplained candidates that close are its other phases.
+            lone_merge = int(round(p.spikes.grid_lone_merge_ms * fs / 1000)) \
+                if len(gc.channels) >= p.spikes.grid_min_channels else 0
+            peak_sd = gc.peak_uv / np.maximum(sigma[gc.main_channel], 1e-12)
+            lone_rows = []
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
             plan = peel_plan(bank, p.units, units=common, min_peak_sd=floors)
@@ -291,18 +295,24 @@ def _detect(recording, params, *, hash_input: bool):
                         if labels[i] != -2 and not np.any(np.abs(peeled.samples - gc.samples[i]) <= w // 2)
                         and gc.peak_uv[i] >= confirm * sigma[gc.main_channel[i]]]
                 if lone_merge and len(lone) > 1:
-                    lone = _largest_apart(np.asarray(lone), gc.samples, gc.peak_uv / sigma[gc.main_channel], lone_merge)
+                    lone = _largest_apart(np.asarray(lone), gc.samples, peak_sd, lone_merge)
                 for i in lone:
                     mc = int(gc.main_channel[i])
-                    # Lone discharges crowded next to a contraction are its recruitment.
-                    state = recruitment_states(gc.samples[i:i + 1], gc.samples, fs, segs, p.segments)[0]
+                    lone_rows.append((len(peeled_rows), int(gc.samples[i])))
                     peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))),
-                                        state, float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
+                                        "rest", float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
                     # One waveform per lone discharge: its main channel only (a grid has ~10⁴ of
                     # them per hour; all channels would grow memory with the recording's length).
                     templates[(gc.muscle, next_unit)] = gc.snippets[i, mc][None].astype(np.float32)
                     lone_channel[next_unit] = mc
                     next_unit += 1
+            # Lone discharges crowded next to a contraction are its recruitment.
+            if lone_rows:
+                rows, lone_samples = zip(*lone_rows)
+                states = recruitment_states(np.array(lone_samples), gc.samples, fs, segs, p.segments)
+                for r, state in zip(rows, states):
+                    if state != "rest":
+                        peeled_rows[r] = peeled_rows[r][:4] + (state,) + peeled_rows[r][5:]
         columns = ["time", "unit", "ch", "amplitude", "state", "snr"]
         parts = [pd.DataFrame(excluded_rows + peeled_rows, columns=columns)]
         if peeled_parts:
