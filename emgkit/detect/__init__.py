@@ -207,7 +207,7 @@ def _detect(recording, params, *, hash_input: bool):
         ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
         t = time.perf_counter()
         labels, bank = cluster_candidates(gc, sigma, fs, p.units)
-        if p.units.recorded_peak_times and len(gc.channels) < p.spikes.grid_min_channels:
+        if p.units.recorded_peak_times and gc.kind != "needle" and len(gc.channels) < p.spikes.grid_min_channels:
             rec_channels = prep.rec_channel_indices[gc.channels]
 
             def read_window(a, b, ch):

@@ -230,11 +230,12 @@ class UnitParams:
     peel_max_iter: int = 4000
     #: Discharge times at the largest |peak| of the unit's MUAP as recorded (mean of raw windows
     #: of its main channel), not of the band-passed template: the band-pass can swap which of two
-    #: similar phases of a surface MUAP is the largest, moving the time by several ms. Not on HD
-    #: grids (≥ `spikes.grid_min_channels`), where the largest electrode of a propagating MUAP is
-    #: itself uncertain: there it moved correct times (independent simulator, 3 seeds: sparse
-    #: fasciculation grids F1 0.62 → 0.36), while on bipolar muscles it gained (myokymia 0.73 →
-    #: 0.87, cramp 0.50 → 0.60).
+    #: similar phases of a surface MUAP is the largest, moving the time by several ms. Bipolar
+    #: surface muscles only: on HD grids (≥ `spikes.grid_min_channels`) the largest electrode of a
+    #: propagating MUAP is itself uncertain and it moved correct times (independent simulator,
+    #: 3 seeds: sparse fasciculation grids F1 0.62 → 0.36), and on needles it gained nothing on
+    #: simulations and lost real-data recall (units injected into a neuropathy record: 131 → 123
+    #: of 176), while on bipolar muscles it gained (myokymia 0.73 → 0.87, cramp 0.50 → 0.60).
     recorded_peak_times: bool = True
     #: ...when that peak is at least this far (ms) from the band-passed one: another phase lies
     #: a phase's half-width away or more (surface MUAP phases last several ms), while a mean of a
