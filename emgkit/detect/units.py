@@ -238,16 +238,17 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     and of simulators' truth), but templates are band-passed for detection, and a band-pass
     can swap which of two similar phases of a surface MUAP is the largest (a 20 Hz high-pass
     shrinks the broader phase). The recorded shape is the mean of up to ``max_members`` raw
-    windows of the unit's main channel, each less a quadratic fitted to a window of context on
-    either side (mains and other units average out). Only members with no other candidate within a window
-    take part (a cramp's or a contraction's overlaps would pose as phases; candidates labelled
-    −2, the unit's own other phases, do not count), and the recorded
+    windows of the unit's main channel, each less a quadratic fitted to a window of context
+    on either side (mains and other units average out). Only members with no other
+    candidate within a window take part (a cramp's or a contraction's overlaps would pose as
+    phases; candidates labelled −2, the unit's own other phases, do not count). The recorded
     peak is taken only where the band-passed template also has a phase of at least
     ``min_phase`` × its peak (the swap of two similar phases, not a move to a neighbour's
     MUAP), at least ``min_shift`` samples from the band-passed peak (another phase, not the
     same apex nudged by noise in a mean of few windows), and standing ``min_margin`` × above
-    the recorded value there. ``samples`` must be sorted. ``read_window(start, stop, channel)`` returns raw µV
-    (NaN where invalid). Templates with fewer than 3 such members keep their band-passed peak.
+    the recorded value there. ``samples`` must be sorted. ``read_window(start, stop,
+    channel)`` returns raw µV (NaN where invalid, None when out of range). Templates with
+    fewer than 3 such members keep their band-passed peak.
     """
     K, _, w = bank.templates.shape
     offsets = bank.peak_offset.copy()
@@ -394,8 +395,8 @@ def _solve_unmixing(group, s, lab, member, first, second, lag, counts, snippets,
     cols = kb[rep] * w + tau
     size = m * w
     G = np.bincount(rows * size + cols, weights=n_pairs[rep].astype(np.float64), minlength=size * size)
-    G = G.reshape(size, size).astype(np.float64)
-    G = G + G.T
+    G = G.reshape(size, size)
+    G += G.T.copy()
     lam = ridge * counts[group].astype(np.float64)
     G[np.diag_indices(size)] += np.repeat(counts[group] + lam, w)
     # Right side: each unit's sum of member windows (σ units), plus the ridge's pull to the median.
