@@ -121,3 +121,37 @@ def test_fast_rhythm_split_over_lone_candidates_is_no_grid_heartbeat():
     out, _, _ = classify_muscle(dis, "m", "surface", np.zeros(times.size, bool), segs, DetectionParams(), 0,
                                 broad=np.zeros(0, bool), n_channels=64)
     assert (out["state"] == "artifact").sum() == 0
+
+
+def test_heartbeats_from_grid_wide_power_and_not_from_brief_muap_bumps():
+    from emgkit.detect.params import PatternParams
+    from emgkit.detect.patterns import common_power_beats
+
+    step = 0.01
+    rng = np.random.default_rng(0)
+    n = 6000                                             # 60 s of 10-ms steps
+    noise = rng.gamma(20, 1 / 20, n)                      # σ²-normalised power, median ≈ 1
+    beats = np.cumsum(rng.uniform(0.78, 0.86, 80))
+    beats = beats[beats < 59]
+    qrs = noise.copy()
+    for t in beats:                                      # 60-ms QRS power bumps at every beat
+        i = int(t / step)
+        qrs[i - 3:i + 3] += 5.0
+    got = common_power_beats(qrs, step, PatternParams())
+    assert got.size >= 0.9 * beats.size
+    err = np.array([np.min(np.abs(beats - t)) for t in got])
+    assert np.mean(err <= 0.03) >= 0.9
+    # The same rhythm of 10–20-ms bumps (a regular MUAP spread over a grid) is no heartbeat.
+    brief = noise.copy()
+    for t in beats:
+        i = int(t / step)
+        brief[i:i + 2] += 8.0
+    assert common_power_beats(brief, step, PatternParams()).size == 0
+    # Irregular 60-ms bumps at a heart rate do not chain.
+    irregular = noise.copy()
+    for t in np.sort(rng.uniform(1, 59, beats.size)):
+        i = int(t / step)
+        irregular[i - 3:i + 3] += 5.0
+    assert common_power_beats(irregular, step, PatternParams()).size == 0
+    assert common_power_beats(np.zeros(0), step).size == 0
+    assert common_power_beats(np.zeros(100), step).size == 0

@@ -223,8 +223,21 @@ def test_group_statistics_match_their_twins():
         for start, stop, win in ((0, 1000, 100), (37, 991, 64), (10, 11, 5)):
             np.testing.assert_allclose(dsp.window_power(x, win, start, stop, rows),
                                        dsp.window_power(x, win, start, stop, rows, kernel=False), rtol=1e-12)
+            sub = np.arange(6) if rows is None else np.asarray(rows)
+            np.testing.assert_allclose(dsp.window_median_power(x, win, scale[sub], start, stop, rows),
+                                       dsp.window_median_power(x, win, scale[sub], start, stop, rows, kernel=False),
+                                       rtol=1e-12)
     assert dsp.group_envelope(x, scale)[500] == 0
     assert dsp.window_power(x, 100, 0, 0).shape == (0,)
+    assert dsp.window_median_power(x, 100, np.ones(6), 5, 5).shape == (0,)
+    # A broad event (every channel) raises the median; the same power on one channel does not.
+    y = np.zeros((5, 300), np.float32)
+    y[:, 100:110] = 3.0
+    y[2, 200:210] = 30.0
+    med = dsp.window_median_power(y, 10, np.ones(5))
+    assert med[10] == 9.0 and med[20] == 0.0 and med.shape == (30,)
+    with pytest.raises(ParameterError, match="scale"):
+        dsp.window_median_power(y, 10, np.ones(3))
     for start, stop, step in ((0, 1000, 10), (3, 997, 7), (0, 5, 8)):
         np.testing.assert_allclose(dsp.step_means(x, step, start, stop),
                                    dsp.step_means(x, step, start, stop, kernel=False), rtol=1e-12, atol=1e-12)

@@ -182,6 +182,7 @@ def _detect(recording, params, *, hash_input: bool):
     from .spikes import detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
+    from .patterns import common_power_beats
     from .units import cluster_candidates, peel_plan, peel_region, recorded_peak_offsets, unit_families
 
     timings = {}
@@ -351,7 +352,9 @@ def _detect(recording, params, *, hash_input: bool):
             fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
                                               segs, p, next_event, families=unit_families(bank),
-                                              broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels))
+                                              broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels),
+                                              beats=None if gc.common_power is None else
+                                              common_power_beats(gc.common_power, gc.common_step / fs, p.patterns))
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()

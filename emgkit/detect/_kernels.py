@@ -1065,6 +1065,26 @@ def window_power(x, rows, start, stop, win):
 
 
 @jit(parallel=True)
+def window_median_power(x, rows, scale, start, stop, win):
+    """Median over ``rows`` of each row's mean (x·scale)² over each ``win`` samples of [start, stop)
+    (NaN counts as 0; the last window may be shorter)."""
+    n_win = (stop - start + win - 1) // win
+    c = rows.shape[0]
+    per_row = np.empty((n_win, c))
+    for k in prange(c):
+        row = x[rows[k]]
+        s2 = np.float64(scale[k]) * np.float64(scale[k])
+        for w in range(n_win):
+            i0 = start + w * win
+            i1 = min(stop, i0 + win)
+            per_row[w, k] = _finite_sum_sq(row[i0:i1]) * s2 / (i1 - i0)
+    out = np.empty(n_win)
+    for w in prange(n_win):
+        out[w] = _median_in_place(per_row[w])
+    return out
+
+
+@jit(parallel=True)
 def step_means(x, start, stop, step):
     """Mean of each ``step`` samples of x[:, start:stop] per channel (NaN as 0; the last step padded
     with the last sample)."""

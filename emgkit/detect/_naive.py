@@ -237,6 +237,16 @@ def window_power(x, rows, start, stop, win):
     return sums / (len(rows) * lengths) if edges.size else sums
 
 
+def window_median_power(x, rows, scale, start, stop, win):
+    """Twin of ``_kernels.window_median_power``."""
+    sq = np.nan_to_num(x[rows, start:stop].astype(np.float64)) ** 2 * (np.asarray(scale, np.float64) ** 2)[:, None]
+    edges = np.arange(0, stop - start, win)
+    if edges.size == 0:
+        return np.zeros(0)
+    means = np.add.reduceat(sq, edges, axis=1) / np.diff(np.r_[edges, stop - start])[None, :]
+    return np.median(means, axis=0)
+
+
 def step_means(x, start, stop, step):
     """Twin of ``_kernels.step_means``."""
     part = np.nan_to_num(x[:, start:stop].astype(np.float64), nan=0.0)

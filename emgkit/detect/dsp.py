@@ -418,6 +418,28 @@ def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None
     return _kernels().window_power(block, rows, start, stop, win)
 
 
+def window_median_power(x, win: int, scale, start: int = 0, stop: int | None = None, rows=None,
+                        kernel: bool = True) -> np.ndarray:
+    """Median over channels ``rows`` (default all) of each channel's mean (x·scale)² over each
+    ``win`` samples of ``start:stop`` (``scale``: one value per row; NaN counts as 0; the last
+    window may be shorter). Signals spread over most of a grid (the ECG's QRS) raise it, a MUAP on
+    a few electrodes does not. float64 (n_windows,)."""
+    block, _ = _as_block(x)
+    rows = _rows(block, rows)
+    start, stop = _span(start, stop, block.shape[1], "window")
+    win = _count("win", win, 1)
+    scale = np.ascontiguousarray(scale, dtype=np.float64)
+    if scale.shape != rows.shape:
+        raise ParameterError(f"scale must have one value per row ({rows.size}); got shape {scale.shape}")
+    if rows.size == 0 or stop == start:
+        return np.zeros(-(-(stop - start) // win) if rows.size else 0)
+    if not kernel:
+        from . import _naive
+
+        return _naive.window_median_power(block, rows, scale, start, stop, win)
+    return _kernels().window_median_power(block, rows, scale, start, stop, win)
+
+
 def step_means(x, step: int, start: int = 0, stop: int | None = None, kernel: bool = True) -> np.ndarray:
     """Mean of each ``step`` samples of ``x[:, start:stop]`` (NaN as 0; the last step padded with
     the span's last sample). float64 (n_channels, ceil((stop − start) / step))."""

@@ -27,7 +27,7 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
                 across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False,
-                far: np.ndarray | None = None) -> None:
+                far: np.ndarray | None = None, signal_beats: np.ndarray | None = None) -> None:
     """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
 
     Heartbeats are found as chains across units (``across_units``) and as units beating at a heart
@@ -40,8 +40,9 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     represented by its largest discharge in ``amplitude``; only complexes holding a discharge of a
     broad template, ``far``, a far field like the ECG), and are kept only when irregular
     complexes at the muscle's rate would rarely form as many, as long chains (``chains_chance_p``).
+    ``signal_beats`` are beats found in the signal itself (a QRS below every threshold).
     """
-    beats = []
+    beats = [] if signal_beats is None or np.size(signal_beats) < 2 else [np.asarray(signal_beats, np.float64)]
     pos = np.nonzero(rest)[0]
     chained = np.zeros(pos.size, dtype=bool)
     if across_units and pos.size:
@@ -164,8 +165,11 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
 
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
                     params, next_event: int, families: np.ndarray | None = None,
-                    broad: np.ndarray | None = None, n_channels: int = 1):
+                    broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None):
     """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
+
+    ``beats``: heartbeat times found in the signal itself (``patterns.common_power_beats``), added
+    to those the discharges give.
 
     ``families`` maps template index → family (templates of one unit split in two): discharges
     are classified per family and reported under the family's first template.
@@ -205,7 +209,7 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         # Before broad templates are set aside: an ECG template spread over the grid gives the beats
         # that its Q/S-wave templates and lone QRS candidates are locked to.
         _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
-                    grid=n_channels >= params.spikes.grid_min_channels, far=far)
+                    grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
         far &= rest

@@ -331,6 +331,16 @@ class PatternParams:
     #: (Poisson) complexes at the muscle's rate would form as many, as long chains with chance below
     #: this (``patterns.chains_chance_p``; a significance level) [ENG].
     ecg_chance_p: float = 0.001
+    #: On HD grids the QRS also shows where it crosses no electrode's threshold: the median over
+    #: electrodes of each one's power (σ² units, per `segments.common_power_step_ms`) rises at each
+    #: beat over the whole grid, while a MUAP covers a few electrodes (measured on the independent
+    #: simulator's grid ECG: 3.9–6.4 at the beats against a 99th percentile of 1.4–1.8 elsewhere at
+    #: rest). Stretches above half of this × the series' median that reach it, lasting from
+    #: `qrs_min_ms` to `qrs_max_ms`, that chain at a heart rhythm (kept as chains across units
+    #: are, by `ecg_chance_p`) are heartbeats [ENG]. A QRS's power lasts 40–80 ms there (simulator
+    #: ECG), a MUAP's 10–30 ms even when it covers most of a grid (emgkit's simulator).
+    qrs_common_power: float = 3.0
+    qrs_min_ms: float = 35.0
     #: Continuous single discharges: ~6.3 Hz with CoV ≈ 3.5 % (Posa et al. 2020). Across a
     #: muscle, a chain of at least `continuous_min_discharges` discharges at one steady interval
     #: (each within `continuous_max_cov` of it) at 6.3 ± 4 Hz (widened to 3–15 Hz), lasting at least
@@ -438,6 +448,9 @@ class SegmentParams:
     #: `patterns.ecg_beats`) are the ECG, whose discharges are labelled artifact one by one, not
     #: artifact time.
     qrs_max_s: float = 0.12
+    #: HD grids: step (ms) of the grid-wide power series in which heartbeats are sought
+    #: (`patterns.qrs_common_power`; a QRS lasts 60–120 ms).
+    common_power_step_ms: float = 10.0
     #: Stretches flagged as artifact are widened by this much (s) on each side (the filtered signal
     #: rings around a step).
     artifact_pad_s: float = 0.1
@@ -466,6 +479,7 @@ class SegmentParams:
 
     def validate(self):
         _range("segments.recruitment_margin_s", 0.0, 60.0, self.recruitment_margin_s)
+        _range("segments.common_power_step_ms", 1.0, 100.0, self.common_power_step_ms)
         _range("segments.recruitment_gap_s", 0.0, 10.0, self.recruitment_gap_s)
         _range("segments.recruitment_min_neighbours", 0, 1000, self.recruitment_min_neighbours)
 

@@ -261,6 +261,50 @@ def qrs_complexes(times: np.ndarray, max_ms: float, amplitude: np.ndarray | None
     return np.array([a + int(np.argmax(amp[a:b])) for a, b in zip(starts, ends)], dtype=np.int64)
 
 
+def common_power_beats(power: np.ndarray, step_s: float, params: PatternParams | None = None) -> np.ndarray:
+    """Heartbeat times (s) from a grid-wide power series (``dsp.window_median_power`` per ``step_s``).
+
+    Stretches above half of ``qrs_common_power`` × the series' median that reach it, lasting
+    ``qrs_min_ms`` to ``qrs_max_ms`` (shorter: a MUAP; longer: a contraction or an artifact), are
+    QRS candidates, timed at their maximum; those that
+    chain at a heart rhythm (``periodic_chains``), when irregular candidates at their rate would
+    rarely chain as much (``chains_chance_p`` below ``ecg_chance_p``), are the beats, with the
+    beats the chains skip put back. Empty when there is no such rhythm.
+    """
+    p = params or PatternParams()
+    x = np.asarray(power, dtype=np.float64)
+    empty = np.zeros(0)
+    if x.size < 4 or step_s <= 0:
+        return empty
+    level = float(np.median(x))
+    if not level > 0:
+        return empty
+    thr = p.qrs_common_power * level
+    # Extents above half the threshold, holding a bin above it: a QRS's power lasts 30–120 ms,
+    # a surface MUAP's 10–20 ms (even one spread over most of a grid).
+    above = np.r_[False, x > thr / 2, False]
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    starts, stops = edges[::2], edges[1::2]
+    length = (stops - starts) * step_s
+    peaks = np.array([a + int(np.argmax(x[a:b])) for a, b in zip(starts, stops)], dtype=np.int64)
+    qrs = (length >= p.qrs_min_ms / 1000 - 1e-9) & (length <= p.qrs_max_ms / 1000 + 1e-9) & (x[peaks] > thr)
+    if qrs.sum() < 4:
+        return empty
+    peaks = peaks[qrs]
+    times = (peaks + 0.5) * step_s
+    keep = qrs_complexes(times, p.qrs_max_ms, x[peaks])
+    times = times[keep]
+    # No beat skipped within a chain: the chance test counts links of consecutive beats only.
+    chains = periodic_chains(times, p.ecg_rate_hz, 4, p.ecg_rr_tolerance, sole=True)
+    if not chains:
+        return empty
+    span = x.size * step_s
+    if chains_chance_p([c.size for c in chains], times.size / span, span, p) >= p.ecg_chance_p:
+        return empty
+    # The chains are pieces of one rhythm: beats missed between them are put back.
+    return beats_with_missed(np.sort(np.concatenate([times[c] for c in chains])), p.ecg_max_missed_beats)
+
+
 def chains_chance_p(lengths, rate_hz: float, duration_s: float, params: PatternParams | None = None) -> float:
     """Chance (p) of heartbeat chains at least as long and as many as ``lengths`` (beats each) among
     irregular (Poisson, like fasciculations) discharges at ``rate_hz`` over ``duration_s``.

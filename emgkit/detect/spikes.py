@@ -62,6 +62,8 @@ class GroupCandidates:
     regions: dict = field(default_factory=dict)  # (start, stop) -> float32 (n_group_channels, stop-start)
     slow: np.ndarray | None = None   # raw-signal means per `slow_step` samples (n_group_channels, n_steps)
     slow_step: int = 0
+    common_power: np.ndarray | None = None   # grids: median over electrodes of power (σ²) per `common_step`
+    common_step: int = 0
 
 
 class SpilledWaveforms:
@@ -494,6 +496,10 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     if win % slow_step:
         slow_step = win // max(1, round(win / slow_step))
     slow_parts = []
+    # Grid-wide power series for heartbeats (patterns.common_power_beats); steps tile the windows.
+    common_step = max(1, int(round(segment_params.common_power_step_ms * fs / 1000)))
+    common_step = win // max(1, round(win / common_step))
+    common_parts = [[] for _ in out]
     cached = 0
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
@@ -502,7 +508,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                                     slow=(start, stop, slow_step))
         slow_parts.append(slow)
         core = slice(start - lo, stop - lo)
-        for gc, excl, grid in zip(out, spans, stats_of):
+        for gc, excl, grid, common in zip(out, spans, stats_of, common_parts):
             whole = gc.channels.size == block.shape[0] and np.array_equal(gc.channels, np.arange(block.shape[0]))
             x = block if whole else block[gc.channels]
             thr = thresholds[gc.channels]
@@ -520,6 +526,9 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             # Envelope over the group's channels in threshold units (flat channels never fire).
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(thr > 0, 1.0 / thr, 0.0).astype(np.float32)
+            if grid is not None:
+                common.append(dsp.window_median_power(x, common_step, scale * np.float32(params.threshold_sd),
+                                                      start - lo, stop - lo))
             if grid is None:
                 env = dsp.group_envelope(x, scale)[None, :]
                 _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
@@ -562,7 +571,9 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                 gc.regions[(a + lo, b + lo)] = np.array(x[:, a:b])
                 cached += nbytes
     slow_all = np.concatenate(slow_parts, axis=1) if slow_parts else np.zeros((prep.n_channels, 0))
-    for gc in out:
+    for gc, common in zip(out, common_parts):
+        if common:
+            gc.common_power, gc.common_step = np.concatenate(common), common_step
         gc.slow_step = slow_step
         gc.slow = slow_all[gc.channels]
         gc.samples = np.concatenate(gc.samples) if gc.samples else np.zeros(0, np.int64)
