@@ -1,9 +1,12 @@
 """Synthetic benchmark recordings on disk, written as WFDB format 16.
 
 Two kinds of activity: ``dense`` (the worst case: independent MUAP-like spikes at 5 Hz on every
-channel, ~320 discharges/s on 64 channels, each a different waveform) and ``rest`` (what a
+channel, ~320 discharges/s on 64 channels, each a different waveform; channels carry no layout,
+since spikes seen on one electrode alone are not what a grid records) and ``rest`` (what a
 clinic records at rest: a few motor units firing fasciculations, each seen on neighbouring grid
-electrodes, plus 50 Hz mains and its harmonics).
+electrodes, plus 50 Hz mains and its harmonics). HD ``rest`` files carry the grid layout (8
+columns, row/col per electrode), so the detector's grid path (spatial energy, neighbour
+support, grid heartbeats) is what is timed.
 
 Files are generated block by block (never the whole recording in memory) and
 cached under the data folder by name, so a grid is written once.
@@ -27,6 +30,7 @@ REST_UNITS = 6           # rest: motor units per muscle
 REST_RATE_HZ = 0.15      # rest: fasciculations per second per unit
 MAINS_UV = (15.0, 5.0, 3.0)  # rest: 50, 100, 150 Hz amplitudes (µV)
 GAIN_ADU_PER_UV = 20.0   # int16 covers ±1638 µV
+GRID_COLUMNS = 8         # rest: electrodes per grid row
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,14 @@ class Case:
     activity: str = "dense"  # "dense" (worst case) or "rest"
 
     @property
+    def grid_layout(self) -> bool:
+        """Whether channels carry grid row/col (HD rest recordings)."""
+        return self.kind == "hd" and self.activity == "rest"
+
+    @property
     def name(self) -> str:
         suffix = "" if self.activity == "dense" else f"_{self.activity}"
+        suffix += "_grid" if self.grid_layout else ""
         return f"{self.kind}_{self.n_channels}ch_{self.fs / 1000:g}kHz_{self.duration_s / 60:g}min{suffix}"
 
     @property
@@ -68,7 +78,7 @@ class SyntheticSource:
         if activity == "rest":
             # Each unit: a peak amplitude and a footprint over an 8-column grid (Gaussian, σ 1.5 electrodes).
             rng = np.random.default_rng((seed, 1 << 30))
-            cols = 8 if n_channels >= 8 else n_channels
+            cols = GRID_COLUMNS if n_channels >= GRID_COLUMNS else n_channels
             pos = np.stack([np.arange(n_channels) // cols, np.arange(n_channels) % cols], axis=1)
             centre = rng.uniform(0, [max(1, n_channels // cols) - 1, cols - 1], (REST_UNITS, 2))
             d2 = ((pos[None, :, :] - centre[:, None, :]) ** 2).sum(axis=2)
@@ -113,7 +123,13 @@ class SyntheticSource:
 def synthetic_recording(case: Case, seed: int = 0):
     from emgkit.recording import Electrode, Recording
 
-    electrode = Electrode("needle_concentric") if case.kind == "needle" else Electrode("hd_grid")
+    if case.kind == "needle":
+        electrode = Electrode("needle_concentric")
+    elif case.grid_layout:   # the layout the rest activity's footprints are drawn on
+        cols = GRID_COLUMNS if case.n_channels >= GRID_COLUMNS else case.n_channels
+        electrode = [Electrode("hd_grid", row=i // cols, col=i % cols, ied_mm=8.0) for i in range(case.n_channels)]
+    else:
+        electrode = Electrode("hd_grid")
     return Recording(SyntheticSource(case.n_channels, case.n_samples, case.fs, seed, case.activity), case.fs,
                      [f"EMG{i + 1}" for i in range(case.n_channels)], case.n_samples,
                      electrodes=electrode, muscles="TA", format="synthetic")

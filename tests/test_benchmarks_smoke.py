@@ -49,8 +49,11 @@ def test_report_formatting_and_cli_quick_grid_subset(tmp_path):
 
 def test_rest_activity_has_spread_units_and_mains():
     case = data.Case("hd", 16, 2048.0, 40.0, "rest")
-    assert case.name == "hd_16ch_2.048kHz_0.666667min_rest"
+    assert case.name == "hd_16ch_2.048kHz_0.666667min_rest_grid"
     rec = data.synthetic_recording(case)
+    # The grid layout the units' footprints are drawn on: 8 columns, each electrode placed once.
+    assert [(e.row, e.col) for e in rec.electrodes] == [(i // 8, i % 8) for i in range(16)]
+    assert data.Case("hd", 16, 2048.0, 40.0).name == "hd_16ch_2.048kHz_0.666667min"   # dense: no layout
     x = rec.get_data()
     spectrum = np.abs(np.fft.rfft(x[0] - x[0].mean()))
     f = np.fft.rfftfreq(x.shape[1], 1 / case.fs)

@@ -4,7 +4,7 @@ import pytest
 
 from emgkit.detect import dsp
 from emgkit.detect.params import DetectionParams
-from emgkit.detect.preprocess import filtered, plan_preprocessing
+from emgkit.detect.preprocess import filtered, filtered_spans, plan_preprocessing
 from emgkit.recording import Electrode, Recording
 
 FS = 2048.0
@@ -80,6 +80,30 @@ def test_filtered_spans_agree_with_the_whole_and_mains_is_found():
                                                   FS, channels=["a", "b"], muscles=["m", "m"],
                                                   electrodes=Electrode("surface_bipolar")), prep, 0, n)
     assert np.abs(resid[:, int(FS): -int(FS)]).max() < 0.25 * 4.0   # the mains is gone, nothing else
+
+
+@pytest.mark.parametrize("electrode, fs, n_ch", [("surface_bipolar", FS, 2), ("needle_concentric", 48000.0, 1)])
+def test_spans_filtered_together_equal_spans_filtered_one_by_one(electrode, fs, n_ch):
+    """filtered_spans stacks equal-length spans into one block; each must equal its own filtered()
+    (at the recording's edges, inside, with a NaN gap, of another length)."""
+    rng = np.random.default_rng(5)
+    n = int(8 * fs)
+    t = np.arange(n) / fs
+    x = rng.normal(0, 5.0, (n_ch, n)) + 30 * np.sin(2 * np.pi * 50.0 * t)[None]
+    m = _muap(fs, amp=300.0)
+    for at in rng.integers(m.size, n - m.size, 20):
+        x[:, at - m.size // 2: at + m.size // 2 + 1] += m
+    x[0, int(3.2 * fs): int(3.25 * fs)] = np.nan
+    rec = Recording.from_array(x.astype(np.float32), fs, channels=[f"c{i}" for i in range(n_ch)],
+                               muscles=["m"] * n_ch, electrodes=Electrode(electrode))
+    prep = plan_preprocessing(rec, DetectionParams().preprocess)
+    w = int(0.5 * fs)
+    spans = [(0, w), (int(3 * fs), int(3 * fs) + w), (int(5 * fs), int(5 * fs) + w), (n - w, n), (int(1 * fs), int(2 * fs))]
+    for (a, b), got in zip(spans, filtered_spans(rec, prep, spans)):
+        one = filtered(rec, prep, a, b)
+        assert got.shape == one.shape == (n_ch, b - a)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(one))
+        np.testing.assert_allclose(got, one, atol=1e-3, equal_nan=True)
 
 
 def test_mains_window_must_fit_the_margin():

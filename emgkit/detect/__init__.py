@@ -16,6 +16,7 @@ of the previous stage's output plus its parameter object:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -152,13 +153,21 @@ def detect(recording, params=None, *, hash_input: bool = True):
     -------
     DetectionResult
     """
-    from threadpoolctl import threadpool_limits
-
     # The waveform fits are many small matrix products: one BLAS thread is as fast, and several
     # threads spin against each other (and against numba's) when cores are shared (measured:
     # 20.6 s vs 3.7 s for a 30-s 64-channel file on a loaded 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _thread_pools().limit(limits=1, user_api="blas"):
         return _detect(recording, params, hash_input=hash_input)
+
+
+@functools.lru_cache(maxsize=1)
+def _thread_pools():
+    """threadpoolctl's view of the loaded thread pools, found once (a search costs ~10 ms per call);
+    scipy's BLAS is loaded first so that it is among them."""
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart: int) -> list:

@@ -179,8 +179,6 @@ def filter_zero_phase(x, sos, pad: int | None = None, out=None) -> np.ndarray:
 
     Returns float32 (n_channels, n_samples) (1-D in, 1-D out).
     """
-    from scipy import signal
-
     block, was_1d = _as_block(x)
     sos = _check_sos(sos)
     n = block.shape[1]
@@ -197,11 +195,19 @@ def filter_zero_phase(x, sos, pad: int | None = None, out=None) -> np.ndarray:
                 f"got {getattr(out, 'dtype', type(out).__name__)} {np.shape(out)}"
             )
     if block.size:
-        zi = np.ascontiguousarray(signal.sosfilt_zi(sos)) if sos.shape[0] else np.zeros((0, 2))
+        zi = _steady_state(sos.tobytes(), sos.shape[0]) if sos.shape[0] else np.zeros((0, 2))
         _kernels().filtfilt(block, result, sos, zi, pad, _FILTER_BLOCK)
     if was_1d:
         return out if out is not None and np.ndim(out) == 1 else result[0]
     return result
+
+
+@functools.lru_cache(maxsize=16)
+def _steady_state(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    """``scipy.signal.sosfilt_zi`` of a filter (computed once per filter: each chunk asked again)."""
+    from scipy import signal
+
+    return np.ascontiguousarray(signal.sosfilt_zi(np.frombuffer(sos_bytes, dtype=np.float64).reshape(n_sections, 6)))
 
 
 @functools.lru_cache(maxsize=16)

@@ -27,7 +27,7 @@ import numpy as np
 from .. import _intervals
 from . import dsp
 from .params import SegmentParams, SpikeParams
-from .preprocess import Preprocessing, filtered
+from .preprocess import Preprocessing, filtered, filtered_spans
 
 log = logging.getLogger("emgkit")
 
@@ -292,20 +292,28 @@ def weighted_chi2_isf(weights: np.ndarray, p: float) -> float:
     lam = lam[lam > 1e-12 * lam.max()]
     s_max = 0.5 / lam.max()
 
-    def tail(x):
-        # Saddle point ŝ: K'(ŝ) = Σ λ/(1 − 2λŝ) = x, with K(s) = −½ Σ log(1 − 2λs).
-        s_hat = optimize.brentq(lambda v: np.sum(lam / (1 - 2 * lam * v)) - x, 0.0, s_max * (1 - 1e-12),
-                                xtol=1e-14 * s_max)
-        k = -0.5 * np.sum(np.log1p(-2 * lam * s_hat))
-        k2 = np.sum(2 * lam ** 2 / (1 - 2 * lam * s_hat) ** 2)
-        w = np.sqrt(max(2 * (s_hat * x - k), 1e-300))
-        v = s_hat * np.sqrt(k2)
-        return special.ndtr(-w) + np.exp(-0.5 * w * w) / np.sqrt(2 * np.pi) * (1 / v - 1 / w)
+    # Saddle point ŝ of x: K'(ŝ) = Σ λ/(1 − 2λŝ) = x, with K(s) = −½ Σ log(1 − 2λs). K' increases
+    # with s, so the search runs over ŝ (one root search, not one nested in another).
+    def x_of(s):
+        return np.sum(lam / (1 - 2 * lam * s))
+
+    def s_of(x):
+        return optimize.brentq(lambda v: x_of(v) - x, 0.0, s_max * (1 - 1e-12), xtol=1e-14 * s_max)
+
+    def log_tail(s):
+        x = x_of(s)
+        k = -0.5 * np.sum(np.log1p(-2 * lam * s))
+        k2 = np.sum(2 * lam ** 2 / (1 - 2 * lam * s) ** 2)
+        w = np.sqrt(max(2 * (s * x - k), 1e-300))
+        v = s * np.sqrt(k2)
+        return np.log(special.ndtr(-w) + np.exp(-0.5 * w * w) / np.sqrt(2 * np.pi) * (1 / v - 1 / w))
 
     lo, hi = 1.5 * lam.sum(), 2 * lam.max() * stats.chi2.isf(p, lam.size)   # above the mean; Q ≤ λmax·χ²(m)
-    if tail(lo) <= p:
+    s_lo = s_of(lo)
+    if log_tail(s_lo) <= np.log(p):
         return float(lo)
-    return float(optimize.brentq(lambda x: np.log(tail(x)) - np.log(p), lo, hi, xtol=1e-6 * hi))
+    s_hat = optimize.brentq(lambda s: log_tail(s) - np.log(p), s_lo, s_of(hi), xtol=1e-14 * s_max, rtol=1e-12)
+    return float(x_of(s_hat))
 
 
 def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.ndarray,
@@ -336,8 +344,9 @@ def grid_statistic(rec, prep: Preprocessing, channels: np.ndarray, sigma: np.nda
     mask_half = max(1, int(round(params.spatial_quiet_ms * fs / 1000)))
     # Short windows need less filter context than whole chunks (as for the noise σ, preprocess.py).
     short = dataclasses.replace(prep, margin=min(prep.margin, max(int(0.1 * fs), 1)))
-    for s0 in starts:
-        block = filtered(rec, short, int(s0), int(min(s0 + win, n)), clip_run=params.clip_run)[channels][usable]
+    for block in filtered_spans(rec, short, [(int(s0), int(min(s0 + win, n))) for s0 in starts],
+                                clip_run=params.clip_run):
+        block = block[channels][usable]
         sd = dsp.noise_sigma(block)
         if not np.all(np.isfinite(sd) & (sd > 0)):
             continue
