@@ -155,3 +155,31 @@ def test_heartbeats_from_grid_wide_power_and_not_from_brief_muap_bumps():
     assert common_power_beats(irregular, step, PatternParams()).size == 0
     assert common_power_beats(np.zeros(0), step).size == 0
     assert common_power_beats(np.zeros(100), step).size == 0
+
+
+def test_step_series_are_at_absolute_steps_whatever_the_chunking():
+    """The slow-content and grid-power series are cut at multiples of their step from the recording's
+    start: chunks whose length the step does not divide (2048 Hz: 102-sample slow steps in 10-s
+    chunks) must not add a partial step each, which shifted later steps in time."""
+    from emgkit.detect import preprocess, spikes
+    from emgkit.detect.params import DetectionParams
+
+    rec, _, beats = grid_with_ecg("benign", 0, duration=12.0)
+    series = []
+    for chunk_s in (1.0, 5.0, 12.0):
+        p = DetectionParams.from_dict({"preprocess": {"chunk_s": chunk_s}})
+        prep = preprocess.plan_preprocessing(rec, p.preprocess)
+        (gc,) = spikes.detect_candidates(rec, prep, p.spikes, p.segments)
+        assert gc.slow.shape[1] == -(-rec.n_samples // gc.slow_step)
+        assert gc.common_power.size == -(-rec.n_samples // gc.common_step)
+        series.append(gc)
+    raw = rec.get_data()
+    k = 37   # any step: the mean of its own samples
+    np.testing.assert_allclose(series[0].slow[:, k], raw[:, k * series[0].slow_step:(k + 1) * series[0].slow_step]
+                               .mean(axis=1), rtol=1e-4, atol=1e-3)
+    for other in series[1:]:
+        np.testing.assert_allclose(other.slow, series[0].slow, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(other.common_power, series[0].common_power, rtol=0.02)
+    # The grid power peaks at the QRS: its largest steps lie at beats.
+    top = np.argsort(series[-1].common_power)[-5:] * series[-1].common_step / rec.fs
+    assert near(top, beats, 0.08).all()

@@ -167,8 +167,10 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
     before filtering and are NaN afterwards, so no stage finds a discharge in them. With
     ``return_bad`` also returns their mask (or None).
     With ``slow=(a, b, step)`` (``start <= a <= b <= stop``) also returns the raw signal's mean
-    over each ``step`` samples of ``a:b`` (n_ch, ceil((b - a) / step)): the slow content the
-    band-pass removes, where movement artifacts and electrode pops show.
+    over each step ``k·step : (k + 1)·step`` (absolute samples) that starts within ``a:b``
+    (n_ch, ceil(b / step) − ceil(a / step); a step running past the recording's end is padded
+    with its last sample): the slow content the band-pass removes, where movement artifacts and
+    electrode pops show. Consecutive spans give consecutive steps, whatever their lengths.
     """
     span = _read_bridged(rec, prep, start, stop, clip_run, slow)
     if span.raw.shape[0] < _SPLIT_BELOW_CHANNELS:  # a needle: time pieces side by side fill the SIMD lanes
@@ -219,7 +221,9 @@ def _read_bridged(rec, prep: Preprocessing, start: int, stop: int, clip_run: int
     slow_means = None
     if slow:
         a, b, step = slow
-        slow_means = dsp.step_means(raw, step, a - lo, b - lo)
+        # Steps at absolute multiples of `step`: the one straddling `b` is read into the margin.
+        first, last = -(-a // step) * step - lo, min(-(-b // step) * step - lo, raw.shape[1])
+        slow_means = dsp.step_means(raw, step, first, last) if last > first else np.zeros((raw.shape[0], 0))
     bad = np.isnan(raw)
     if bad.any():
         raw[bad] = 0.0

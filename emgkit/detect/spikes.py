@@ -501,13 +501,12 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
+    # Step series (slow content; grid power) are cut at absolute multiples of their step, so step k
+    # starts at sample k·step whether or not the step divides a chunk.
     slow_step = max(1, int(round(segment_params.slow_step_s * fs)))
-    if win % slow_step:
-        slow_step = win // max(1, round(win / slow_step))
     slow_parts = []
-    # Grid-wide power series for heartbeats (patterns.common_power_beats); steps tile the windows.
+    # Grid-wide power series for heartbeats (patterns.common_power_beats).
     common_step = max(1, int(round(segment_params.common_power_step_ms * fs / 1000)))
-    common_step = win // max(1, round(win / common_step))
     common_parts = [[] for _ in out]
     cached = 0
     for start in range(0, n, chunk):
@@ -536,8 +535,11 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(thr > 0, 1.0 / thr, 0.0).astype(np.float32)
             if grid is not None:
-                common.append(dsp.window_median_power(x, common_step, scale * np.float32(params.threshold_sd),
-                                                      start - lo, stop - lo))
+                first = -(-start // common_step) * common_step - lo
+                last = min(-(-stop // common_step) * common_step - lo, x.shape[1])
+                if last > first:
+                    common.append(dsp.window_median_power(x, common_step, scale * np.float32(params.threshold_sd),
+                                                          first, last))
             if grid is None:
                 env = dsp.group_envelope(x, scale)[None, :]
                 _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
