@@ -151,9 +151,12 @@ def test_no_emg_channels_is_a_clear_error():
 def test_r00108_expert_firings(shared_data):
     """EMGLAB R00108 vs its expert annotation (±1 ms), for units whose MUAP exceeds 2.5× signal RMS.
 
-    The issue asks for sensitivity ≥ 0.95; today's detector reaches 0.79–0.89 on six of these
-    units (0.41 on the seventh).
-    This test holds the floor it reaches so a regression shows; the gap is in the issue note.
+    Expert times are moved to each unit's MUAP peak (``Annotations.firings_at_peaks``): EMGlab
+    times a firing where the expert aligned the template, 1.8 ms after the largest phase for
+    unit 7, while emgkit times discharges at the peak. The issue asks for sensitivity ≥ 0.95;
+    today's detector reaches 0.72–0.88 on six of these units (0.53 on unit 7, whose two phases
+    of nearly equal size, 958 and 834 µV, take turns at being the largest). This test holds the floor it reaches so
+    a regression shows; the gap is in the issue note.
     """
     rec = emgkit.read(shared_file(shared_data, "emglab-R001/R00108.hea"))
     ann = emgkit.read_annotations(shared_file(shared_data, "emglab-R001/R00108.eaf"))
@@ -161,7 +164,7 @@ def test_r00108_expert_firings(shared_data):
     found = np.sort(res.discharges.time.to_numpy())
     rms = np.nanstd(rec.get_data())
     sens = []
-    for unit, g in ann.firings.groupby("unit"):
+    for unit, g in ann.firings_at_peaks().groupby("unit"):
         if np.ptp(ann.templates[unit].data_uv) < 2.5 * rms:
             continue
         tt = g.time.to_numpy()
@@ -169,7 +172,7 @@ def test_r00108_expert_firings(shared_data):
         d = np.minimum(np.abs(found[j] - tt), np.abs(found[j - 1] - tt))
         sens.append((d <= 0.001).mean())
     assert len(sens) >= 5
-    assert np.median(sens) >= 0.75
+    assert np.median(sens) >= 0.75 and min(sens) >= 0.45
     # A steady 10 % MVC contraction: mostly voluntary, not fasciculations.
     summary = res.summary.iloc[0]
     assert summary.voluntary_s >= 0.8 * summary.duration_s

@@ -30,6 +30,10 @@ def test_r00108_firings_and_templates(shared_data):
         assert t.data_uv.shape == (405,) and t.index == 202 and t.rate == 10000.0 and t.channel == 1
     # First value of template 1 data is "0 -0 ... -1" adu; gain 500 adu/mV → 2 µV per adu.
     assert ann.templates[1].data_uv[7] == pytest.approx(-2.0)
+    # Unit 7 is aligned 1.8 ms after its largest phase, units 3 and 8 0.4 ms before theirs, the rest on it.
+    offsets = ann.peak_offsets()
+    assert offsets[7] == pytest.approx(-0.0018) and offsets[3] == offsets[8] == pytest.approx(0.0004)
+    assert all(offsets[u] == 0 for u in (1, 2, 4, 5, 6))
 
 
 def test_r00108_templates_match_spike_triggered_average(shared_data):
@@ -91,6 +95,13 @@ def test_generated_column_order_and_units(tmp_path):
     t = ann.templates[3]
     np.testing.assert_allclose(t.data_uv, [1e6, -2e6, 5e5])
     assert (t.index, t.rate, t.channel) == (1, 5000.0, 2)
+    # The template is aligned on its peak: firing times are already at the MUAP's peak.
+    assert ann.peak_offsets() == {3: 0.0}
+    ann.templates[3] = Template(np.array([10.0, -20.0, 5.0, 1.0]), 3, 5000.0, 2)   # aligned 2 samples after
+    assert ann.peak_offsets() == {3: pytest.approx(-2 / 5000)}
+    moved = ann.firings_at_peaks()
+    assert moved.to_dict("list") == {"time": [0.25, pytest.approx(0.5 - 2 / 5000)], "unit": [1, 3], "channel": [1, 2]}
+    assert ann.firings["time"].tolist() == [0.25, 0.5]   # the annotation itself is untouched
 
 
 MALFORMED = [

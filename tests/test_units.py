@@ -2,7 +2,7 @@
 import numpy as np
 
 from emgkit.detect.params import UnitParams
-from emgkit.detect.units import _finalise, _merge_shifted, peel_region, unit_families
+from emgkit.detect.units import _finalise, _merge_shifted, compound_templates, peel_region, unit_families
 
 FS = 10000.0
 
@@ -178,3 +178,22 @@ def test_peel_edge_cases():
     x[0, -81:] += shape
     out = peel_region(x, 0, bank, FS, UnitParams())
     assert out.samples.tolist() == [int(bank.peak_offset[0]), 400 - 81 + int(bank.peak_offset[0])]
+
+
+def test_a_template_of_two_overlapping_units_is_compound_and_a_unit_of_its_own_is_not():
+    """Template C = A + B 2 ms later (a cluster of overlaps, 3 members) is explained by A and B and
+    flagged; D (another shape, 5 members) and the frequent A and B themselves are not, nor is C
+    when it fires as often as A and B (then it is a unit)."""
+    a = muap() * 60
+    b = muap(width=7.0, phase=-1.0) * 45
+    c = a + np.roll(b, 20)
+    d = muap(width=2.5, phase=-0.5) * 50
+    tmpl = np.stack([s[None, :] for s in (a, b, c, d)]).astype(np.float32) / 5.0
+    bank = _finalise(tmpl, np.array([40, 30, 3, 5]), np.full(1, 5.0, np.float32))
+    all_units = np.arange(4)
+    assert compound_templates(bank, all_units, FS, UnitParams()).tolist() == [False, False, True, False]
+    bank.counts = np.array([40, 30, 30, 5])
+    assert not compound_templates(bank, all_units, FS, UnitParams()).any()
+    off = UnitParams(compound_min_explained=1.0)
+    bank.counts = np.array([40, 30, 3, 5])
+    assert not compound_templates(bank, all_units, FS, off).any()

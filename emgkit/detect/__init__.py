@@ -192,7 +192,8 @@ def _detect(recording, params, *, hash_input: bool):
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
     from .patterns import common_power_beats
-    from .units import cluster_candidates, peel_plan, peel_region, recorded_peak_offsets, unit_families
+    from .units import (cluster_candidates, compound_templates, peel_plan, peel_region, recorded_peak_offsets,
+                        unit_families)
 
     timings = {}
     t0 = time.perf_counter()
@@ -261,6 +262,10 @@ def _detect(recording, params, *, hash_input: bool):
             p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.main_channel], axis=1) if bank.n_units else np.zeros(0)
             # Units seen often are tried everywhere; rare ones only where their candidates lie.
             common = np.nonzero(bank.counts >= p.units.min_recurring)[0]
+            # A template of overlapping MUAPs would fit two discharges as one (needles only: see
+            # UnitParams.compound_min_explained).
+            if gc.kind == "needle":
+                common = common[~compound_templates(bank, common, fs, p.units)]
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)

@@ -720,6 +720,60 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order])
 
 
+def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params: UnitParams | None = None
+                       ) -> np.ndarray:
+    """Which of the templates ``candidates`` are two or more other units' MUAPs overlapping.
+
+    In a contraction or a burst, MUAPs of different units often overlap; a cluster of such
+    overlaps has a template of its own, and peeling with it explains two discharges with one
+    fit (one missed, one mistimed). Template k is compound when peeling it (placed in a silent
+    region) with the units seen more often than k fits at least two discharges that together
+    leave at most 1 − ``params.compound_min_explained`` of its energy, where the best of those
+    units alone leaves more than twice that. Returns a bool mask over ``candidates``.
+    """
+    params = params or UnitParams()
+    candidates = np.asarray(candidates, dtype=np.int64)
+    out = np.zeros(candidates.size, dtype=bool)
+    if params.compound_min_explained >= 1 or bank.n_units < 3 or candidates.size < 3:
+        return out
+    K, c, w = bank.templates.shape
+    tu = bank.templates_uv().astype(np.float64)
+    plans = {}
+    for j, k in enumerate(candidates):
+        # Only units at least 1/compound_max_share as frequent can make k up.
+        others = candidates[(bank.counts[candidates] * params.compound_max_share >= bank.counts[k])
+                            & (candidates != k)]
+        if others.size < 2:
+            continue
+        key = others.tobytes()
+        if key not in plans:   # the rare templates mostly share one set of frequent units
+            plans[key] = peel_plan(bank, params, units=others)
+        plan = plans[key]
+        region = np.zeros((c, 3 * w))
+        region[:, w:2 * w] = tu[k]
+        peeled = peel_region(region, 0, bank, fs, params, plan=plan)
+        if peeled.samples.size < 2:
+            continue
+        sigma = bank.sigma.astype(np.float64)[:, None]
+        target = region / sigma
+        fit = np.zeros_like(target)
+        single = []
+        for sample, unit, scale in zip(peeled.samples, peeled.units, peeled.scales):
+            pos = int(sample - bank.peak_offset[unit])
+            lo, hi = max(pos, 0), min(pos + w, 3 * w)
+            if hi <= lo:
+                continue
+            part = np.zeros_like(target)
+            part[:, lo:hi] = scale * bank.templates[unit][:, lo - pos:hi - pos]
+            fit += part
+            single.append(((target - part) ** 2).sum())
+        energy = (target ** 2).sum()
+        left = ((target - fit) ** 2).sum()
+        out[j] = energy > 0 and bool(single) and left <= (1 - params.compound_min_explained) * energy \
+            and min(single) > 2 * left
+    return out
+
+
 def unit_families(bank: UnitBank, min_correlation: float = 0.95, amplitude_ratio: tuple = (0.6, 1.6),
                   max_lag: int = 2) -> np.ndarray:
     """Family id per template: templates of nearly the same shape and size (one unit split in two).

@@ -68,6 +68,21 @@ class Annotations:
         """Firing times (s) of one unit."""
         return self.firings.loc[self.firings["unit"] == unit, "time"].to_numpy()
 
+    def peak_offsets(self) -> dict:
+        """Per unit with a template: seconds from its firing time (the template's alignment sample
+        ``index``) to the template's largest |value|. EMGlab times a firing at the sample the
+        expert aligned the template on, usually but not always the MUAP's peak."""
+        return {int(u): (int(np.argmax(np.abs(t.data_uv))) - t.index) / t.rate
+                for u, t in self.templates.items() if np.size(t.data_uv)}
+
+    def firings_at_peaks(self) -> pd.DataFrame:
+        """``firings`` with each time moved to its unit's MUAP peak (:meth:`peak_offsets`; units without
+        a template keep their time): the convention of emgkit's discharge times, so the two compare."""
+        offsets = self.peak_offsets()
+        out = self.firings.copy()
+        out["time"] = out["time"] + out["unit"].map(lambda u: offsets.get(int(u), 0.0)).astype(float)
+        return out.sort_values("time", kind="stable").reset_index(drop=True)
+
 
 def _section(text: str, tag: str) -> str | None:
     m = re.search(rf"<{tag}\b[^>]*>(.*?)</{tag}\s*>", text, re.S)
