@@ -64,3 +64,19 @@ def test_rest_activity_has_spread_units_and_mains():
     assert big.any(axis=0).mean() < 0.02                                   # and rarely: rest, not a contraction
     with pytest.raises(ValueError, match="activity"):
         data.SyntheticSource(4, 100, 2048.0, activity="busy")
+
+
+def test_accuracy_suite_scores_r00108_per_expert_unit(shared_data):
+    """The accuracy suite's real-data check runs end to end and reports the issue's per-unit figures."""
+    from benchmarks.accuracy import emglab_check, format_accuracy
+
+    from conftest import shared_file
+
+    shared_file(shared_data, "emglab-R001/R00108.eaf")
+    e = emglab_check(shared_data)
+    assert e["n_expert"] == 659 and e["tolerance_ms"] == pytest.approx(1.0)
+    units = {u["unit"]: u for u in e["units"]}
+    assert set(units) == {1, 2, 3, 4, 5, 6, 7}   # unit 8's MUAP is 1.9× RMS, below the issue's 2.5×
+    assert all(0 <= u["sensitivity"] <= 1 and 0 < u["best_unit_share"] <= u["sensitivity"] for u in units.values())
+    text = format_accuracy(dict(simulator=[], emglab_R00108=e))
+    assert "unit 7" in text and "rate error" in text
