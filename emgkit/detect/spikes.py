@@ -540,7 +540,11 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                 if last > first:
                     common.append(dsp.window_median_power(x, common_step, scale * np.float32(params.threshold_sd),
                                                           first, last))
-            if grid is None:
+            if grid is None and x.shape[0] == 1:   # one channel: its own |x| is the envelope
+                _, peaks, _ = dsp.find_abs_peaks(x, thr if thr[0] > 0 else np.full(1, np.inf), excl,
+                                                 start=start - lo, stop=stop - lo)
+                main = None
+            elif grid is None:
                 env = dsp.group_envelope(x, scale)[None, :]
                 _, peaks, _ = dsp.find_abs_peaks(env, np.ones(1, dtype=np.float32), excl,
                                                  start=start - lo, stop=stop - lo)
