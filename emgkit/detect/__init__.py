@@ -173,10 +173,17 @@ def _thread_pools():
 def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart: int) -> list:
     """Of candidates ``idx`` (in time order), the largest first, each further than ``apart`` samples
     from every one kept; returned in time order."""
-    kept = []
+    import bisect
+
+    kept, at = [], []   # kept candidates, and their samples in sorted order
     for i in idx[np.argsort(-size[idx], kind="stable")]:
-        if all(abs(int(samples[i]) - int(samples[j])) > apart for j in kept):
-            kept.append(int(i))
+        s = int(samples[i])
+        j = bisect.bisect_left(at, s)
+        # Only the nearest kept sample on each side can be within `apart`.
+        if (j < len(at) and at[j] - s <= apart) or (j > 0 and s - at[j - 1] <= apart):
+            continue
+        kept.append(int(i))
+        at.insert(j, s)
     return sorted(kept, key=lambda i: samples[i])
 
 
