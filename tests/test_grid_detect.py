@@ -230,3 +230,14 @@ def test_weighted_chi2_quantile():
     rng = np.random.default_rng(5)
     q = (lam[:, None] * rng.chisquare(1, (lam.size, 2_000_000))).sum(axis=0)
     assert weighted_chi2_isf(lam, 1e-2) == pytest.approx(np.quantile(q, 0.99), rel=0.02)
+
+
+def test_largest_apart_keeps_the_largest_first_and_none_within_reach():
+    from emgkit.detect import _largest_apart
+
+    samples = np.array([0, 5, 8, 20, 26, 26])
+    size = np.array([1.0, 3.0, 2.0, 1.0, 0.5, 0.7])
+    # 5 first; 8 and 0 lie within 5 of it; 20 next; 26 (two candidates on one sample) is 6 away.
+    assert _largest_apart(np.arange(6), samples, size, 5) == [1, 3, 5]
+    assert _largest_apart(np.array([0, 2, 4]), samples, size, 5) == [0, 2, 4]
+    assert _largest_apart(np.array([], dtype=np.int64), samples, size, 5) == []
