@@ -197,3 +197,14 @@ def test_a_template_of_two_overlapping_units_is_compound_and_a_unit_of_its_own_i
     off = UnitParams(compound_min_explained=1.0)
     bank.counts = np.array([40, 30, 3, 5])
     assert not compound_templates(bank, all_units, FS, off).any()
+
+
+def test_merge_map_sends_a_shifted_copy_to_its_unit():
+    """The full-resolution merge relabels members: each input template maps to the kept one it joined."""
+    a = muap() * 20
+    b = muap(width=9.0, phase=-1.0) * 20
+    tmpl = np.stack([b[None], np.roll(a, 12)[None], a[None]]).astype(np.float32)   # a copy 1.2 ms later
+    kept, counts, into = _merge_shifted(tmpl, np.array([4.0, 3.0, 9.0]), np.ones((3, 1), bool), tmpl.shape[2],
+                                        UnitParams(), return_map=True)
+    assert len(kept) == 2 and np.array_equal(kept[0], tmpl[2]) and np.array_equal(kept[1], tmpl[0])
+    assert into.tolist() == [1, 0, 0] and counts.tolist() == [12.0, 4.0]

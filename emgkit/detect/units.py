@@ -13,6 +13,8 @@ All arrays are plain NumPy; the waveform-comparison loops are vectorised.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass, field
 
@@ -220,7 +222,19 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, _MAX_TEMPLATE_MEMBERS)).astype(np.int64)]
         members = gc.snippets[idx].astype(np.float32) / sigma[None, :, None]
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
-    bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(keep)), sigma)
+    # Once more on the full-resolution medians: a unit whose candidates were caught at its other
+    # phase (a biphasic MUAP with two near-equal peaks) has its own copy of the template, shifted
+    # by the phases' distance, which the noisy early templates did not show (independent
+    # simulator, myokymia needle: two copies 0.7 ms apart, one burst split into "fasciculations").
+    # Needles only (see UnitParams.merge_full_templates).
+    counts_full = np.bincount(labels[labels >= 0], minlength=len(keep)).astype(float)
+    if params.merge_full_templates and gc.kind == "needle" and len(keep) > 1:
+        masks_full = np.abs(full).max(axis=2) > _SIGNIFICANT_SD
+        full, _, into = _merge_shifted(full, counts_full, masks_full, w,
+                                       dataclasses.replace(params, merge_distance=params.merge_full_distance),
+                                       return_map=True)
+        labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
+    bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(full)), sigma)
     bank = _unmix_overlaps(gc.samples, labels, gc.snippets, bank, params)
     labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma, gc.peak_uv)
     labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
@@ -457,16 +471,18 @@ def assign(X: np.ndarray, bank: UnitBank, shifts: np.ndarray, params: UnitParams
     return labels
 
 
-def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: int, params: UnitParams):
+def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: int, params: UnitParams,
+                   return_map: bool = False):
     """Merge templates that are (possibly shifted) copies of each other.
 
     For each template (most frequent first) and every kept one, the normalised distance at
     every shift up to half a window comes from one FFT cross-correlation; the part shifted
-    out of the window counts against the match.
+    out of the window counts against the match. With ``return_map`` also returns, per input
+    template, the index of the kept template it is now part of.
     """
     k = len(tmpl)
     if k < 2:
-        return tmpl, counts
+        return (tmpl, counts, np.arange(k)) if return_map else (tmpl, counts)
     order = np.argsort(-counts, kind="stable")
     size = 2 * w
     spec = np.fft.rfft(tmpl.astype(np.float64), size, axis=2)          # (K, c, F)
@@ -478,6 +494,7 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     overlap = (w - np.abs(shifts)) / w
     keep: list[int] = []
     merged_counts: list[float] = []
+    into = np.zeros(k, dtype=np.int64)
     for i in order:
         if keep and not (counts[i] < 2 and len(keep) >= _MAX_MERGE_COMPARE):
             J = np.asarray(keep[:_MAX_MERGE_COMPARE])
@@ -490,9 +507,13 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
             best = np.unravel_index(np.argmin(dist), dist.shape)
             if dist[best] < params.merge_distance:
                 merged_counts[best[0]] += counts[i]
+                into[i] = best[0]
                 continue
+        into[i] = len(keep)
         keep.append(int(i))
         merged_counts.append(float(counts[i]))
+    if return_map:
+        return tmpl[keep], np.asarray(merged_counts), into
     return tmpl[keep], np.asarray(merged_counts)
 
 
