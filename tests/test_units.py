@@ -1,6 +1,5 @@
 """Unit assignment and overlap resolution on hand-built waveforms with exact answers."""
 import numpy as np
-import pytest
 
 from emgkit.detect.params import UnitParams
 from emgkit.detect.units import _finalise, _merge_shifted, compound_templates, peel_region, unit_families
@@ -205,19 +204,17 @@ def test_merge_map_sends_a_shifted_copy_to_its_unit():
     a = muap() * 20
     b = muap(width=9.0, phase=-1.0) * 20
     tmpl = np.stack([b[None], np.roll(a, 12)[None], a[None]]).astype(np.float32)   # a copy 1.2 ms later
-    kept, counts, into = _merge_shifted(tmpl, np.array([4.0, 3.0, 9.0]), np.ones((3, 1), bool), tmpl.shape[2],
-                                        UnitParams(), return_map=True)
+    kept, counts, into, lag = _merge_shifted(tmpl, np.array([4.0, 3.0, 9.0]), np.ones((3, 1), bool),
+                                             tmpl.shape[2], UnitParams(), return_map=True)
     assert len(kept) == 2 and np.array_equal(kept[0], tmpl[2]) and np.array_equal(kept[1], tmpl[0])
     assert into.tolist() == [1, 0, 0] and counts.tolist() == [12.0, 4.0]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (issue 4 note): the early merge joins the two alignments' "
-                   "templates, but assignment searches ±0.2 ms only, so the other alignment's members stay "
-                   "unassigned and become lone discharges")
 def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
     """A MUAP with two peaks of nearly equal size: noise decides which one a candidate is centred on,
     so its windows come in two alignments 1.5 ms apart. Clustering must end with one unit holding
-    every candidate, not one unit and half of its discharges unassigned."""
+    every candidate, not one unit and half of its discharges unassigned (which then count as lone
+    discharges: "fasciculations")."""
     from emgkit.detect.spikes import GroupCandidates
     from emgkit.detect.units import cluster_candidates
 
@@ -235,5 +232,13 @@ def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
                          peak_uv=np.abs(snippets[:, 0, before]).astype(np.float32), snippets=snippets,
                          before=before, after=after, window=5000, window_power=np.zeros(1), window_bad=np.zeros(1),
                          window_count=np.zeros(1))
-    labels, bank = cluster_candidates(gc, np.array([sigma]), FS, UnitParams())
+    labels, bank, lag = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(), return_lag=True)
     assert bank.n_units == 1 and (labels == 0).all()
+    # In the unit's timing every candidate sits on the same phase, and the template is that MUAP.
+    aligned = gc.samples - lag - np.arange(n) * 5000
+    assert np.unique(aligned).size == 1 and abs(int(aligned[0])) in (7, 8)
+    ref = wave[200 + aligned[0] - before: 200 + aligned[0] + after + 1]
+    assert np.sqrt(np.mean((bank.templates[0, 0] * sigma - ref) ** 2)) < 0.3 * sigma
+    # Assigned only to the merged template (± max_shift_ms), the other alignment's half is left out.
+    labels, _ = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(assign_merged_copies=False))
+    assert 0.3 < (labels == -1).mean() < 0.7

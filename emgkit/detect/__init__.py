@@ -224,7 +224,7 @@ def _detect(recording, params, *, hash_input: bool):
         sigma = prep.noise_uv[gc.channels]
         ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
         t = time.perf_counter()
-        labels, bank = cluster_candidates(gc, sigma, fs, p.units)
+        labels, bank, member_lag = cluster_candidates(gc, sigma, fs, p.units, return_lag=True)
         if p.units.recorded_peak_times and gc.kind != "needle" and len(gc.channels) < p.spikes.grid_min_channels:
             rec_channels = prep.rec_channel_indices[gc.channels]
 
@@ -238,7 +238,8 @@ def _detect(recording, params, *, hash_input: bool):
                 min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))))
         off = gc.before
         cand_times = np.where(labels >= 0,
-                              gc.samples - off + bank.peak_offset[np.maximum(labels, 0)] if bank.n_units else gc.samples,
+                              gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]
+                              if bank.n_units else gc.samples,
                               gc.samples) / fs
         timings["units"] += time.perf_counter() - t
         t = time.perf_counter()

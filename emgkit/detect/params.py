@@ -216,14 +216,24 @@ class UnitParams:
     #: ...once more on the full-resolution needle templates (medians of their members), where a
     #: unit split into copies shifted by a phase's distance shows clearly [ENG] (independent
     #: simulator, 3 seeds: myokymia needle discharge F1 0.94 → 1.00 and fasciculations found 25 → 11
-    #: for 8 true; hyperexcitable needle 0.79 → 0.84). Needles only: on bipolar and grid muscles
-    #: it merged contraction units with rest ones (voluntary_rest grid: fasciculations found
-    #: 33 → 97 for 15 true; cramp bipolar 0.58 → 0.45).
+    #: for 8 true; needle pooled 0.789 → 0.801). Needles only: on bipolar and grid muscles it
+    #: merged contraction units with rest ones (at distance 0.15: voluntary_rest grid
+    #: fasciculations found 33 → 97 for 15 true; cramp bipolar 0.58 → 0.45).
     merge_full_templates: bool = True
     #: ...below this distance: full-resolution medians are less noisy than the early templates, so
     #: a unit's copies lie closer; overlaps of a cramp's units lay at 0.10–0.15 and merged them
     #: with rest units (emgkit's simulator, cramp needle seed 2: discharge F1 0.35 → 0.14 at 0.15).
     merge_full_distance: float = 0.1
+    #: Needle candidates are assigned to the templates as clustered, before copies were merged,
+    #: and then take the unit a copy was merged into, at the copy's lag: a unit caught at either
+    #: of two near-equal phases keeps all its discharges (searched within ± `max_shift_ms` of the
+    #: merged template alone, half of them stayed unassigned and counted as lone discharges) [ENG].
+    #: Independent simulator, 3 seeds: needle discharge F1 0.80 → 0.87 (hyperexcitable 0.82 → 0.90,
+    #: neuromyotonia 0.73 → 0.79); costs: multiplet event F1 0.47 → 0.43, units injected into busy
+    #: real needle records 651 → 636 of 754 found, emgkit's cramp needle 0.63 → 0.57. Not on surface
+    #: muscles: there it merged contraction units (all muscles, before the lag was applied to the
+    #: members: voluntary time recall 0.81 → 0.68).
+    assign_merged_copies: bool = True
     #: Overlap resolution (template peeling) keeps a fit when its matched-filter SNR exceeds this.
     peel_min_snr: float = 5.0
     #: A template, or a fitted discharge, must reach this many noise σ on its main channel

@@ -59,6 +59,34 @@ class UnitBank:
         return self.templates * self.sigma[None, :, None]
 
 
+def _shift_windows(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Windows x (n, c, w) each moved later by its lag (samples; negative: earlier), zero-filled."""
+    out = x.copy()
+    for i in np.nonzero(lags)[0]:
+        s = int(lags[i])
+        out[i] = 0
+        if s > 0:
+            out[i, :, s:] = x[i, :, :-s]
+        else:
+            out[i, :, :s] = x[i, :, -s:]
+    return out
+
+
+class _LaggedWindows:
+    """Candidate windows, each moved by its lag (``_shift_windows``) when read: ``[idx]`` only."""
+
+    def __init__(self, snippets, lag: np.ndarray):
+        self.snippets, self.lag = snippets, lag
+        self.shape = snippets.shape
+
+    def __len__(self) -> int:
+        return len(self.snippets)
+
+    def __getitem__(self, idx):
+        idx = np.asarray(idx)
+        return _shift_windows(np.asarray(self.snippets[idx], dtype=np.float32), self.lag[idx])
+
+
 def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """x (..., c, w) shifted by each of ``shifts`` samples with zero fill -> (..., S, c, w)."""
     w = x.shape[-1]
@@ -161,14 +189,20 @@ def _finalise(templates: np.ndarray, counts: np.ndarray, sigma: np.ndarray) -> U
 
 
 def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
-                       params: UnitParams | None = None) -> tuple[np.ndarray, UnitBank]:
-    """Label each candidate with a unit; return (labels, UnitBank). Label −1: not assigned."""
+                       params: UnitParams | None = None, return_lag: bool = False):
+    """Label each candidate with a unit; return (labels, UnitBank). Label −1: not assigned.
+
+    With ``return_lag`` also returns, per candidate, the samples by which its own peak lies after
+    its unit's alignment (non-zero for a unit caught at another phase, see
+    ``UnitParams.assign_merged_copies``): ``gc.samples - lag`` is the candidate in its unit's timing.
+    """
     params = params or UnitParams()
     sigma = np.where(sigma_uv > 0, sigma_uv, 1.0).astype(np.float32)
     n = len(gc.samples)
     if n == 0:
-        return np.zeros(0, np.int64), _finalise(np.zeros((0,) + gc.snippets.shape[1:], np.float32),
-                                                 np.zeros(0), sigma)
+        empty = (np.zeros(0, np.int64), _finalise(np.zeros((0,) + gc.snippets.shape[1:], np.float32),
+                                                   np.zeros(0), sigma))
+        return empty + (np.zeros(0, np.int64),) if return_lag else empty
     c, w = gc.snippets.shape[1:]
     # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart.
     q = max(1, w // _CLUSTER_SAMPLES)
@@ -207,8 +241,18 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
         parts.append(tmpl[-1], m)
-    tmpl, counts = _merge_shifted(tmpl, np.asarray(counts, float), masks, wd, params)
-    labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
+    pre_tmpl, pre_counts = tmpl, np.asarray(counts, float)
+    tmpl, counts, into, lag = _merge_shifted(pre_tmpl, pre_counts, masks, wd, params, return_map=True)
+    if params.assign_merged_copies and gc.kind == "needle":
+        # Candidates are assigned to the templates as clustered, then take the unit each was merged
+        # into: a copy merged at a lag (the unit caught at another phase) keeps its members, which
+        # the merged template, searched within ± max_shift_ms, would not match.
+        pre_labels = assign(X, _finalise(pre_tmpl, pre_counts, sigma), shifts, params, wd)
+        labels = np.where(pre_labels >= 0, into[np.maximum(pre_labels, 0)], -1)
+        member_lag = np.where(pre_labels >= 0, lag[np.maximum(pre_labels, 0)] * q, 0)
+    else:
+        labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
+        member_lag = np.zeros(n, dtype=np.int64)
     # Full-resolution templates: medians of their members (robust to overlaps), means of few.
     keep = [k for k in range(len(tmpl)) if (labels == k).any()]
     remap = np.full(len(tmpl), -1, dtype=np.int64)
@@ -221,6 +265,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         # long recording's waveforms in memory at once.
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, _MAX_TEMPLATE_MEMBERS)).astype(np.int64)]
         members = gc.snippets[idx].astype(np.float32) / sigma[None, :, None]
+        members = _shift_windows(members, member_lag[idx])
         full[j] = np.median(members, axis=0) if len(members) >= 3 else members.mean(axis=0)
     # Once more on the full-resolution medians: a unit whose candidates were caught at its other
     # phase (a biphasic MUAP with two near-equal peaks) has its own copy of the template, shifted
@@ -230,17 +275,20 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     counts_full = np.bincount(labels[labels >= 0], minlength=len(keep)).astype(float)
     if params.merge_full_templates and gc.kind == "needle" and len(keep) > 1:
         masks_full = np.abs(full).max(axis=2) > _SIGNIFICANT_SD
-        full, _, into = _merge_shifted(full, counts_full, masks_full, w,
+        full, _, into, _ = _merge_shifted(full, counts_full, masks_full, w,
                                        dataclasses.replace(params, merge_distance=params.merge_full_distance),
                                        return_map=True)
         labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(full)), sigma)
-    bank = _unmix_overlaps(gc.samples, labels, gc.snippets, bank, params)
-    labels, bank = _merge_cofiring(gc.samples, labels, bank, w, sigma, gc.peak_uv)
+    # Members caught at another phase, in their unit's timing and alignment.
+    samples = gc.samples - member_lag
+    windows = _LaggedWindows(gc.snippets, member_lag) if member_lag.any() else gc.snippets
+    bank = _unmix_overlaps(samples, labels, windows, bank, params)
+    labels, bank = _merge_cofiring(samples, labels, bank, w, sigma, gc.peak_uv)
     labels, bank = _drop_small(labels, bank, params.min_peak_sd, sigma)
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
-    return labels, bank
+    return (labels, bank, member_lag) if return_lag else (labels, bank)
 
 
 def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
@@ -482,7 +530,7 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     """
     k = len(tmpl)
     if k < 2:
-        return (tmpl, counts, np.arange(k)) if return_map else (tmpl, counts)
+        return (tmpl, counts, np.arange(k), np.zeros(k, dtype=np.int64)) if return_map else (tmpl, counts)
     order = np.argsort(-counts, kind="stable")
     size = 2 * w
     spec = np.fft.rfft(tmpl.astype(np.float64), size, axis=2)          # (K, c, F)
@@ -495,6 +543,7 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     keep: list[int] = []
     merged_counts: list[float] = []
     into = np.zeros(k, dtype=np.int64)
+    lag = np.zeros(k, dtype=np.int64)
     for i in order:
         if keep and not (counts[i] < 2 and len(keep) >= _MAX_MERGE_COMPARE):
             J = np.asarray(keep[:_MAX_MERGE_COMPARE])
@@ -508,12 +557,13 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
             if dist[best] < params.merge_distance:
                 merged_counts[best[0]] += counts[i]
                 into[i] = best[0]
+                lag[i] = shifts[best[1]]
                 continue
         into[i] = len(keep)
         keep.append(int(i))
         merged_counts.append(float(counts[i]))
     if return_map:
-        return tmpl[keep], np.asarray(merged_counts), into
+        return tmpl[keep], np.asarray(merged_counts), into, lag
     return tmpl[keep], np.asarray(merged_counts)
 
 
