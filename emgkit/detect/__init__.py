@@ -16,6 +16,7 @@ of the previous stage's output plus its parameter object:
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import os
@@ -173,8 +174,6 @@ def _thread_pools():
 def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart: int) -> list:
     """Of candidates ``idx`` (in time order), the largest first, each further than ``apart`` samples
     from every one kept; returned in time order."""
-    import bisect
-
     kept, at = [], []   # kept candidates, and their samples in sorted order
     for i in idx[np.argsort(-size[idx], kind="stable")]:
         s = int(samples[i])

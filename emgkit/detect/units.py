@@ -14,7 +14,6 @@ All arrays are plain NumPy; the waveform-comparison loops are vectorised.
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 from dataclasses import dataclass, field
 
@@ -60,7 +59,10 @@ class UnitBank:
 
 
 def _shift_windows(x: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """Windows x (n, c, w) each moved later by its lag (samples; negative: earlier), zero-filled."""
+    """Windows x (n, c, w) each moved later by its lag (samples; negative: earlier), zero-filled
+    (``x`` itself when no lag is non-zero)."""
+    if not np.any(lags):
+        return x
     out = x.copy()
     for i in np.nonzero(lags)[0]:
         s = int(lags[i])
@@ -526,7 +528,8 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     For each template (most frequent first) and every kept one, the normalised distance at
     every shift up to half a window comes from one FFT cross-correlation; the part shifted
     out of the window counts against the match. With ``return_map`` also returns, per input
-    template, the index of the kept template it is now part of.
+    template, the index of the kept template it is now part of and the lag (samples) at which it
+    matched that one (0 for the kept ones).
     """
     k = len(tmpl)
     if k < 2:
@@ -798,9 +801,10 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
     In a contraction or a burst, MUAPs of different units often overlap; a cluster of such
     overlaps has a template of its own, and peeling with it explains two discharges with one
     fit (one missed, one mistimed). Template k is compound when peeling it (placed in a silent
-    region) with the units seen more often than k fits at least two discharges that together
+    region) with the units that have at least 1 / ``params.compound_max_share`` times its members
+    (overlaps at one lag are rare beside their units) fits at least two discharges that together
     leave at most 1 − ``params.compound_min_explained`` of its energy, where the best of those
-    units alone leaves more than twice that. Returns a bool mask over ``candidates``.
+    discharges alone leaves more than twice that. Returns a bool mask over ``candidates``.
     """
     params = params or UnitParams()
     candidates = np.asarray(candidates, dtype=np.int64)
