@@ -218,3 +218,19 @@ def test_electrode_pop_is_an_artifact_not_discharges():
     assert ((art.start <= 5.0) & (art.end >= 5.05)).any()
     assert (res.discharges.state == "rest").sum() == 0
     assert len(res.events) == 0
+
+
+@pytest.mark.parametrize("scenario, electrode", [("isaacs", "needle"), ("als", "grid")])
+def test_results_do_not_depend_on_the_chunk_length(scenario, electrode):
+    """Streaming in 3-s or 10-s chunks gives the same discharges, events and segments (chunk edges
+    are read with context; window and step series sit at absolute positions)."""
+    import pandas as pd
+
+    rec, _ = emgkit.simulate(scenario, electrode=electrode, duration=30, seed=1)
+    a, b = (detect(rec, DetectionParams.from_dict({"preprocess": {"chunk_s": s}}), hash_input=False)
+            for s in (10.0, 3.0))
+    assert len(a.discharges) == len(b.discharges) > 0
+    np.testing.assert_allclose(a.discharges.time, b.discharges.time, atol=1.5 / rec.fs)
+    assert (a.discharges.unit.to_numpy() == b.discharges.unit.to_numpy()).all()
+    assert a.events.kind.tolist() == b.events.kind.tolist()
+    pd.testing.assert_frame_equal(a.segments, b.segments, atol=1e-6)
