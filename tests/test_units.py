@@ -204,10 +204,11 @@ def test_merge_map_sends_a_shifted_copy_to_its_unit():
     a = muap() * 20
     b = muap(width=9.0, phase=-1.0) * 20
     tmpl = np.stack([b[None], np.roll(a, 12)[None], a[None]]).astype(np.float32)   # a copy 1.2 ms later
-    kept, counts, into, lag = _merge_shifted(tmpl, np.array([4.0, 3.0, 9.0]), np.ones((3, 1), bool),
-                                             tmpl.shape[2], UnitParams(), return_map=True)
+    kept, counts, into, lag, source = _merge_shifted(tmpl, np.array([4.0, 3.0, 9.0]), np.ones((3, 1), bool),
+                                                     tmpl.shape[2], UnitParams(), return_map=True)
     assert len(kept) == 2 and np.array_equal(kept[0], tmpl[2]) and np.array_equal(kept[1], tmpl[0])
-    assert into.tolist() == [1, 0, 0] and counts.tolist() == [12.0, 4.0]
+    assert into.tolist() == [1, 0, 0] and counts.tolist() == [12.0, 4.0] and source.tolist() == [2, 0]
+    assert lag[0] == lag[2] == 0 and abs(lag[1]) == 12   # the copy matched 12 samples (1.2 ms) off
 
 
 def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():

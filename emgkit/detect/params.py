@@ -225,14 +225,17 @@ class UnitParams:
     #: with rest units (emgkit's simulator, cramp needle seed 2: discharge F1 0.35 → 0.14 at 0.15).
     merge_full_distance: float = 0.1
     #: Needle candidates are assigned to the templates as clustered, before copies were merged,
-    #: and then take the unit a copy was merged into, at the copy's lag: a unit caught at either
-    #: of two near-equal phases keeps all its discharges (searched within ± `max_shift_ms` of the
-    #: merged template alone, half of them stayed unassigned and counted as lone discharges) [ENG].
-    #: Independent simulator, 3 seeds: needle discharge F1 0.80 → 0.87 (hyperexcitable 0.82 → 0.90,
-    #: neuromyotonia 0.73 → 0.79); costs: multiplet event F1 0.47 → 0.43, units injected into busy
-    #: real needle records 651 → 636 of 754 found, emgkit's cramp needle 0.63 → 0.57. Not on surface
-    #: muscles: there it merged contraction units (all muscles, before the lag was applied to the
-    #: members: voluntary time recall 0.81 → 0.68).
+    #: and a copy's members then join the unit it was merged into, at the copy's lag, where the
+    #: copy's full-resolution median matches the unit's at `merge_full_distance` (the early merge
+    #: also joins different units alike at some lag): a unit caught at either of two near-equal
+    #: phases keeps all its discharges (searched within ± `max_shift_ms` of the merged template
+    #: alone, half of them stayed unassigned and counted as lone discharges) [ENG]. Independent
+    #: simulator, 3 seeds: needle discharge F1 0.80 → 0.84 (hyperexcitable 0.82 → 0.86,
+    #: neuromyotonia 0.73 → 0.78); without the full-resolution check 0.87, but multiplet event F1
+    #: fell 0.47 → 0.43 and units injected into busy real needle records 651 → 636 of 754 were
+    #: found (653 with it). Costs: emgkit's neuromyotonia needle 0.45 → 0.42, cramp needle 0.63 →
+    #: 0.62. Not on surface muscles: there it merged contraction units (all muscles, before the
+    #: lag was applied to the members: voluntary time recall 0.81 → 0.68).
     assign_merged_copies: bool = True
     #: Overlap resolution (template peeling) keeps a fit when its matched-filter SNR exceeds this.
     peel_min_snr: float = 5.0

@@ -89,6 +89,32 @@ class _LaggedWindows:
         return _shift_windows(np.asarray(self.snippets[idx], dtype=np.float32), self.lag[idx])
 
 
+def _confirm_merges(snippets, sigma: np.ndarray, labels: np.ndarray, into: np.ndarray, lag: np.ndarray,
+                    kept: np.ndarray, w: int, params: UnitParams) -> np.ndarray:
+    """Per early template: whether it stays part of the unit ``into`` it was merged into at ``lag``,
+    judged on full-resolution medians of its members (moved by the lag) and of the members of the
+    template the unit was kept as (``kept[unit]``), at ``params.merge_full_distance``. The kept
+    templates themselves are confirmed."""
+    confirmed = np.ones(into.size, dtype=bool)
+    full = dataclasses.replace(params, merge_distance=params.merge_full_distance)
+
+    def median_of(k, shift):
+        idx = np.nonzero(labels == k)[0]
+        idx = idx[np.linspace(0, idx.size - 1, min(idx.size, 200)).astype(np.int64)]
+        x = np.asarray(snippets[idx], dtype=np.float32) / sigma[None, :, None]
+        return np.median(_shift_windows(x, np.full(idx.size, shift)), axis=0)
+
+    for k in np.nonzero(kept[into] != np.arange(into.size))[0]:
+        unit = kept[into[k]]
+        if (labels == unit).sum() < 3 or (labels == k).sum() < 3:
+            confirmed[k] = False
+            continue
+        pair = np.stack([median_of(unit, 0), median_of(k, lag[k])])
+        merged, _ = _merge_shifted(pair, np.array([2.0, 1.0]), np.ones(pair.shape[:2], bool), w, full)
+        confirmed[k] = len(merged) == 1
+    return confirmed
+
+
 def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """x (..., c, w) shifted by each of ``shifts`` samples with zero fill -> (..., S, c, w)."""
     w = x.shape[-1]
@@ -244,17 +270,20 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         masks = np.concatenate([masks, m[None]])
         parts.append(tmpl[-1], m)
     pre_tmpl, pre_counts = tmpl, np.asarray(counts, float)
-    tmpl, counts, into, lag = _merge_shifted(pre_tmpl, pre_counts, masks, wd, params, return_map=True)
+    tmpl, counts, into, lag, kept = _merge_shifted(pre_tmpl, pre_counts, masks, wd, params, return_map=True)
+    labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
+    member_lag = np.zeros(n, dtype=np.int64)
     if params.assign_merged_copies and gc.kind == "needle":
-        # Candidates are assigned to the templates as clustered, then take the unit each was merged
-        # into: a copy merged at a lag (the unit caught at another phase) keeps its members, which
-        # the merged template, searched within ± max_shift_ms, would not match.
+        # Candidates assigned to the templates as clustered take the unit their template was merged
+        # into, at its lag: a copy merged at a lag (the unit caught at another phase) keeps its
+        # members, which the merged template, searched within ± max_shift_ms, would not match.
+        # Only where the copy's full-resolution median matches the unit's at full-resolution
+        # strictness: the early merge also joins different units alike at some lag.
         pre_labels = assign(X, _finalise(pre_tmpl, pre_counts, sigma), shifts, params, wd)
-        labels = np.where(pre_labels >= 0, into[np.maximum(pre_labels, 0)], -1)
-        member_lag = np.where(pre_labels >= 0, lag[np.maximum(pre_labels, 0)] * q, 0)
-    else:
-        labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
-        member_lag = np.zeros(n, dtype=np.int64)
+        confirmed = _confirm_merges(gc.snippets, sigma, pre_labels, into, lag * q, kept, w, params)
+        use = (pre_labels >= 0) & confirmed[np.maximum(pre_labels, 0)]
+        labels = np.where(use, into[np.maximum(pre_labels, 0)], labels)
+        member_lag = np.where(use, lag[np.maximum(pre_labels, 0)] * q, 0)
     # Full-resolution templates: medians of their members (robust to overlaps), means of few.
     keep = [k for k in range(len(tmpl)) if (labels == k).any()]
     remap = np.full(len(tmpl), -1, dtype=np.int64)
@@ -277,7 +306,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     counts_full = np.bincount(labels[labels >= 0], minlength=len(keep)).astype(float)
     if params.merge_full_templates and gc.kind == "needle" and len(keep) > 1:
         masks_full = np.abs(full).max(axis=2) > _SIGNIFICANT_SD
-        full, _, into, _ = _merge_shifted(full, counts_full, masks_full, w,
+        full, _, into, _, _ = _merge_shifted(full, counts_full, masks_full, w,
                                        dataclasses.replace(params, merge_distance=params.merge_full_distance),
                                        return_map=True)
         labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
@@ -529,11 +558,12 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
     every shift up to half a window comes from one FFT cross-correlation; the part shifted
     out of the window counts against the match. With ``return_map`` also returns, per input
     template, the index of the kept template it is now part of and the lag (samples) at which it
-    matched that one (0 for the kept ones).
+    matched that one (0 for the kept ones), and the input index of each kept template.
     """
     k = len(tmpl)
     if k < 2:
-        return (tmpl, counts, np.arange(k), np.zeros(k, dtype=np.int64)) if return_map else (tmpl, counts)
+        return (tmpl, counts, np.arange(k), np.zeros(k, dtype=np.int64), np.arange(k)) if return_map \
+            else (tmpl, counts)
     order = np.argsort(-counts, kind="stable")
     size = 2 * w
     spec = np.fft.rfft(tmpl.astype(np.float64), size, axis=2)          # (K, c, F)
@@ -566,7 +596,7 @@ def _merge_shifted(tmpl: np.ndarray, counts: np.ndarray, masks: np.ndarray, w: i
         keep.append(int(i))
         merged_counts.append(float(counts[i]))
     if return_map:
-        return tmpl[keep], np.asarray(merged_counts), into, lag
+        return tmpl[keep], np.asarray(merged_counts), into, lag, np.asarray(keep, dtype=np.int64)
     return tmpl[keep], np.asarray(merged_counts)
 
 
