@@ -234,3 +234,42 @@ def test_results_do_not_depend_on_the_chunk_length(scenario, electrode):
     assert (a.discharges.unit.to_numpy() == b.discharges.unit.to_numpy()).all()
     assert a.events.kind.tolist() == b.events.kind.tolist()
     pd.testing.assert_frame_equal(a.segments, b.segments, atol=1e-6)
+
+
+def _train_only_needle_unit(seed=0, fs=24000.0, duration=20.0):
+    """One needle unit firing only in 150–260 Hz trains, its MUAP (with a late phase 5 ms after the
+    spike) longer than the intervals: the unit's template holds its neighbours' MUAPs."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(-0.008, 0.008, 1 / fs)
+    muap = 400.0 * (-np.exp(-((t + 0.0006) / 0.0004) ** 2) + 0.6 * np.exp(-((t - 0.0009) / 0.0007) ** 2)
+                    - 0.6 * np.exp(-((t - 0.005) / 0.0012) ** 2))
+    peak = int(np.argmax(np.abs(muap)))
+    x = rng.normal(0.0, 10.0, int(duration * fs))
+    times, start = [], 1.0
+    while start < duration - 2.0:
+        hz, s, end = rng.uniform(150.0, 260.0), start, start + rng.uniform(0.5, 1.0)
+        while s < end:
+            times.append(s)
+            s += rng.normal(1.0, 0.02) / hz
+        start = s + rng.uniform(2.0, 4.0)
+    for s in times:
+        i = int(round(s * fs)) - peak
+        x[i:i + muap.size] += muap
+    return Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric")), np.array(times)
+
+
+def test_every_discharge_of_a_fast_train_is_found():
+    # Peeling with a template that holds the neighbours explains one discharge of two; the
+    # candidates left standing in the residual between the fits are discharges of that unit
+    # (before: 93 % of 716 found).
+    rec, times = _train_only_needle_unit()
+    res = detect(rec, hash_input=False)
+    rest = res.discharges[res.discharges["state"] == "rest"]
+    found = np.sort(rest["time"].to_numpy())
+    j = np.clip(np.searchsorted(found, times), 1, len(found) - 1)
+    near = np.minimum(np.abs(found[j] - times), np.abs(found[j - 1] - times))
+    assert np.mean(near <= 0.0015) >= 0.97
+    assert len(found) <= 1.02 * len(times)
+    # ...and they stay in their trains: no train discharge is reported as a fasciculation.
+    assert set(res.events["kind"]) == {"neuromyotonic"}
+    assert res.events["n_discharges"].sum() >= 0.97 * len(times)

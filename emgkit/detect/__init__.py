@@ -171,6 +171,17 @@ def _thread_pools():
     return ThreadpoolController()
 
 
+def _residual_peak_sd(peeled, data: np.ndarray, sigma: np.ndarray, channel: int, at: int) -> float:
+    """|residual| (σ) of a peeled region on ``channel`` within one sample of ``at``."""
+    lo, hi = max(at - 1, 0), at + 2
+    row = np.searchsorted(peeled.used, channel) if peeled.used is not None else 0
+    if peeled.residual is not None and row < len(peeled.used) and peeled.used[row] == channel:
+        part = peeled.residual[row, lo:hi]
+    else:  # a channel no template uses: nothing was subtracted there
+        part = data[channel, lo:hi] / max(sigma[channel], 1e-12)
+    return float(np.abs(part).max()) if part.size else 0.0
+
+
 def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart: int) -> list:
     """Of candidates ``idx`` (in time order), the largest first, each further than ``apart`` samples
     from every one kept; returned in time order."""
@@ -194,7 +205,7 @@ def _detect(recording, params, *, hash_input: bool):
     from .preprocess import filtered, plan_preprocessing
     from .segment import recruitment_states, segment_group, state_of_times
     from .._intervals import merge_intervals
-    from .spikes import detect_candidates
+    from .spikes import _windows, detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
     from .patterns import common_power_beats
@@ -281,6 +292,12 @@ def _detect(recording, params, *, hash_input: bool):
             lone_merge = int(round(p.spikes.grid_lone_merge_ms * fs / 1000)) \
                 if len(gc.channels) >= p.spikes.grid_min_channels else 0
             peak_sd = gc.peak_uv / np.maximum(sigma[gc.main_channel], 1e-12)
+            # A candidate farther than the candidate stage's exclusion window from every fit, and
+            # still standing above the confirmation threshold in the residual, is a discharge the
+            # fits missed: in a fast train a template that holds its neighbours' MUAPs explains one
+            # discharge of two, and each fit lies within half a window of both.
+            apart = _windows(p.spikes, gc.kind, fs)[2]
+            peeling_units = set(common.tolist())
             lone_rows = []
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
@@ -313,9 +330,22 @@ def _detect(recording, params, *, hash_input: bool):
                                          bank.main_channel[peeled.units].astype(np.int64),
                                          peeled.scales * p2p[peeled.units], peeled.snr))
                 # A candidate no template explained is still a discharge: its own unit.
-                lone = [i for i in peel_idx[inside]
-                        if labels[i] != -2 and not np.any(np.abs(peeled.samples - gc.samples[i]) <= w // 2)
-                        and gc.peak_uv[i] >= confirm * sigma[gc.main_channel[i]]]
+                lone, between = [], []
+                for i in peel_idx[inside]:
+                    if labels[i] == -2 or gc.peak_uv[i] < confirm * sigma[gc.main_channel[i]]:
+                        continue
+                    gap = np.abs(peeled.samples - gc.samples[i]).min(initial=w)
+                    if gap > w // 2:
+                        lone.append(i)
+                    elif gap > apart and _residual_peak_sd(peeled, data, sigma, int(gc.main_channel[i]),
+                                                           int(gc.samples[i]) - a) >= confirm:
+                        # Between fits: a discharge of its own clustered unit when that unit peels.
+                        (between if labels[i] in peeling_units else lone).append(i)
+                for i in between:
+                    k = int(labels[i])
+                    peeled_rows.append((cand_times[i], k, int(bank.main_channel[k]),
+                                        float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), "rest",
+                                        float(gc.peak_uv[i] / max(sigma[gc.main_channel[i]], 1e-12))))
                 if lone_merge and len(lone) > 1:
                     lone = _largest_apart(np.asarray(lone), gc.samples, peak_sd, lone_merge)
                 for i in lone:

@@ -696,6 +696,8 @@ class PeeledDischarges:
     units: np.ndarray        # int64
     scales: np.ndarray       # float, amplitude relative to the template
     snr: np.ndarray          # float, matched-filter SNR (σ units)
+    residual: np.ndarray | None = None   # (len(used), L) σ units: the region left after the fits
+    used: np.ndarray | None = None       # channels (into the region's rows) of ``residual``
 
 
 #: Memory for the template cross-correlations peeling keeps per muscle (rows of fitted templates).
@@ -818,10 +820,11 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
                          plan.core_last, plan.e_t, plan.e_core, plan.n_core, plan.peak_sd, plan.floor, corr,
                          plan.xc, plan.slot_of, plan.owner, plan.last_use, plan.limits, refr, plan.max_iter)
     if pos.size == 0:
+        empty.residual, empty.used = r, plan.used
         return empty
     order = np.argsort(pos, kind="stable")
     pos, k = pos[order], k[order]
-    return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order])
+    return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order], r, plan.used)
 
 
 def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params: UnitParams | None = None
