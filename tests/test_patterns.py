@@ -129,6 +129,22 @@ def test_find_trains_tolerates_missed_discharges():
     assert find_trains(poisson, P) == []
 
 
+def test_find_trains_ignores_intervals_no_unit_can_fire_at():
+    from emgkit.detect.patterns import find_trains
+
+    rng = np.random.default_rng(2)
+    train = 2.0 + np.cumsum(rng.normal(1.0, 0.02, 150)) / 180.0     # ~0.8 s at 180 Hz
+    kept = np.sort(rng.choice(train, 110, replace=False))
+    # Another unit's discharges (or one discharge found twice) 0.2–1.5 ms from some of the train's:
+    # with them the intervals' CoV is ~0.65, though the train's own stays regular.
+    extra = rng.choice(kept, 30, replace=False) + rng.uniform(0.0002, 0.0015, 30)
+    t = np.sort(np.concatenate([[0.5], kept, extra, [4.0]]))
+    isi = np.diff(t[1:-1])
+    assert isi.std() / isi.mean() > P.neuromyotonic_max_cov
+    assert find_trains(t, P, rest_only=True) == [(1, t.size - 2)]
+    assert find_trains(t, P) == []
+
+
 def test_burst_of_an_established_myokymic_unit_needs_no_silence():
     # Bursts of 20 Hz recurring every ~0.45 s; the third one (intervals 50-60 ms) is followed
     # by the next burst after only 105 ms, less than twice its mean interval of silence.

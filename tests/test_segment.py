@@ -5,7 +5,7 @@ import pytest
 import emgkit
 from emgkit.detect.params import PatternParams, SegmentParams
 from emgkit.detect.segment import (_effective_units, excluded_state, one_unit_trains, plateau_share,
-                                   segment_group)
+                                   segment_group, train_periodicity)
 from emgkit.detect.spikes import GroupCandidates
 
 WS = SegmentParams().window_s
@@ -82,6 +82,61 @@ def test_excluded_state_needs_both_irregular_firing_and_rise_and_fall():
     assert excluded_state(held, irregular, pp) == "voluntary"
     assert excluded_state(rise_fall, regular, pp) == "voluntary"
     assert excluded_state(rise_fall, np.full(20, np.nan), pp) == "cramp"     # no sorted unit: envelope decides
+
+
+def _muap(fs):
+    t = np.arange(-0.004, 0.004, 1 / fs)
+    return -np.exp(-((t + 0.0005) / 0.0005) ** 2) + 0.7 * np.exp(-((t - 0.001) / 0.0008) ** 2)
+
+
+def _signal(times, fs, n, rng, amplitudes=None, noise=2.0):
+    x = rng.normal(0, noise, n)
+    m = _muap(fs)
+    for k, s in enumerate(times):
+        i = int(round(s * fs)) - m.size // 2
+        if 0 <= i and i + m.size <= n:
+            x[i:i + m.size] += 100.0 * m * (1.0 if amplitudes is None else amplitudes[k])
+    return x
+
+
+def test_train_periodicity_sees_one_units_train_not_asynchronous_units():
+    fs, rng = 10000.0, np.random.default_rng(4)
+    rate = SegmentParams().train_rate_hz
+    train = np.cumsum(rng.normal(1.0, 0.02, 100)) / 220.0           # 220 Hz, 2 % jitter
+    x = _signal(train, fs, 5000, rng, amplitudes=np.linspace(1.0, 0.5, train.size))   # waning
+    assert train_periodicity(x, fs, rate) > 0.6
+    # Fifteen units at voluntary rates (~100 discharges in the window too), and one lone MUAP.
+    many = np.concatenate([regular_train(rng, 0.0, 0.5, rng.uniform(8, 25), 0.15) for _ in range(15)])
+    assert train_periodicity(_signal(many, fs, 5000, rng, amplitudes=rng.uniform(0.3, 2.0, many.size)), fs, rate) < 0.15
+    assert train_periodicity(_signal([0.25], fs, 5000, rng), fs, rate) < 0.15
+    # Too short to hold three intervals, and empty or constant: nothing to say.
+    assert train_periodicity(x[:40], fs, rate) == 0.0
+    assert train_periodicity(np.zeros(5000), fs, rate) == 0.0
+
+
+def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():
+    fs, rng, duration = 10000.0, np.random.default_rng(5), 30.0
+    train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0    # 2 s at 220 Hz
+    found = np.sort(rng.choice(train, 300, replace=False))          # sparsely found, split over 12 templates
+    units = {k: found[k::12] for k in range(12)}
+    power = np.full(60, 100.0)
+    power[20:24] = 2000.0
+    gc = group(units, duration, power)
+    assert list(segment_group(gc, units, np.array([2.0]), duration).state) == ["voluntary"]
+
+    def reader(signal):
+        return lambda a, b: signal[None, a:b]
+
+    periodic = _signal(train, fs, int(duration * fs), rng)
+    segs, spans = segment_group(gc, units, np.array([2.0]), duration, read_window=reader(periodic),
+                                return_periodic=True)
+    assert segs.empty
+    assert spans and spans[0][0] <= 10.5 and spans[-1][1] >= 11.5
+    # The same discharges over asynchronous activity in the signal stay voluntary.
+    shuffled = _signal(rng.uniform(10.0, 12.0, 440), fs, int(duration * fs), rng)
+    segs, spans = segment_group(gc, units, np.array([2.0]), duration, read_window=reader(shuffled),
+                                return_periodic=True)
+    assert list(segs.state) == ["voluntary"] and spans == []
 
 
 # ---------------------------------------------------------------- segment_group on synthetic firing

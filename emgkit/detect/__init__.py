@@ -254,7 +254,12 @@ def _detect(recording, params, *, hash_input: bool):
         timings["units"] += time.perf_counter() - t
         t = time.perf_counter()
         unit_times = {k: np.sort(cand_times[labels == k]) for k in range(bank.n_units)}
-        segs = segment_group(gc, unit_times, sigma, duration, p.segments, p.patterns)
+        def read_filtered(a, b, channels=gc.channels):
+            b = min(b, rec.n_samples)
+            return filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[channels] if b > a else None
+
+        segs, periodic = segment_group(gc, unit_times, sigma, duration, p.segments, p.patterns,
+                                       read_window=read_filtered, return_periodic=True)
         timings["segments"] += time.perf_counter() - t
 
         # Overlap resolution over the active regions in peeled states (rest, voluntary, cramp).
@@ -339,8 +344,12 @@ def _detect(recording, params, *, hash_input: bool):
                         lone.append(i)
                     elif gap > apart and _residual_peak_sd(peeled, data, sigma, int(gc.main_channel[i]),
                                                            int(gc.samples[i]) - a) >= confirm:
-                        # Between fits: a discharge of its own clustered unit when that unit peels.
-                        (between if labels[i] in peeling_units else lone).append(i)
+                        # Between fits: a discharge of its own clustered unit when that unit peels
+                        # (timed at that unit's peak, which must not be a fit's either).
+                        if labels[i] not in peeling_units:
+                            lone.append(i)
+                        elif np.abs(peeled.samples - cand_times[i] * fs).min(initial=w) > apart:
+                            between.append(i)
                 for i in between:
                     k = int(labels[i])
                     peeled_rows.append((cand_times[i], k, int(bank.main_channel[k]),
@@ -405,7 +414,8 @@ def _detect(recording, params, *, hash_input: bool):
                                               segs, p, next_event, families=unit_families(bank),
                                               broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels),
                                               beats=None if gc.common_power is None else
-                                              common_power_beats(gc.common_power, gc.common_step / fs, p.patterns))
+                                              common_power_beats(gc.common_power, gc.common_step / fs, p.patterns),
+                                              periodic=periodic)
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()

@@ -165,11 +165,13 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
 
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
                     params, next_event: int, families: np.ndarray | None = None,
-                    broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None):
+                    broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None,
+                    periodic=()):
     """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
 
     ``beats``: heartbeat times found in the signal itself (``patterns.common_power_beats``), added
-    to those the discharges give.
+    to those the discharges give. ``periodic``: (start, end) s spans where the signal repeats at a
+    train's interval (``segment.periodic_windows``), for ``patterns.find_trains``.
 
     ``families`` maps template index → family (templates of one unit split in two): discharges
     are classified per family and reported under the family's first template.
@@ -217,7 +219,7 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         rest[far] = False
     pos = np.nonzero(rest)[0]
     if pos.size > 2:
-        for a, b in find_trains(t_all[pos], pp):
+        for a, b in find_trains(t_all[pos], pp, rest_only=True, periodic=periodic):
             members = pos[a:b + 1]
             ids, counts = np.unique(unit[members], return_counts=True)
             unit[members] = ids[np.argmax(counts)]

@@ -402,7 +402,8 @@ def qrs_locked(times: np.ndarray, beats: np.ndarray, params: PatternParams | Non
     return mask, float(binomtest(k, n, chance, alternative="greater").pvalue)
 
 
-def find_trains(times: np.ndarray, params: PatternParams | None = None) -> list[tuple[int, int]]:
+def find_trains(times: np.ndarray, params: PatternParams | None = None, rest_only: bool = False,
+                periodic=()) -> list[tuple[int, int]]:
     """(first, last) indices of high-frequency trains among a muscle's sorted discharge times.
 
     A train is a run with no gap above ``neuromyotonic_max_gap_ms``, lasting at least
@@ -410,6 +411,13 @@ def find_trains(times: np.ndarray, params: PatternParams | None = None) -> list[
     ``neuromyotonic_min_detected_rate_hz``, whose intervals are regular enough (CoV below
     ``neuromyotonic_max_cov``) to come from one unit: missed discharges make intervals multiples
     of the true one, while several voluntary units firing together give random intervals.
+    With ``rest_only`` (the times are rest discharges: contractions and cramps are set aside),
+    intervals under the shortest a unit can fire at (``group_isi_ms[0]``), which join another
+    unit's or a doubly detected discharge to the train's, are left out of the regularity test.
+    Not before segmentation: the merged candidates of a cramp's few units then look as regular.
+    A run overlapping one of the ``periodic`` (start, end) s spans — where the signal itself repeats
+    at a train's interval (``segment.periodic_windows``) — needs no regularity of its sorted
+    discharges: a train's overlapping MUAPs are found sparsely and irregularly.
     """
     p = params or PatternParams()
     t = np.asarray(times, dtype=np.float64)
@@ -422,7 +430,12 @@ def find_trains(times: np.ndarray, params: PatternParams | None = None) -> list[
         if span < p.neuromyotonic_min_duration_s or (b + 1 - a) / span < p.neuromyotonic_min_detected_rate_hz:
             continue
         seg = isi[a:b + 1]
-        if seg.std() / seg.mean() > p.neuromyotonic_max_cov:
+        if any(s0 < t[b + 1] and s1 > t[a] for s0, s1 in periodic):
+            out.append((a, b + 1))
+            continue
+        if rest_only:
+            seg = seg[seg >= p.group_isi_ms[0] / 1000]
+        if seg.size < 2 or seg.std() / seg.mean() > p.neuromyotonic_max_cov:
             continue
         out.append((a, b + 1))
     return out

@@ -15,7 +15,7 @@ from scipy import ndimage
 import pandas as pd
 
 from .params import PatternParams, SegmentParams
-from .patterns import VOLUNTARY, classify_unit, ecg_unit, find_trains
+from .patterns import VOLUNTARY, classify_unit, ecg_unit, find_trains, runs
 from .spikes import GroupCandidates
 
 log = logging.getLogger("emgkit")
@@ -136,10 +136,65 @@ def plateau_share(power: np.ndarray) -> float:
     return float(np.mean(envelope >= 0.5 * envelope.max()))
 
 
+def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> float:
+    """How strongly ``x`` (one channel's window) repeats at one interval of a high-frequency train.
+
+    The largest, over lags L from 1/``rate_hz``[1] to 1/``rate_hz``[0] s, of the smallest of the
+    normalised autocorrelations at L, 2L and 3L (1: a perfectly periodic train; a single MUAP
+    or asynchronous units stay near or below 0). Lags whose 3L exceeds the window are not tried.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = x.size
+    lo = max(1, int(np.ceil(fs / rate_hz[1])))
+    hi = min(int(np.floor(fs / rate_hz[0])), (n - 1) // 3)
+    if hi < lo:
+        return 0.0
+    x = x - x.mean()
+    spec = np.fft.rfft(x, 2 * n)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, 2 * n)[:n]
+    if not ac[0] > 0:
+        return 0.0
+    ac = ac / ac[0]
+    lags = np.arange(lo, hi + 1)
+    return float(np.max(np.minimum(np.minimum(ac[lags], ac[2 * lags]), ac[3 * lags])))
+
+
+def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
+                     max_read_s: float = 20.0) -> np.ndarray:
+    """Per window: True where ``test`` is set and the window repeats at a train's interval
+    (``train_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
+
+    Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at most.
+    """
+    out = np.zeros(test.size, dtype=bool)
+    step = max(1, int(max_read_s * fs / window))
+    for a, b in runs(test):
+        for p0 in range(a, b + 1, step):
+            p1 = min(b + 1, p0 + step)
+            block = read_window(p0 * window, p1 * window)
+            if block is None:
+                continue
+            block = np.nan_to_num(np.asarray(block, dtype=np.float32))
+            for i in range(p0, p1):
+                x = block[:, (i - p0) * window:(i - p0 + 1) * window]
+                if x.shape[1] < window // 2:
+                    continue
+                main = int(np.argmax(np.einsum("ij,ij->i", x, x)))
+                out[i] = train_periodicity(x[main], fs, params.train_rate_hz) >= params.train_periodicity
+    return out
+
+
 def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, duration: float,
-                  params: SegmentParams | None = None, pattern_params: PatternParams | None = None
-                  ) -> pd.DataFrame:
-    """Excluded segments of one muscle: DataFrame (muscle, state, start, end)."""
+                  params: SegmentParams | None = None, pattern_params: PatternParams | None = None,
+                  read_window=None, return_periodic: bool = False):
+    """Excluded segments of one muscle: DataFrame (muscle, state, start, end).
+
+    ``read_window(start, stop)`` returns the group's filtered signal (channels, samples), µV, for
+    the periodicity test of windows that would be voluntary (see ``SegmentParams.train_periodicity``);
+    without it the test is skipped. With ``return_periodic`` also returns the (start, end) s spans
+    of windows found periodic, voluntary or not (a train's stretch, for ``patterns.find_trains``).
+    """
     from scipy.ndimage import median_filter
 
     params = params or SegmentParams()
@@ -147,10 +202,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     rows = []
     sigma = float(np.median(noise_uv)) if noise_uv.size else 0.0
     max_noise = params.max_noise_uv_needle if gc.kind == "needle" else params.max_noise_uv_surface
-    if sigma < params.flat_uv:
-        return pd.DataFrame([{"muscle": gc.muscle, "state": "flat", "start": 0.0, "end": duration}])
-    if sigma > max_noise:
-        return pd.DataFrame([{"muscle": gc.muscle, "state": "noisy", "start": 0.0, "end": duration}])
+    if sigma < params.flat_uv or sigma > max_noise:
+        whole = pd.DataFrame([{"muscle": gc.muscle, "state": "flat" if sigma < params.flat_uv else "noisy",
+                               "start": 0.0, "end": duration}])
+        return (whole, []) if return_periodic else whole
     n_win = len(gc.window_power)
     ws = params.window_s
     # Per window: units in regular runs at voluntary rates, units active, the busiest unit's share.
@@ -240,6 +295,12 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     cand_times = gc.samples / fs if gc.kind != "needle" else np.zeros(0)
     for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
+    periodic = np.zeros(n_win, dtype=bool)
+    if read_window is not None and params.train_periodicity < 1:
+        # Windows that would be voluntary, and rest windows with candidates at a train's detected rate.
+        busy = gc.window_count / ws >= pattern_params.neuromyotonic_min_detected_rate_hz
+        periodic = periodic_windows(voluntary | busy, read_window, gc.window, fs, params)
+        voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
@@ -257,7 +318,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     beats = np.concatenate(beats) if beats else None
     for a, b in artifact_intervals(gc, noise_uv, params, pattern_params, heartbeats=beats):
         rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
-    return pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
+    segments = pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
+    if return_periodic:
+        return segments, [(a, b) for a, b in _intervals(periodic, ws, 0)]
+    return segments
 
 
 def excluded_state(window_power: np.ndarray, window_cv2: np.ndarray, pattern_params: PatternParams) -> str:
