@@ -168,6 +168,30 @@ def test_many_units_recruited_together_are_voluntary():
     assert segs.end.iloc[0] - bare.end.iloc[0] == pytest.approx(pad)
 
 
+def test_a_movement_inside_a_held_contraction_does_not_make_it_a_cramp():
+    # Units fire irregularly (sorting errors inflate CV2 on surface electrodes), effort is held; a
+    # movement at 13 s rings through the band-pass: its windows' power would be the envelope's peak.
+    rng = np.random.default_rng(6)
+    units = {k: regular_train(rng, 10.0, 17.0, rate_hz=rng.uniform(8, 20), cov=0.45) for k in range(12)}
+    power = np.full(60, 100.0)
+    power[20:34] = 2000.0
+    power[26:28] = 40000.0
+    gc = group(units, 30.0, power)
+    assert list(segment_group(gc, units, np.array([10.0]), 30.0).state) == ["cramp"]   # no slow content seen
+    step = int(SegmentParams().slow_step_s * 10000)
+    slow = np.zeros((1, int(30.0 * 10000) // step))
+    slow[0, int(13.0 / 0.05):int(13.6 / 0.05)] = 800.0                    # the movement (µV, raw mean)
+    gc.slow, gc.slow_step = slow, step
+    segs = segment_group(gc, units, np.array([10.0]), 30.0)
+    assert sorted(segs.state) == ["artifact", "voluntary"]
+
+
+def test_plateau_share_leaves_out_windows_set_aside():
+    held = np.r_[0.2, np.ones(18), 0.2] * 1000
+    assert plateau_share(np.r_[held[:9], 50.0 * held[9:11], held[11:]]) < 0.3        # a spike is the peak
+    assert plateau_share(np.r_[held[:9], [np.nan, np.nan], held[11:]]) >= 0.8
+
+
 def test_irregular_rise_and_fall_recruitment_is_a_cramp():
     """Minetto 2009: many units, 6–25 pps, ISI CoV ≈ 0.45, recruited then derecruited."""
     rng = np.random.default_rng(3)

@@ -128,11 +128,13 @@ def plateau_share(power: np.ndarray) -> float:
 
     ≈ 0.5 for a symmetric rise and fall (cramp recruitment), near 1 for effort held at a plateau.
     """
+    power = np.asarray(power, dtype=np.float64)
+    power = power[np.isfinite(power)]   # windows set aside (artifacts) leave the envelope
     if power.size < 3:
         return 1.0
     from scipy.ndimage import uniform_filter1d
 
-    envelope = uniform_filter1d(power.astype(np.float64), 3, mode="nearest")
+    envelope = uniform_filter1d(power, 3, mode="nearest")
     return float(np.mean(envelope >= 0.5 * envelope.max()))
 
 
@@ -304,19 +306,25 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
     join = int(round(params.join_gap_s / ws))
+    # Surface units that are the ECG (a QRS template at a heart rhythm) time its beats.
+    beats = [t for t in unit_times.values() if gc.kind != "needle" and ecg_unit(t, pattern_params)]
+    beats = np.concatenate(beats) if beats else None
+    artifacts = artifact_intervals(gc, noise_uv, params, pattern_params, heartbeats=beats)
+    # A movement or pop inside a contraction is not its activity: its windows' power would be the
+    # envelope's peak, and the contraction a "rise and fall".
+    power = gc.window_power.astype(np.float64, copy=True)
+    for a, b in artifacts:
+        power[max(int(a // ws), 0): int(np.ceil(b / ws))] = np.nan
     for a, b in _intervals(voluntary, ws, join):
         w0, w1 = int(round(a / ws)), int(round(b / ws))
-        state = excluded_state(gc.window_power[w0:w1], cv2[w0:w1], pattern_params)
+        state = excluded_state(power[w0:w1], cv2[w0:w1], pattern_params)
         # Recruitment and derecruitment: the first and last units fire before and after the
         # windows are dense enough to be recognised.
         pad = params.voluntary_pad_s
         rows.append({"muscle": gc.muscle, "state": state, "start": max(0.0, a - pad), "end": min(b + pad, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
-    # Surface units that are the ECG (a QRS template at a heart rhythm) time its beats.
-    beats = [t for t in unit_times.values() if gc.kind != "needle" and ecg_unit(t, pattern_params)]
-    beats = np.concatenate(beats) if beats else None
-    for a, b in artifact_intervals(gc, noise_uv, params, pattern_params, heartbeats=beats):
+    for a, b in artifacts:
         rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
     segments = pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
     if return_periodic:
