@@ -145,6 +145,18 @@ def test_find_trains_ignores_intervals_no_unit_can_fire_at():
     assert find_trains(t, P) == []
 
 
+def test_pairs_of_isolated_discharges_are_fasciculations_not_bursts():
+    # A fasciculating unit firing every 0.3–1.5 s: pairs 300–450 ms apart recur by chance, each
+    # discharge isolated (> 250 ms on both sides), which a 2 Hz "burst" rate would also admit.
+    times = np.array([0.0, 0.35, 2.0, 2.42, 4.5, 4.8, 7.0, 7.45, 9.0])
+    labels, ev = classify_unit(times, P)
+    assert kinds(ev) == ["fasciculation"] * times.size
+    # Three discharges at a uniform 3 Hz, recurring, are bursts at the same slow rate.
+    bursts = np.concatenate([s + np.arange(3) / 3.0 for s in (0.0, 3.0, 6.0)])
+    _, ev = classify_unit(bursts, P)
+    assert kinds(ev) == ["myokymic"] * 3
+
+
 def test_burst_of_an_established_myokymic_unit_needs_no_silence():
     # Bursts of 20 Hz recurring every ~0.45 s; the third one (intervals 50-60 ms) is followed
     # by the next burst after only 105 ms, less than twice its mean interval of silence.

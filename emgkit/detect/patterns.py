@@ -117,6 +117,10 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
     for a, b in pieces:
         if b + 2 - a < p.myokymic_min_discharges:
             continue
+        # Two discharges further apart than `isolated_isi_ms` are each isolated by the FP
+        # definition (de Carvalho & Swash): two fasciculations, not a burst whose rate is uniform.
+        if b == a and isi[a] > p.isolated_isi_ms / 1000:
+            continue
         mean_isi = isi[a:b + 1].mean()
         before = t[a] - t[a - 1] if a > 0 else np.inf
         after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
