@@ -193,8 +193,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     """Excluded segments of one muscle: DataFrame (muscle, state, start, end).
 
     ``read_window(start, stop)`` returns the group's filtered signal (channels, samples), µV, for
-    the periodicity test of windows that would be voluntary (see ``SegmentParams.train_periodicity``);
-    without it the test is skipped. With ``return_periodic`` also returns the (start, end) s spans
+    the periodicity test (``SegmentParams.train_periodicity``) of windows that would be voluntary or
+    whose candidates come at a train's detected rate; without it the test is skipped. With ``return_periodic`` also returns the (start, end) s spans
     of windows found periodic, voluntary or not (a train's stretch, for ``patterns.find_trains``).
     """
     from scipy.ndimage import median_filter
