@@ -196,14 +196,18 @@ def test_units_injected_into_real_background(shared_data):
 def test_n2001_controls_are_voluntary(shared_data):
     """N2001 control records (steady low-level contraction): mostly voluntary, few fasciculations."""
     fractions, fps = [], []
-    for name in ("N2001C01BB51", "N2001C03VM61", "N2001C03BB52", "N2001C01VM71"):
+    # The last three failed the issue's criterion until contractions were followed back to their first
+    # recruited unit (C03BB51: one large unit at ~11 Hz through the record, 0.49 voluntary, 4 FPs).
+    for name in ("N2001C01BB51", "N2001C03VM61", "N2001C03BB52", "N2001C01VM71",
+                 "N2001C03BB51", "N2001C01BB76", "N2001C01BB55"):
         res = detect(emgkit.read(shared_file(shared_data, f"emglab-N2001/{name}.hea")), hash_input=False)
         s = res.summary.iloc[0]
         fractions.append((s.voluntary_s + s.cramp_s) / s.duration_s)
         fps.append(s.n_fasciculations)
-    # Measured 0.94–0.98 voluntary and 0–1 FPs on these four; C01BB55 (0.80, 7 FPs) is a known miss.
+    # The issue's criterion, record by record (measured 0.96–1.00 voluntary and no FP on these seven;
+    # 21 of the 22 controls meet it, C01VM73 is 0.85 voluntary with one FP).
     assert min(fractions) >= 0.9
-    assert max(fps) <= 5
+    assert max(fps) <= 1
 
 
 def test_electrode_pop_is_an_artifact_not_discharges():

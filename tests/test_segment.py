@@ -192,6 +192,30 @@ def test_plateau_share_leaves_out_windows_set_aside():
     assert plateau_share(np.r_[held[:9], [np.nan, np.nan], held[11:]]) >= 0.8
 
 
+def test_a_contraction_reaches_back_to_its_first_recruited_unit():
+    # Ten units held 10–16 s; the first one was recruited at 8.0 s and fires alone at 6 Hz until the
+    # others join (Henneman), and derecruited last at 17.5 s. A fasciculating unit fires at 7.2 s.
+    rng = np.random.default_rng(7)
+    units = {k: regular_train(rng, 10.0, 16.0, rate_hz=rng.uniform(8, 20), cov=0.15) for k in range(10)}
+    rate = lambda t: np.interp(t, [8.0, 10.0, 16.0, 17.5], [6.0, 12.0, 12.0, 6.0])   # ramp, hold, ramp
+    t = [8.0]
+    while t[-1] < 17.5:
+        t.append(t[-1] + 1.0 / rate(t[-1]))
+    units[0] = np.array(t[:-1])
+    units[10] = np.array([2.0, 7.2, 20.0, 25.0])
+    power = np.full(60, 100.0)
+    power[20:32] = 2000.0
+    params = SegmentParams(voluntary_pad_s=0.0)
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0, params)
+    assert list(segs.state) == ["voluntary"]
+    assert segs.start.iloc[0] == pytest.approx(8.0) and segs.end.iloc[0] == pytest.approx(units[0][-1])
+    # A myokymic unit bursting at 20 Hz from 15.6 s on: its silences end the walk at its first burst.
+    bursts = 15.6 + myokymic_unit(rng, 8.0)
+    units[11] = bursts
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0, params)
+    assert list(segs.state) == ["voluntary"] and segs.end.iloc[0] <= units[0][-1] + 0.5
+
+
 def test_irregular_rise_and_fall_recruitment_is_a_cramp():
     """Minetto 2009: many units, 6–25 pps, ISI CoV ≈ 0.45, recruited then derecruited."""
     rng = np.random.default_rng(3)

@@ -319,8 +319,9 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         w0, w1 = int(round(a / ws)), int(round(b / ws))
         state = excluded_state(power[w0:w1], cv2[w0:w1], pattern_params)
         # Recruitment and derecruitment: the first and last units fire before and after the
-        # windows are dense enough to be recognised.
+        # windows are dense enough to be recognised (followed along their firing, then padded).
         pad = params.voluntary_pad_s
+        a, b = _recruitment_span(a, b, unit_times, lo_isi, hi_isi, pattern_params.myokymic_silence_factor)
         rows.append({"muscle": gc.muscle, "state": state, "start": max(0.0, a - pad), "end": min(b + pad, duration)})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
@@ -330,6 +331,31 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     if return_periodic:
         return segments, [(a, b) for a, b in _intervals(periodic, ws, 0)]
     return segments
+
+
+def _recruitment_span(a: float, b: float, unit_times: dict, lo_isi: float, hi_isi: float,
+                      silence_factor: float) -> tuple[float, float]:
+    """(start, end) of a contraction found on windows (a, b), widened to where the units firing in
+    it began and stopped firing steadily at voluntary rates (recruitment starts with one unit at its
+    onset rate, Henneman): each interval within ``lo_isi``..``hi_isi`` and within ``silence_factor``
+    of the next (a myokymic burst's silence, at least that many of its intervals, ends the walk)."""
+    start, end = a, b
+    for t in unit_times.values():
+        inside = np.nonzero((t >= a) & (t <= b))[0]
+        if inside.size == 0:
+            continue
+        isi = np.diff(t)
+        ok = (isi >= lo_isi) & (isi <= hi_isi)
+        steady = np.r_[ok[:-1] & ok[1:] & (np.maximum(isi[:-1], isi[1:]) < silence_factor * np.minimum(isi[:-1], isi[1:])), False]
+        i = inside[0]
+        # interval i-1 joins t[i-1] to t[i]; it is followed when steady with interval i (or i is the last)
+        while i > 0 and ok[i - 1] and (i >= isi.size or steady[i - 1]):
+            i -= 1
+        j = inside[-1]
+        while j < t.size - 1 and ok[j] and (j == 0 or steady[j - 1]):
+            j += 1
+        start, end = min(start, t[i]), max(end, t[j])
+    return start, end
 
 
 def excluded_state(window_power: np.ndarray, window_cv2: np.ndarray, pattern_params: PatternParams) -> str:
