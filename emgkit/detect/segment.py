@@ -346,9 +346,10 @@ def _recruitment_span(a: float, b: float, unit_times: dict, lo_isi: float, hi_is
             continue
         isi = np.diff(t)
         ok = (isi >= lo_isi) & (isi <= hi_isi)
-        steady = np.r_[ok[:-1] & ok[1:] & (np.maximum(isi[:-1], isi[1:]) < silence_factor * np.minimum(isi[:-1], isi[1:])), False]
+        # steady[k]: intervals k and k + 1 both at voluntary rates and within silence_factor of each other.
+        near = np.maximum(isi[:-1], isi[1:]) < silence_factor * np.minimum(isi[:-1], isi[1:])
+        steady = np.r_[ok[:-1] & ok[1:] & near, False]
         i = inside[0]
-        # interval i-1 joins t[i-1] to t[i]; it is followed when steady with interval i (or i is the last)
         while i > 0 and ok[i - 1] and (i >= isi.size or steady[i - 1]):
             i -= 1
         j = inside[-1]
