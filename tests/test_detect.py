@@ -19,6 +19,12 @@ def score(truth, res, electrode):
     return emgkit.evaluate(truth, res, tolerance=tol)
 
 
+def nearest_gap(found, times):
+    """Seconds from each of ``times`` to the nearest of the sorted ``found`` (at least two)."""
+    j = np.clip(np.searchsorted(found, times), 1, len(found) - 1)
+    return np.minimum(np.abs(found[j] - times), np.abs(found[j - 1] - times))
+
+
 def row(table, **where):
     m = np.ones(len(table), bool)
     for k, v in where.items():
@@ -168,9 +174,7 @@ def test_r00108_expert_firings(shared_data):
         if np.ptp(ann.templates[unit].data_uv) < 2.5 * rms:
             continue
         tt = g.time.to_numpy()
-        j = np.clip(np.searchsorted(found, tt), 1, len(found) - 1)
-        d = np.minimum(np.abs(found[j] - tt), np.abs(found[j - 1] - tt))
-        sens.append((d <= 0.001).mean())
+        sens.append((nearest_gap(found, tt) <= 0.001).mean())
     assert len(sens) >= 5
     assert np.median(sens) >= 0.8 and min(sens) >= 0.65
     # A steady 10 % MVC contraction: mostly voluntary, not fasciculations.
@@ -270,9 +274,7 @@ def test_every_discharge_of_a_fast_train_is_found():
     res = detect(rec, hash_input=False)
     rest = res.discharges[res.discharges["state"] == "rest"]
     found = np.sort(rest["time"].to_numpy())
-    j = np.clip(np.searchsorted(found, times), 1, len(found) - 1)
-    near = np.minimum(np.abs(found[j] - times), np.abs(found[j - 1] - times))
-    assert np.mean(near <= 0.0015) >= 0.97
+    assert np.mean(nearest_gap(found, times) <= 0.0015) >= 0.97
     assert len(found) <= 1.02 * len(times)
     # ...and they stay in their trains: no train discharge is reported as a fasciculation.
     assert set(res.events["kind"]) == {"neuromyotonic"}

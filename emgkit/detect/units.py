@@ -846,6 +846,7 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
         return out
     K, c, w = bank.templates.shape
     tu = bank.templates_uv().astype(np.float64)
+    sigma = bank.sigma.astype(np.float64)[:, None]
     plans = {}
     for j, k in enumerate(candidates):
         # Only units at least 1/compound_max_share as frequent can make k up.
@@ -862,7 +863,6 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
         peeled = peel_region(region, 0, bank, fs, params, plan=plan)
         if peeled.samples.size < 2:
             continue
-        sigma = bank.sigma.astype(np.float64)[:, None]
         target = region / sigma
         fit = np.zeros_like(target)
         single = []
