@@ -279,3 +279,37 @@ def test_every_discharge_of_a_fast_train_is_found():
     # ...and they stay in their trains: no train discharge is reported as a fasciculation.
     assert set(res.events["kind"]) == {"neuromyotonic"}
     assert res.events["n_discharges"].sum() >= 0.97 * len(times)
+
+
+def _surface_trains(seed=0, fs=2048.0, duration=30.0, amplitude=20.0):
+    """One bipolar surface unit firing only in 150–250 Hz trains: its 8-ms MUAPs overlap into a
+    wave whose peaks mostly stay under the candidate threshold."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(-0.012, 0.012, 1 / fs)
+    muap = amplitude * (np.exp(-((t + 0.0015) / 0.0012) ** 2) - 0.8 * np.exp(-((t - 0.002) / 0.0016) ** 2))
+    peak = int(np.argmax(np.abs(muap)))
+    x = rng.normal(0.0, 5.0, int(duration * fs))
+    times, starts, start = [], [], 2.0
+    while start < duration - 3.0:
+        hz, s, end = rng.uniform(150.0, 250.0), start, start + rng.uniform(0.6, 1.2)
+        starts.append(start)
+        while s < end:
+            times.append(s)
+            s += rng.normal(1.0, 0.02) / hz
+        start = s + rng.uniform(3.0, 5.0)
+    for s in times:
+        i = int(round(s * fs)) - peak
+        x[i:i + muap.size] += muap
+    return Recording.from_array(x[None], fs, electrodes=Electrode("surface_bipolar")), np.array(times), len(starts)
+
+
+def test_a_surface_train_under_the_candidate_threshold_is_read_from_its_wave():
+    # Candidates and peeling alone found 23 % of these discharges and called most trains myokymic
+    # bursts; each period's peak of the periodic wave finds 93 % (±3 ms, the surface tolerance).
+    rec, times, n_trains = _surface_trains()
+    res = detect(rec, hash_input=False)
+    rest = res.discharges[res.discharges["state"] == "rest"]
+    found = np.sort(rest["time"].to_numpy())
+    assert np.mean(nearest_gap(found, times) <= 0.003) >= 0.9
+    assert len(found) <= 1.05 * len(times)
+    assert res.events["kind"].tolist() == ["neuromyotonic"] * n_trains

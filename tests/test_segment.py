@@ -114,6 +114,23 @@ def test_train_periodicity_sees_one_units_train_not_asynchronous_units():
     assert train_periodicity(np.zeros(5000), fs, rate) == 0.0
 
 
+def test_train_periodicity_between_samples_at_a_low_sampling_rate():
+    # 156 Hz at 1 kHz: 6.4 samples per interval. On whole-sample lags 2L and 3L miss the repeats
+    # (this window scored 0.29 on whole-sample lags, 0.86 interpolated).
+    fs, rng = 1000.0, np.random.default_rng(6)
+    t = np.arange(-0.012, 0.012, 1 / fs)
+    muap = 20.0 * (np.exp(-((t + 0.0015) / 0.0012) ** 2) - 0.8 * np.exp(-((t - 0.002) / 0.0016) ** 2))
+    x = rng.normal(0.0, 2.0, 500)
+    for s in np.cumsum(rng.normal(1.0, 0.02, 80)) / 156.0:
+        i = int(round(s * fs))
+        if i + muap.size <= x.size:
+            x[i:i + muap.size] += muap
+    score, lag = train_periodicity(x, fs, SegmentParams().train_rate_hz, return_lag=True)
+    assert score > 0.5
+    assert lag == pytest.approx(fs / 156.0, abs=0.2)
+    assert train_periodicity(rng.normal(0.0, 2.0, 500), fs, SegmentParams().train_rate_hz) < 0.25
+
+
 def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():
     fs, rng, duration = 10000.0, np.random.default_rng(5), 30.0
     train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0    # 2 s at 220 Hz

@@ -197,6 +197,76 @@ def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart
     return sorted(kept, key=lambda i: samples[i])
 
 
+def _gaps(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Distance from each of ``t`` to the nearest of ``sorted_times`` (inf when there is none)."""
+    if sorted_times.size == 0:
+        return np.full(np.shape(t), np.inf)
+    j = np.searchsorted(sorted_times, t)
+    before = np.abs(t - sorted_times[np.maximum(j - 1, 0)])
+    after = np.abs(sorted_times[np.minimum(j, sorted_times.size - 1)] - t)
+    return np.minimum(before, after)
+
+
+def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: float, duration: float,
+                p: DetectionParams, next_unit: int) -> tuple[pd.DataFrame, dict]:
+    """A muscle's discharge rows with each periodic span's train read from its signal
+    (``trains.train_discharges``), and the new units' (main channel, waveform) by unit id.
+
+    The train's unit is the one most of its peaks were already found as (else a new unit). Its
+    rows inside the train that are on no peak are the train's other phases and leave; peaks no
+    row marks yet are added. Spans are searched half a window beyond their ends, where trains
+    start and stop inside a window that is not periodic as a whole.
+    """
+    from .trains import train_discharges
+
+    new_units = {}
+    pad = p.segments.window_s
+    for span in spans:
+        a = max(0, int((span.start - pad) * fs))
+        b = min(int(np.ceil((span.end + pad) * fs)), int(round(duration * fs)))
+        data = read_filtered(a, b)
+        if data is None:
+            continue
+        data = np.nan_to_num(np.asarray(data, dtype=np.float64))
+        c0, c1 = int(span.start * fs) - a, int(span.end * fs) - a
+        main = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
+        peaks = train_discharges(data[main], fs, span.interval, float(sigma[main]), p.patterns, p.units,
+                                 core=slice(c0, c1))
+        if peaks.size == 0:
+            continue
+        times = (peaks + a) / fs
+        near = span.interval * 0.5
+        t = dis["time"].to_numpy()
+        inside = np.nonzero((t >= times[0] - near) & (t <= times[-1] + near))[0]
+        on = _gaps(times, t[inside]) <= near
+        units = dis["unit"].to_numpy()[inside]
+        if on.sum() >= 3:
+            values, counts = np.unique(units[on], return_counts=True)
+            unit = int(values[np.argmax(counts)])
+            # The wave peaks at one phase of the unit's MUAP; the unit's discharges are timed at
+            # its template's peak: the train takes the unit's timing.
+            mine = t[inside[on & (units == unit)]]
+            j = np.clip(np.searchsorted(times, mine), 1, max(times.size - 1, 1))
+            prev, nxt = times[j - 1], times[np.minimum(j, times.size - 1)]
+            offset = np.where(np.abs(mine - prev) <= np.abs(nxt - mine), mine - prev, mine - nxt)
+            times = times + float(np.median(offset))
+            on = _gaps(times, t[inside]) <= near
+        else:
+            unit = next_unit + len(new_units)
+            idx = peaks[:, None] + np.arange(-int(near * fs), int(near * fs) + 1)[None, :]
+            idx = np.clip(idx, 0, data.shape[1] - 1)
+            new_units[unit] = (main, np.median(data[main][idx], axis=0))
+        drop = inside[~on & (units == unit)]
+        free = _gaps(np.sort(t[inside[on]]), times) > near
+        half = max(1, int(near * fs))
+        amp = np.array([np.ptp(data[main, max(0, k - half):k + half + 1]) for k in peaks[free]])
+        added = pd.DataFrame({"time": times[free], "unit": unit, "ch": main, "amplitude": amp, "state": "rest",
+                              "snr": np.abs(data[main, peaks[free]]) / max(float(sigma[main]), 1e-12)})
+        dis = pd.concat([dis.drop(index=dis.index[drop]), added], ignore_index=True) \
+            .sort_values("time", kind="stable").reset_index(drop=True)
+    return dis, new_units
+
+
 def _detect(recording, params, *, hash_input: bool):
     from .. import __version__
     from ..io import read
@@ -382,6 +452,12 @@ def _detect(recording, params, *, hash_input: bool):
                                        "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
+        if periodic:
+            dis, trained = _train_rows(dis, periodic, read_filtered, sigma, fs, duration, p, next_unit)
+            for k, (mc, wave) in trained.items():
+                templates[(gc.muscle, k)] = wave[None].astype(np.float32)
+                lone_channel[k] = mc
+            next_unit += len(trained)
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
         guard = p.spikes.edge_guard_ms / 1000

@@ -419,7 +419,7 @@ def find_trains(times: np.ndarray, params: PatternParams | None = None, rest_onl
     intervals under the shortest a unit can fire at (``group_isi_ms[0]``), which join another
     unit's or a doubly detected discharge to the train's, are left out of the regularity test.
     Not before segmentation: the merged candidates of a cramp's few units then look as regular.
-    A run overlapping one of the ``periodic`` (start, end) s spans — where the signal itself repeats
+    A run overlapping one of the ``periodic`` (start, end, ...) s spans — where the signal itself repeats
     at a train's interval (``segment.periodic_windows``) — needs no regularity of its sorted
     discharges: a train's overlapping MUAPs are found sparsely and irregularly.
     """
@@ -434,7 +434,7 @@ def find_trains(times: np.ndarray, params: PatternParams | None = None, rest_onl
         if span < p.neuromyotonic_min_duration_s or (b + 1 - a) / span < p.neuromyotonic_min_detected_rate_hz:
             continue
         seg = isi[a:b + 1]
-        if any(s0 < t[b + 1] and s1 > t[a] for s0, s1 in periodic):
+        if any(span[0] < t[b + 1] and span[1] > t[a] for span in periodic):
             out.append((a, b + 1))
             continue
         if rest_only:

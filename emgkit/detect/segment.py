@@ -9,6 +9,7 @@ window of ``window_s`` seconds, then neighbouring excluded windows are joined.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -138,38 +139,51 @@ def plateau_share(power: np.ndarray) -> float:
     return float(np.mean(envelope >= 0.5 * envelope.max()))
 
 
-def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> float:
+_PERIODICITY_RATE_HZ = 8000.0
+
+
+def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool = False):
     """How strongly ``x`` (one channel's window) repeats at one interval of a high-frequency train.
 
     The largest, over lags L from 1/``rate_hz``[1] to 1/``rate_hz``[0] s, of the smallest of the
     normalised autocorrelations at L, 2L and 3L (1: a perfectly periodic train; a single MUAP
     or asynchronous units stay near or below 0). Lags whose 3L exceeds the window are not tried.
+    With ``return_lag`` returns (periodicity, L in samples, fractional; 0 when no lag was tried).
     """
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
     n = x.size
-    lo = max(1, int(np.ceil(fs / rate_hz[1])))
-    hi = min(int(np.floor(fs / rate_hz[0])), (n - 1) // 3)
+    # At low rates a train's interval falls between samples (250 Hz at 1 kHz: 4 samples, 156 Hz:
+    # 6.4), and 2L, 3L on whole samples miss the repeats: the autocorrelation is interpolated
+    # (zero-padded spectrum) to steps of at most 1/`_PERIODICITY_RATE_HZ` s.
+    up = max(1, int(np.ceil(_PERIODICITY_RATE_HZ / fs)))
+    lo = max(1, int(np.ceil(up * fs / rate_hz[1])))
+    hi = min(int(np.floor(up * fs / rate_hz[0])), (up * n - 1) // 3)
     if hi < lo:
-        return 0.0
+        return (0.0, 0.0) if return_lag else 0.0
     x = x - x.mean()
     spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, 2 * n)[:n]
+    power = spec.real ** 2 + spec.imag ** 2
+    ac = np.fft.irfft(power, 2 * n * up)[:n * up] if up > 1 else np.fft.irfft(power, 2 * n)[:n]
     if not ac[0] > 0:
-        return 0.0
+        return (0.0, 0.0) if return_lag else 0.0
     ac = ac / ac[0]
     lags = np.arange(lo, hi + 1)
-    return float(np.max(np.minimum(np.minimum(ac[lags], ac[2 * lags]), ac[3 * lags])))
+    score = np.minimum(np.minimum(ac[lags], ac[2 * lags]), ac[3 * lags])
+    best = int(np.argmax(score))
+    return (float(score[best]), float(lags[best]) / up) if return_lag else float(score[best])
 
 
 def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
-                     max_read_s: float = 20.0) -> np.ndarray:
+                     max_read_s: float = 20.0, return_lags: bool = False):
     """Per window: True where ``test`` is set and the window repeats at a train's interval
     (``train_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
+    With ``return_lags`` also returns each periodic window's interval L in samples (0 elsewhere).
 
     Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at most.
     """
     out = np.zeros(test.size, dtype=bool)
+    lags = np.zeros(test.size)
     step = max(1, int(max_read_s * fs / window))
     for a, b in runs(test):
         for p0 in range(a, b + 1, step):
@@ -183,8 +197,18 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
                 if x.shape[1] < window // 2:
                     continue
                 main = int(np.argmax(np.einsum("ij,ij->i", x, x)))
-                out[i] = train_periodicity(x[main], fs, params.train_rate_hz) >= params.train_periodicity
-    return out
+                score, lag = train_periodicity(x[main], fs, params.train_rate_hz, return_lag=True)
+                out[i] = score >= params.train_periodicity
+                lags[i] = lag if out[i] else 0
+    return (out, lags) if return_lags else out
+
+
+class PeriodicSpan(NamedTuple):
+    """A stretch of windows whose signal repeats at a high-frequency train's interval."""
+
+    start: float      # s
+    end: float        # s
+    interval: float   # s, the shortest of its windows' intervals
 
 
 def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, duration: float,
@@ -194,8 +218,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
 
     ``read_window(start, stop)`` returns the group's filtered signal (channels, samples), µV, for
     the periodicity test (``SegmentParams.train_periodicity``) of windows that would be voluntary or
-    whose candidates come at a train's detected rate; without it the test is skipped. With ``return_periodic`` also returns the (start, end) s spans
-    of windows found periodic, voluntary or not (a train's stretch, for ``patterns.find_trains``).
+    whose candidates come at a train's detected rate or whose power is well above rest; without it
+    the test is skipped. With ``return_periodic`` also returns the ``PeriodicSpan``s of windows found
+    periodic, voluntary or not (a train's stretch, for ``patterns.find_trains`` and
+    ``trains.train_discharges``).
     """
     from scipy.ndimage import median_filter
 
@@ -298,10 +324,14 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     periodic = np.zeros(n_win, dtype=bool)
+    lags = np.zeros(n_win)
     if read_window is not None and params.train_periodicity < 1:
-        # Windows that would be voluntary, and rest windows with candidates at a train's detected rate.
+        # Windows that would be voluntary, rest windows with candidates at a train's detected rate,
+        # and loud ones: a surface train's overlapping MUAPs can stay under the candidate threshold.
         busy = gc.window_count / ws >= pattern_params.neuromyotonic_min_detected_rate_hz
-        periodic = periodic_windows(voluntary | busy, read_window, gc.window, fs, params)
+        loud = ratio >= params.train_test_power_ratio
+        periodic, lags = periodic_windows(voluntary | busy | loud, read_window, gc.window, fs, params,
+                                          return_lags=True)
         voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
@@ -329,7 +359,11 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         rows.append({"muscle": gc.muscle, "state": "artifact", "start": max(0.0, a), "end": min(b, duration)})
     segments = pd.DataFrame(rows, columns=["muscle", "state", "start", "end"])
     if return_periodic:
-        return segments, [(a, b) for a, b in _intervals(periodic, ws, 0)]
+        spans = []
+        for a, b in _intervals(periodic, ws, 0):
+            w = lags[int(round(a / ws)):int(round(b / ws))]
+            spans.append(PeriodicSpan(a, b, float(w[w > 0].min()) / fs))
+        return segments, spans
     return segments
 
 

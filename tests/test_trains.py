@@ -1,0 +1,80 @@
+"""A high-frequency train's discharges read from its periodic signal (trains.train_discharges)."""
+import numpy as np
+
+from emgkit.detect.params import PatternParams, UnitParams
+from emgkit.detect.trains import train_discharges
+
+FS = 2048.0
+
+
+def surface_muap(amplitude, fs=FS):
+    """A biphasic surface MUAP about 8 ms long."""
+    t = np.arange(-0.012, 0.012, 1 / fs)
+    return amplitude * (np.exp(-((t + 0.0015) / 0.0012) ** 2) - 0.8 * np.exp(-((t - 0.002) / 0.0016) ** 2))
+
+
+def add_muaps(x, times, muap, fs=FS):
+    peak = int(np.argmax(np.abs(muap)))
+    for s in times:
+        i = int(round(s * fs)) - peak
+        if 0 <= i and i + muap.size <= x.size:
+            x[i:i + muap.size] += muap
+    return x
+
+
+def jittered_train(rng, start, duration, rate_hz):
+    n = int(duration * rate_hz)
+    return start + np.cumsum(rng.normal(1.0, 0.02, n)) / rate_hz
+
+
+def nearest_gap(found, times):
+    if found.size == 0:
+        return np.full(times.size, np.inf)
+    j = np.clip(np.searchsorted(found, times), 1, max(found.size - 1, 1))
+    return np.minimum(np.abs(times - found[j - 1]), np.abs(found[np.minimum(j, found.size - 1)] - times))
+
+
+def test_each_period_of_a_train_under_the_candidate_threshold_is_a_discharge():
+    rng = np.random.default_rng(0)
+    train = jittered_train(rng, 0.6, 1.0, 200.0)
+    x = add_muaps(rng.normal(0.0, 1.0, int(2.2 * FS)), train, surface_muap(6.0))
+    # A lone MUAP well away from the train is no part of it.
+    x = add_muaps(x, [1.9], surface_muap(15.0))
+    peaks = train_discharges(x, FS, 1 / 200.0, 1.0)
+    found = peaks / FS
+    # The summed wave peaks at one phase of the overlapping MUAPs, a little off each MUAP's own
+    # peak: within the surface tolerance (±3 ms), one peak per discharge.
+    assert np.mean(nearest_gap(found, train) <= 0.003) >= 0.95
+    assert 0.95 * train.size <= found.size <= 1.02 * train.size
+    assert found.min() >= train[0] - 0.01 and found.max() <= train[-1] + 0.01
+    # The same train of a MUAP whose main phase is negative.
+    y = add_muaps(rng.normal(0.0, 1.0, int(2.2 * FS)), train, -surface_muap(6.0))
+    assert np.mean(nearest_gap(train_discharges(y, FS, 1 / 200.0, 1.0) / FS, train) <= 0.003) >= 0.95
+
+
+def test_noise_lone_muaps_and_short_runs_are_no_train():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 1.0, int(5 * FS))
+    assert train_discharges(noise, FS, 1 / 200.0, 1.0).size == 0
+    lone = add_muaps(noise.copy(), rng.uniform(0.1, 4.9, 20), surface_muap(20.0))
+    assert train_discharges(lone, FS, 1 / 200.0, 1.0).size == 0
+    # 0.2 s at 200 Hz: shorter than a neuromyotonic discharge (a multiplet's business, not a train's).
+    short = add_muaps(noise.copy(), jittered_train(rng, 1.0, 0.2, 200.0), surface_muap(6.0))
+    assert PatternParams().neuromyotonic_min_duration_s > 0.2
+    assert train_discharges(short, FS, 1 / 200.0, 1.0).size == 0
+
+
+def test_peaks_under_the_floor_are_left_out():
+    rng = np.random.default_rng(2)
+    train = jittered_train(rng, 0.5, 1.0, 180.0)
+    x = add_muaps(rng.normal(0.0, 1.0, int(2 * FS)), train, surface_muap(6.0))
+    assert train_discharges(x, FS, 1 / 180.0, 1.0).size > 0
+    assert train_discharges(x, FS, 1 / 180.0, 1.0, unit_params=UnitParams(train_peak_floor_sd=50.0)).size == 0
+
+
+def test_degenerate_input_gives_no_discharges():
+    x = np.zeros(100)
+    assert train_discharges(x, FS, 1 / 200.0, 1.0).size == 0
+    assert train_discharges(np.ones(1000), FS, 0.0, 1.0).size == 0       # no interval
+    assert train_discharges(np.ones(1000), FS, 1 / 200.0, 0.0).size == 0  # no noise level
+    assert train_discharges(np.full(1000, np.nan), FS, 1 / 200.0, 1.0).size == 0
