@@ -479,9 +479,13 @@ class SegmentParams:
     train_periodicity: float = 0.25
     train_rate_hz: tuple = (100.0, 350.0)
     #: Windows whose power is at least this many times the muscle's typical window are tested for
-    #: periodicity too: a surface train's overlapping MUAPs (10–30 ms at 150–300 Hz) sum to a
-    #: wave that can stay under the candidate threshold while it raises the power several-fold [ENG].
+    #: periodicity too: a surface train's overlapping MUAPs (10–30 ms at 150–300 Hz) sum to a wave
+    #: that can stay under the candidate threshold while it raises the power several-fold. On a
+    #: needle one large MUAP makes a window loud, so a needle window also needs candidates at
+    #: `train_test_min_rate_hz` or more (a train's spikes cross the threshold; testing every loud
+    #: needle window made "segments" of a 10-min rest record 0.55 s instead of 0.004 s) [ENG].
     train_test_power_ratio: float = 1.5
+    train_test_min_rate_hz: float = 10.0
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
     #: its sorted discharges are of units firing faster than voluntary rates (the unit's running
     #: median interval below 1 / `PatternParams.voluntary_rate_hz`[1]): voluntary units
@@ -554,6 +558,7 @@ class SegmentParams:
         _range("segments.recruitment_margin_s", 0.0, 60.0, self.recruitment_margin_s)
         _range("segments.train_periodicity", 0.0, 1.0, self.train_periodicity)
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
+        _range("segments.train_test_min_rate_hz", 0.0, 1e6, self.train_test_min_rate_hz)
         if not (0 < self.train_rate_hz[0] < self.train_rate_hz[1]):
             raise ParameterError(f"segments.train_rate_hz must be (low, high) with 0 < low < high; got {self.train_rate_hz}")
         _range("segments.common_power_step_ms", 1.0, 100.0, self.common_power_step_ms)
