@@ -153,6 +153,14 @@ def test_heartbeats_from_grid_wide_power_and_not_from_brief_muap_bumps():
         i = int(t / step)
         irregular[i - 3:i + 3] += 5.0
     assert common_power_beats(irregular, step, PatternParams()).size == 0
+    # A unit firing steadily at 4 Hz whose 60-ms bumps pass for QRS complexes chains at 2 and 1.3 Hz
+    # (every second and third discharge): a rhythm faster than a heart is none.
+    steady = noise.copy()
+    for t in np.cumsum(rng.normal(0.24, 0.005, 240)):
+        i = int(t / step)
+        if i + 3 < n:
+            steady[i - 3:i + 3] += 5.0
+    assert common_power_beats(steady, step, PatternParams()).size == 0
     assert common_power_beats(np.zeros(0), step).size == 0
     assert common_power_beats(np.zeros(100), step).size == 0
 

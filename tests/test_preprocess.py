@@ -4,7 +4,7 @@ import pytest
 
 from emgkit.detect import dsp
 from emgkit.detect.params import DetectionParams
-from emgkit.detect.preprocess import filtered, filtered_spans, plan_preprocessing
+from emgkit.detect.preprocess import filtered, filtered_spans, plan_preprocessing, present_harmonics
 from emgkit.recording import Electrode, Recording
 
 FS = 2048.0
@@ -178,3 +178,27 @@ def test_noise_of_a_record_mostly_in_contraction_is_its_rest_noise():
     base = DetectionParams().preprocess
     plain = DetectionParams().replace(preprocess={"noise_quiet_factor": 1e6}).preprocess
     assert plan_preprocessing(steady, base).noise_uv[0] == plan_preprocessing(steady, plain).noise_uv[0]
+
+
+def test_higher_mains_harmonics_are_removed_where_the_recording_has_them():
+    # 50 Hz with its 5th and 7th harmonics (rectifier loads): the first three are always fitted,
+    # higher ones only where their line stands out, and never above the band.
+    fs, rng = 2048.0, np.random.default_rng(2)
+    t = np.arange(int(20 * fs)) / fs
+    x = rng.normal(0, 5.0, t.size) + 20 * np.sin(2 * np.pi * 50 * t) + 6 * np.sin(2 * np.pi * 250 * t + 1) \
+        + 4 * np.sin(2 * np.pi * 350 * t + 2)
+    assert present_harmonics(x[None], fs, 50.0, 4.0, 4, 10, 450.0) == [5, 7]
+    assert present_harmonics(x[None], fs, 50.0, 4.0, 4, 10, 300.0) == [5]
+    rec = Recording.from_array(x[None], fs, electrodes=Electrode("surface_bipolar"))
+    prep = plan_preprocessing(rec)
+    assert sorted(np.round(prep.mains_freqs / prep.mains_hz).astype(int).tolist()) == [1, 2, 3, 5, 7]
+    y = filtered(rec, prep, int(5 * fs), int(15 * fs))[0]
+    spectrum = np.abs(np.fft.rfft(y)) / y.size
+    f = np.fft.rfftfreq(y.size, 1 / fs)
+    for harmonic in (250, 350):
+        line = spectrum[np.abs(f - harmonic) < 1].max()
+        assert line < 0.5    # left unfitted these lines read 2.9 and 1.6 here
+    # Without harmonics in the recording nothing beyond the first three is fitted.
+    clean = Recording.from_array((rng.normal(0, 5.0, t.size) + 20 * np.sin(2 * np.pi * 50 * t))[None], fs,
+                                 electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(clean).mains_freqs.size == 3

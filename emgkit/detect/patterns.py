@@ -266,7 +266,8 @@ def qrs_complexes(times: np.ndarray, max_ms: float, amplitude: np.ndarray | None
 
 
 def common_power_beats(power: np.ndarray, step_s: float, params: PatternParams | None = None) -> np.ndarray:
-    """Heartbeat times (s) from a grid-wide power series (``dsp.window_median_power`` per ``step_s``).
+    """Heartbeat times (s) from a surface muscle's power series (``dsp.window_median_power`` per ``step_s``:
+    the median over a grid's electrodes, one bipolar electrode's own).
 
     Stretches above half of ``qrs_common_power`` × the series' median that reach it, lasting
     ``qrs_min_ms`` to ``qrs_max_ms`` (shorter: a MUAP; longer: a contraction or an artifact), are
@@ -305,8 +306,16 @@ def common_power_beats(power: np.ndarray, step_s: float, params: PatternParams |
     span = x.size * step_s
     if chains_chance_p([c.size for c in chains], times.size / span, span, p) >= p.ecg_chance_p:
         return empty
+    chained = np.sort(np.concatenate([times[c] for c in chains]))
+    # A steady rhythm faster than a heart (a unit firing regularly at 4 Hz, its MUAPs long enough
+    # to pass for QRS complexes) chains at sub-multiples of its interval: candidates mostly closer
+    # than the shortest RR interval, and regularly so, are no heart.
+    isi = np.diff(times)
+    short = isi[isi < 1 / p.ecg_rate_hz[1]]
+    if short.size > (1 - p.ecg_chained_share) * isi.size and short.std() < p.ecg_max_cov * short.mean():
+        return empty
     # The chains are pieces of one rhythm: beats missed between them are put back.
-    return beats_with_missed(np.sort(np.concatenate([times[c] for c in chains])), p.ecg_max_missed_beats)
+    return beats_with_missed(chained, p.ecg_max_missed_beats)
 
 
 def chains_chance_p(lengths, rate_hz: float, duration_s: float, params: PatternParams | None = None) -> float:

@@ -89,6 +89,27 @@ def detect_mains(x: np.ndarray, fs: float, ratio: float) -> float | None:
     return best
 
 
+def present_harmonics(x: np.ndarray, fs: float, f0: float, ratio: float, first: int, last: int,
+                      f_max: float) -> list[int]:
+    """Multiples k of ``f0`` (``first`` ≤ k ≤ ``last``, k·f0 < ``f_max``) whose line stands above its
+    neighbourhood in the mean spectrum by ``ratio`` (as ``detect_mains`` judges the fundamental)."""
+    if x.shape[-1] < int(fs) // 2:
+        return []
+    nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))
+    f, p = signal.welch(np.nan_to_num(x), fs=fs, nperseg=nper, axis=-1)
+    p = p.mean(axis=0) if p.ndim == 2 else p
+    out = []
+    for k in range(first, last + 1):
+        fk = k * f0
+        if fk >= min(f_max, fs / 2):
+            break
+        line = p[np.abs(f - fk) <= 1.0 + 0.01 * k].max(initial=0)
+        near = p[(np.abs(f - fk) > 3) & (np.abs(f - fk) < 10)]
+        if near.size and np.median(near) > 0 and line / np.median(near) > ratio:
+            out.append(k)
+    return out
+
+
 def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preprocessing:
     params = params or PreprocessParams()
     fs = rec.fs
@@ -112,9 +133,11 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     n_win = int(min(params.noise_max_windows, max(1, rec.n_samples // win)))
     starts = np.linspace(0, max(rec.n_samples - win, 0), n_win).astype(np.int64)
     mains = params.mains_hz
+    raw_probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]] \
+        if mains else []
+    raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
     if mains == "auto":
-        probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]]
-        mains = detect_mains(np.concatenate(probe, axis=1), fs, params.mains_detect_ratio) if probe else None
+        mains = detect_mains(raw_probe, fs, params.mains_detect_ratio) if raw_probe is not None else None
     sos = dsp.design_sos(fs, band=(lo, hi))
     frozen_run = max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
@@ -126,7 +149,12 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
         pos = np.linspace(0, rec.n_samples - span, min(4, max(1, rec.n_samples // span))).astype(np.int64)
         probe = filtered_spans(rec, prep, [(int(s), int(s) + span) for s in pos])
         prep.mains_hz = dsp.refine_mains(probe, fs, float(mains))
-        prep.mains_freqs = dsp.mains_harmonics(prep.mains_hz, fs, params.mains_harmonics)
+        freqs = dsp.mains_harmonics(prep.mains_hz, fs, params.mains_harmonics)
+        # Surface: higher harmonics where the recording has them (odd ones from rectifier loads):
+        # their residue repeats at 150–300 Hz like a neuromyotonic train (PreprocessParams).
+        more = present_harmonics(raw_probe, fs, prep.mains_hz, params.mains_detect_ratio, params.mains_harmonics + 1,
+                                 params.mains_max_harmonic, hi) if raw_probe is not None and kind != "needle" else []
+        prep.mains_freqs = np.r_[freqs, prep.mains_hz * np.asarray(more, dtype=np.float64)]
         prep.mains_window = max(8, int(round(params.mains_window_s * fs)))
         prep.mains_mask_sd = params.mains_mask_sd
         prep.mains_mask_half = max(1, int(round(params.noise_mask_ms * fs / 1000)))

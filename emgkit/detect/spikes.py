@@ -62,7 +62,7 @@ class GroupCandidates:
     regions: dict = field(default_factory=dict)  # (start, stop) -> float32 (n_group_channels, stop-start)
     slow: np.ndarray | None = None   # raw-signal means per `slow_step` samples (n_group_channels, n_steps)
     slow_step: int = 0
-    common_power: np.ndarray | None = None   # grids: median over electrodes of power (σ²) per `common_step`
+    common_power: np.ndarray | None = None   # surface: median over electrodes of power (σ²) per `common_step`
     common_step: int = 0
 
 
@@ -505,7 +505,8 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     # starts at sample k·step whether or not the step divides a chunk.
     slow_step = max(1, int(round(segment_params.slow_step_s * fs)))
     slow_parts = []
-    # Grid-wide power series for heartbeats (patterns.common_power_beats).
+    # Surface power series (median over electrodes, σ²) for heartbeats (patterns.common_power_beats):
+    # a QRS below the candidate threshold, or found at a third of the beats, still rises in it.
     common_step = max(1, int(round(segment_params.common_power_step_ms * fs / 1000)))
     common_parts = [[] for _ in out]
     cached = 0
@@ -534,7 +535,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             # Envelope over the group's channels in threshold units (flat channels never fire).
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(thr > 0, 1.0 / thr, 0.0).astype(np.float32)
-            if grid is not None:
+            if gc.kind != "needle":   # surface: the ECG's QRS shows in the power (patterns.common_power_beats)
                 first = -(-start // common_step) * common_step - lo
                 last = min(-(-stop // common_step) * common_step - lo, x.shape[1])
                 if last > first:
