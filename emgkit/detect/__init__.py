@@ -324,9 +324,10 @@ def _detect(recording, params, *, hash_input: bool):
         timings["units"] += time.perf_counter() - t
         t = time.perf_counter()
         unit_times = {k: np.sort(cand_times[labels == k]) for k in range(bank.n_units)}
-        def read_filtered(a, b, channels=gc.channels):
+        def read_filtered(a, b, rows=None, channels=gc.channels):
             b = min(b, rec.n_samples)
-            return filtered(rec, prep, a, b, clip_run=p.spikes.clip_run)[channels] if b > a else None
+            chosen = channels if rows is None else channels[np.asarray(rows)]
+            return filtered(rec, prep, a, b, clip_run=p.spikes.clip_run, channels=chosen) if b > a else None
 
         segs, periodic = segment_group(gc, unit_times, sigma, duration, p.segments, p.patterns,
                                        read_window=read_filtered, return_periodic=True)

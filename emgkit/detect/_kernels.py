@@ -1051,17 +1051,24 @@ def _finite_sum(row):
 @jit(parallel=True)
 def window_power(x, rows, start, stop, win):
     """Mean x² over ``rows`` and each ``win`` samples of [start, stop) (NaN counts as 0; the last
-    window may be shorter)."""
+    window may be shorter), and per window the position in ``rows`` of the row with most power
+    (the first of equals)."""
     n_win = (stop - start + win - 1) // win
     out = np.zeros(n_win)
+    loudest = np.zeros(n_win, dtype=np.int64)
     for w in prange(n_win):
         i0 = start + w * win
         i1 = min(stop, i0 + win)
         total = 0.0
+        best = -1.0
         for k in range(rows.shape[0]):
-            total += _finite_sum_sq(x[rows[k], i0:i1])
+            row_sum = _finite_sum_sq(x[rows[k], i0:i1])
+            total += row_sum
+            if row_sum > best:
+                best = row_sum
+                loudest[w] = k
         out[w] = total / (rows.shape[0] * (i1 - i0))
-    return out
+    return out, loudest
 
 
 @jit(parallel=True)

@@ -232,9 +232,11 @@ def window_power(x, rows, start, stop, win):
     """Twin of ``_kernels.window_power``."""
     sq = np.nan_to_num(x[rows, start:stop].astype(np.float64) ** 2)
     edges = np.arange(0, stop - start, win)
-    sums = np.add.reduceat(sq.sum(axis=0), edges) if edges.size else np.zeros(0)
+    if not edges.size:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    per_row = np.add.reduceat(sq, edges, axis=1)
     lengths = np.diff(np.r_[edges, stop - start])
-    return sums / (len(rows) * lengths) if edges.size else sums
+    return per_row.sum(axis=0) / (len(rows) * lengths), np.argmax(per_row, axis=0).astype(np.int64)
 
 
 def window_median_power(x, rows, scale, start, stop, win):

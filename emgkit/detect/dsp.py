@@ -408,20 +408,25 @@ def group_envelope(x, scale, rows=None, kernel: bool = True) -> np.ndarray:
     return _kernels().group_envelope(block, rows, scale)
 
 
-def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None, kernel: bool = True) -> np.ndarray:
+def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None, kernel: bool = True,
+                 return_loudest: bool = False):
     """Mean x² over channels ``rows`` (default all) and each ``win`` samples of ``start:stop``
-    (NaN counts as 0; the last window may be shorter). float64 (n_windows,)."""
+    (NaN counts as 0; the last window may be shorter). float64 (n_windows,). With
+    ``return_loudest`` also each window's channel (position in ``rows``) with most power."""
     block, _ = _as_block(x)
     rows = _rows(block, rows)
     start, stop = _span(start, stop, block.shape[1], "window")
     win = _count("win", win, 1)
     if rows.size == 0 or stop == start:
-        return np.zeros(-(-(stop - start) // win) if rows.size else 0)
+        n = -(-(stop - start) // win) if rows.size else 0
+        return (np.zeros(n), np.zeros(n, dtype=np.int64)) if return_loudest else np.zeros(n)
     if not kernel:
         from . import _naive
 
-        return _naive.window_power(block, rows, start, stop, win)
-    return _kernels().window_power(block, rows, start, stop, win)
+        power, loudest = _naive.window_power(block, rows, start, stop, win)
+    else:
+        power, loudest = _kernels().window_power(block, rows, start, stop, win)
+    return (power, loudest) if return_loudest else power
 
 
 def window_median_power(x, win: int, scale, start: int = 0, stop: int | None = None, rows=None,

@@ -188,8 +188,9 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
 
 
 def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
-             return_bad: bool = False, slow: tuple | None = None):
-    """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start).
+             return_bad: bool = False, slow: tuple | None = None, channels=None):
+    """EMG channels ``start:stop`` band-passed (zero phase), mains removed, float32 (n_ch, stop-start);
+    only the EMG channels at positions ``channels`` (in ``prep.channels``) when given.
 
     Invalid (NaN), clipped and frozen samples (``dsp.rail_runs``) are bridged by straight lines
     before filtering and are NaN afterwards, so no stage finds a discharge in them. With
@@ -200,7 +201,7 @@ def filtered(rec, prep: Preprocessing, start: int, stop: int, clip_run: int = 4,
     with its last sample): the slow content the band-pass removes, where movement artifacts and
     electrode pops show. Consecutive spans give consecutive steps, whatever their lengths.
     """
-    span = _read_bridged(rec, prep, start, stop, clip_run, slow)
+    span = _read_bridged(rec, prep, start, stop, clip_run, slow, channels)
     if span.raw.shape[0] < _SPLIT_BELOW_CHANNELS:  # a needle: time pieces side by side fill the SIMD lanes
         out = dsp.filter_zero_phase_split(span.raw, prep.sos, pad=span.pad, pieces=max(2, 16 // span.raw.shape[0]))
     else:
@@ -242,10 +243,12 @@ class _BridgedSpan:
     slow_means: np.ndarray | None
 
 
-def _read_bridged(rec, prep: Preprocessing, start: int, stop: int, clip_run: int, slow) -> _BridgedSpan:
+def _read_bridged(rec, prep: Preprocessing, start: int, stop: int, clip_run: int, slow,
+                  channels=None) -> _BridgedSpan:
     lo = max(0, start - prep.margin)
     hi = min(rec.n_samples, stop + prep.margin)
-    raw = rec.get_data(lo, hi, channels=prep.rec_channel_indices, dtype=np.float32)
+    rows = prep.rec_channel_indices if channels is None else prep.rec_channel_indices[np.asarray(channels)]
+    raw = rec.get_data(lo, hi, channels=rows, dtype=np.float32)
     slow_means = None
     if slow:
         a, b, step = slow

@@ -175,12 +175,14 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
 
 
 def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
-                     max_read_s: float = 20.0, return_lags: bool = False):
+                     max_read_s: float = 20.0, return_lags: bool = False, loudest: np.ndarray | None = None):
     """Per window: True where ``test`` is set and the window repeats at a train's interval
     (``train_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
     With ``return_lags`` also returns each periodic window's interval L in samples (0 elsewhere).
 
-    Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at most.
+    Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at
+    most. With ``loudest`` (each window's channel with most power, as ``dsp.window_power`` gives
+    it) only those channels are read: ``read_window(start, stop, rows)``.
     """
     out = np.zeros(test.size, dtype=bool)
     lags = np.zeros(test.size)
@@ -188,7 +190,9 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
     for a, b in runs(test):
         for p0 in range(a, b + 1, step):
             p1 = min(b + 1, p0 + step)
-            block = read_window(p0 * window, p1 * window)
+            rows = None if loudest is None else np.unique(loudest[p0:p1])
+            block = read_window(p0 * window, p1 * window) if rows is None else \
+                read_window(p0 * window, p1 * window, rows)
             if block is None:
                 continue
             block = np.nan_to_num(np.asarray(block, dtype=np.float32))
@@ -196,7 +200,8 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
                 x = block[:, (i - p0) * window:(i - p0 + 1) * window]
                 if x.shape[1] < window // 2:
                     continue
-                main = int(np.argmax(np.einsum("ij,ij->i", x, x)))
+                main = int(np.argmax(np.einsum("ij,ij->i", x, x))) if rows is None else \
+                    int(np.searchsorted(rows, loudest[i]))
                 score, lag = train_periodicity(x[main], fs, params.train_rate_hz, return_lag=True)
                 out[i] = score >= params.train_periodicity
                 lags[i] = lag if out[i] else 0
@@ -216,7 +221,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                   read_window=None, return_periodic: bool = False):
     """Excluded segments of one muscle: DataFrame (muscle, state, start, end).
 
-    ``read_window(start, stop)`` returns the group's filtered signal (channels, samples), µV, for
+    ``read_window(start, stop, rows)`` returns the group's filtered signal (channels, samples; only
+    the group channels at positions ``rows`` when given), µV, for
     the periodicity test (``SegmentParams.train_periodicity``) of windows that would be voluntary or
     whose candidates come at a train's detected rate or whose power is well above rest; without it
     the test is skipped. With ``return_periodic`` also returns the ``PeriodicSpan``s of windows found
@@ -334,7 +340,7 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         if gc.kind == "needle":
             loud &= gc.window_count / ws >= params.train_test_min_rate_hz
         periodic, lags = periodic_windows(voluntary | busy | loud, read_window, gc.window, fs, params,
-                                          return_lags=True)
+                                          return_lags=True, loudest=gc.window_loudest)
         voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
