@@ -2,7 +2,8 @@
 import numpy as np
 
 from emgkit.detect.params import UnitParams
-from emgkit.detect.units import _finalise, _merge_shifted, compound_templates, peel_region, unit_families
+from emgkit.detect.units import (_finalise, _merge_shifted, compound_templates, peel_region, remnant_discharges,
+                                 unit_families)
 
 FS = 10000.0
 
@@ -243,3 +244,16 @@ def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
     # Assigned only to the merged template (± max_shift_ms), the other alignment's half is left out.
     labels, _ = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(assign_merged_copies=False))
     assert 0.3 < (labels == -1).mean() < 0.7
+
+
+def test_a_small_discharge_of_another_unit_inside_a_large_muap_is_its_remnant():
+    times = np.array([1.000, 1.006, 2.000, 2.008, 3.000, 3.004, 5.000])
+    units = np.array([0, 1, 0, 0, 2, 3, 4])
+    snr = np.array([60.0, 12.0, 50.0, 48.0, 20.0, 15.0, np.nan])
+    drop = remnant_discharges(times, units, snr, 0.01, 0.3)
+    # 12 SD beside 60 SD of another unit 6 ms away goes; a doublet (one unit, equal sizes) stays,
+    # and so do two units of similar size overlapping; a row without a size is left alone.
+    assert drop.tolist() == [False, True, False, False, False, False, False]
+    assert not remnant_discharges(times, units, snr, 0.01, 0.0).any()          # turned off
+    assert not remnant_discharges(times, units, snr, 0.004, 0.3).any()         # out of reach
+    assert remnant_discharges(np.zeros(0), np.zeros(0, int), np.zeros(0), 0.01, 0.3).size == 0

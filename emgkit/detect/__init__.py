@@ -280,7 +280,7 @@ def _detect(recording, params, *, hash_input: bool):
     from .events import classify_muscle
     from .patterns import common_power_beats
     from .units import (cluster_candidates, compound_templates, peel_plan, peel_region, recorded_peak_offsets,
-                        unit_families)
+                        remnant_discharges, unit_families)
 
     timings = {}
     t0 = time.perf_counter()
@@ -453,6 +453,12 @@ def _detect(recording, params, *, hash_input: bool):
                                        "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
+        if gc.kind != "needle" and len(gc.channels) < p.spikes.grid_min_channels and len(dis):
+            # A bipolar MUAP whose shape varies leaves a remnant after its unit's fit, which
+            # another template then fits within the same MUAP (grids merge lone phases instead).
+            remnant = remnant_discharges(dis["time"].to_numpy(), dis["unit"].to_numpy(), dis["snr"].to_numpy(),
+                                         (w // 2) / fs, p.units.remnant_max_share)
+            dis = dis[~remnant].reset_index(drop=True)
         if periodic:
             dis, trained = _train_rows(dis, periodic, read_filtered, sigma, fs, duration, p, next_unit)
             for k, (mc, wave) in trained.items():

@@ -690,6 +690,33 @@ def _cofiring_share(ta: np.ndarray, tb: np.ndarray, w: int) -> float:
     return float((np.minimum(left, right) <= w).mean())
 
 
+def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, reach_s: float,
+                       max_share: float) -> np.ndarray:
+    """Rows (bool mask) within ``reach_s`` of another unit's discharge at least 1 / ``max_share``
+    times as large (``snr``, peak in noise SD): the remnant a varying MUAP leaves after its own
+    unit's fit, which another template fits inside the same MUAP. A doublet's second discharge is
+    the same unit, about as large; two units overlapping that unequally at rest are rare. Rows
+    without a size (NaN) neither go nor make others go. 0 marks none."""
+    t = np.asarray(times, dtype=np.float64)
+    u = np.asarray(units)
+    size = np.asarray(snr, dtype=np.float64)
+    drop = np.zeros(t.size, dtype=bool)
+    if t.size < 2 or not max_share > 0:
+        return drop
+    order = np.argsort(t, kind="stable")
+    ts, us, ss = t[order], u[order], np.where(np.isfinite(size[order]), size[order], -np.inf)
+    lo = np.searchsorted(ts, ts - reach_s, side="left")
+    hi = np.searchsorted(ts, ts + reach_s, side="right")
+    for i in range(ts.size):
+        if not np.isfinite(ss[i]) or hi[i] - lo[i] < 2:
+            continue
+        near = slice(lo[i], hi[i])
+        other = us[near] != us[i]
+        if other.any() and ss[near][other].max() * max_share > ss[i]:
+            drop[order[i]] = True
+    return drop
+
+
 @dataclass
 class PeeledDischarges:
     samples: np.ndarray      # int64, at the unit template's peak
