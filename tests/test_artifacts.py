@@ -40,6 +40,20 @@ def ecg_trace(beats, n, fs, amplitude_uv, rng):
     return out
 
 
+def benign_with_ecg(amplitude_uv):
+    """emgkit's benign bipolar scenario (4 muscles, 40 s) with one ECG at 75 bpm on every muscle:
+    (recording, truth, beat times)."""
+    rng = np.random.default_rng(0)
+    rec, truth = emgkit.simulate("benign", electrode="bipolar", duration=40, seed=0, ecg=False, artifacts=False)
+    data = rec.get_data()
+    beats = heartbeat_times(rng, rec.duration, bpm=75)
+    gains = np.array([0.6, -0.8, 0.9, -1.0])[: data.shape[0]]
+    data = data + gains[:, None] * ecg_trace(beats, data.shape[1], rec.fs, amplitude_uv, rng)[None, :]
+    ecg_rec = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
+                                          electrodes=rec.electrodes)
+    return ecg_rec, truth, beats
+
+
 def seconds(segments, state, muscle=None):
     s = segments[segments["state"] == state]
     if muscle is not None:
@@ -134,14 +148,7 @@ def test_q_and_s_wave_units_are_locked_to_the_beats_and_fasciculations_are_not()
 @pytest.mark.parametrize("amplitude_uv", [250.0, 400.0])
 def test_ecg_on_several_surface_muscles_is_artifact_not_fasciculation(amplitude_uv):
     """Benign fasciculations on 4 bipolar muscles, plus one ECG (RSA, ±10 % beat amplitude) on all of them."""
-    rng = np.random.default_rng(0)
-    rec, truth = emgkit.simulate("benign", electrode="bipolar", duration=40, seed=0, ecg=False, artifacts=False)
-    data = rec.get_data()
-    beats = heartbeat_times(rng, rec.duration, bpm=75)
-    gains = np.array([0.6, -0.8, 0.9, -1.0])[: data.shape[0]]
-    data = data + gains[:, None] * ecg_trace(beats, data.shape[1], rec.fs, amplitude_uv, rng)[None, :]
-    ecg_rec = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
-                                          electrodes=rec.electrodes)
+    ecg_rec, truth, beats = benign_with_ecg(amplitude_uv)
     res = emgkit.detect(ecg_rec, hash_input=False)
     d = res.discharges
     t = d["time"].to_numpy()
@@ -155,7 +162,7 @@ def test_ecg_on_several_surface_muscles_is_artifact_not_fasciculation(amplitude_
     assert fasc_at_beats <= true_at_beats + 3
     # The QRS excursions of the raw signal are no artifact time.
     rest_s = sum(res.summary["rest_s"])
-    assert rest_s >= 0.95 * data.shape[0] * rec.duration - sum(
+    assert rest_s >= 0.95 * ecg_rec.n_channels * ecg_rec.duration - sum(
         seconds(truth.segments, s) for s in ("flat", "invalid", "artifact"))
 
 
@@ -165,14 +172,7 @@ def test_a_weak_ecg_found_at_few_beats_is_not_counted_as_fasciculations(amplitud
     beats, it forms no unit beating at a heart rhythm. The beats are read from the power series
     (``patterns.common_power_beats``); before, 29–33 fasciculations were counted at the beats for
     6 true ones, 53–57 in all for 30."""
-    rng = np.random.default_rng(0)
-    rec, truth = emgkit.simulate("benign", electrode="bipolar", duration=40, seed=0, ecg=False, artifacts=False)
-    data = rec.get_data()
-    beats = heartbeat_times(rng, rec.duration, bpm=75)
-    gains = np.array([0.6, -0.8, 0.9, -1.0])[: data.shape[0]]
-    data = data + gains[:, None] * ecg_trace(beats, data.shape[1], rec.fs, amplitude_uv, rng)[None, :]
-    ecg_rec = emgkit.Recording.from_array(data, rec.fs, channels=rec.channels, muscles=rec.muscles,
-                                          electrodes=rec.electrodes)
+    ecg_rec, truth, beats = benign_with_ecg(amplitude_uv)
     d = emgkit.detect(ecg_rec, hash_input=False).discharges
     fasc = (d["kind"] == "fasciculation").to_numpy()
     true_t = truth.discharges["time"].to_numpy()

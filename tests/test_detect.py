@@ -251,19 +251,31 @@ def _train_only_needle_unit(seed=0, fs=24000.0, duration=20.0):
     t = np.arange(-0.008, 0.008, 1 / fs)
     muap = 400.0 * (-np.exp(-((t + 0.0006) / 0.0004) ** 2) + 0.6 * np.exp(-((t - 0.0009) / 0.0007) ** 2)
                     - 0.6 * np.exp(-((t - 0.005) / 0.0012) ** 2))
-    peak = int(np.argmax(np.abs(muap)))
     x = rng.normal(0.0, 10.0, int(duration * fs))
-    times, start = [], 1.0
-    while start < duration - 2.0:
-        hz, s, end = rng.uniform(150.0, 260.0), start, start + rng.uniform(0.5, 1.0)
+    times, _ = _trains(rng, 1.0, duration - 2.0, (150.0, 260.0), (0.5, 1.0), (2.0, 4.0))
+    _add_muaps(x, times, muap, fs)
+    return Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric")), times
+
+
+def _trains(rng, first, last, rate_hz, length_s, pause_s):
+    """Discharge times of trains at ``rate_hz`` (2 % interval jitter) lasting ``length_s``, ``pause_s``
+    apart (each a uniform range), starting at ``first`` until ``last``; and the number of trains."""
+    times, n_trains, start = [], 0, first
+    while start < last:
+        hz, s, end = rng.uniform(*rate_hz), start, start + rng.uniform(*length_s)
+        n_trains += 1
         while s < end:
             times.append(s)
             s += rng.normal(1.0, 0.02) / hz
-        start = s + rng.uniform(2.0, 4.0)
+        start = s + rng.uniform(*pause_s)
+    return np.array(times), n_trains
+
+
+def _add_muaps(x, times, muap, fs):
+    peak = int(np.argmax(np.abs(muap)))
     for s in times:
         i = int(round(s * fs)) - peak
         x[i:i + muap.size] += muap
-    return Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric")), np.array(times)
 
 
 def test_every_discharge_of_a_fast_train_is_found():
@@ -287,20 +299,10 @@ def _surface_trains(seed=0, fs=2048.0, duration=30.0, amplitude=20.0):
     rng = np.random.default_rng(seed)
     t = np.arange(-0.012, 0.012, 1 / fs)
     muap = amplitude * (np.exp(-((t + 0.0015) / 0.0012) ** 2) - 0.8 * np.exp(-((t - 0.002) / 0.0016) ** 2))
-    peak = int(np.argmax(np.abs(muap)))
     x = rng.normal(0.0, 5.0, int(duration * fs))
-    times, starts, start = [], [], 2.0
-    while start < duration - 3.0:
-        hz, s, end = rng.uniform(150.0, 250.0), start, start + rng.uniform(0.6, 1.2)
-        starts.append(start)
-        while s < end:
-            times.append(s)
-            s += rng.normal(1.0, 0.02) / hz
-        start = s + rng.uniform(3.0, 5.0)
-    for s in times:
-        i = int(round(s * fs)) - peak
-        x[i:i + muap.size] += muap
-    return Recording.from_array(x[None], fs, electrodes=Electrode("surface_bipolar")), np.array(times), len(starts)
+    times, n_trains = _trains(rng, 2.0, duration - 3.0, (150.0, 250.0), (0.6, 1.2), (3.0, 5.0))
+    _add_muaps(x, times, muap, fs)
+    return Recording.from_array(x[None], fs, electrodes=Electrode("surface_bipolar")), times, n_trains
 
 
 def test_a_surface_train_under_the_candidate_threshold_is_read_from_its_wave():
