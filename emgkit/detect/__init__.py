@@ -197,14 +197,19 @@ def _largest_apart(idx: np.ndarray, samples: np.ndarray, size: np.ndarray, apart
     return sorted(kept, key=lambda i: samples[i])
 
 
-def _gaps(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Distance from each of ``t`` to the nearest of ``sorted_times`` (inf when there is none)."""
+def _offsets(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Each of ``t`` minus the nearest of ``sorted_times`` (inf when there is none)."""
     if sorted_times.size == 0:
         return np.full(np.shape(t), np.inf)
     j = np.searchsorted(sorted_times, t)
-    before = np.abs(t - sorted_times[np.maximum(j - 1, 0)])
-    after = np.abs(sorted_times[np.minimum(j, sorted_times.size - 1)] - t)
-    return np.minimum(before, after)
+    before = t - sorted_times[np.maximum(j - 1, 0)]
+    after = t - sorted_times[np.minimum(j, sorted_times.size - 1)]
+    return np.where(np.abs(before) <= np.abs(after), before, after)
+
+
+def _gaps(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Distance from each of ``t`` to the nearest of ``sorted_times`` (inf when there is none)."""
+    return np.abs(_offsets(sorted_times, t))
 
 
 def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: float, duration: float,
@@ -245,11 +250,7 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
             unit = int(values[np.argmax(counts)])
             # The wave peaks at one phase of the unit's MUAP; the unit's discharges are timed at
             # its template's peak: the train takes the unit's timing.
-            mine = t[inside[on & (units == unit)]]
-            j = np.clip(np.searchsorted(times, mine), 1, max(times.size - 1, 1))
-            prev, nxt = times[j - 1], times[np.minimum(j, times.size - 1)]
-            offset = np.where(np.abs(mine - prev) <= np.abs(nxt - mine), mine - prev, mine - nxt)
-            times = times + float(np.median(offset))
+            times = times + float(np.median(_offsets(times, t[inside[on & (units == unit)]])))
             on = _gaps(times, t[inside]) <= near
         else:
             unit = next_unit + len(new_units)

@@ -705,15 +705,15 @@ def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, re
         return drop
     order = np.argsort(t, kind="stable")
     ts, us, ss = t[order], u[order], np.where(np.isfinite(size[order]), size[order], -np.inf)
-    lo = np.searchsorted(ts, ts - reach_s, side="left")
-    hi = np.searchsorted(ts, ts + reach_s, side="right")
-    for i in range(ts.size):
-        if not np.isfinite(ss[i]) or hi[i] - lo[i] < 2:
-            continue
-        near = slice(lo[i], hi[i])
-        other = us[near] != us[i]
-        if other.any() and ss[near][other].max() * max_share > ss[i]:
-            drop[order[i]] = True
+    # The largest other-unit neighbour within reach, k rows away on either side (k stays small).
+    largest = np.full(ts.size, -np.inf)
+    for k in range(1, ts.size):
+        close = (ts[k:] - ts[:-k] <= reach_s) & (us[k:] != us[:-k])
+        if not (ts[k:] - ts[:-k] <= reach_s).any():
+            break
+        largest[k:] = np.where(close, np.maximum(largest[k:], ss[:-k]), largest[k:])
+        largest[:-k] = np.where(close, np.maximum(largest[:-k], ss[k:]), largest[:-k])
+    drop[order] = np.isfinite(ss) & (largest * max_share > ss)
     return drop
 
 
