@@ -71,41 +71,48 @@ def channel_kind(electrode, fs: float) -> str:
     return "needle" if fs >= 8000 else "surface"
 
 
-def detect_mains(x: np.ndarray, fs: float, ratio: float) -> float | None:
-    """50, 60 or None: the mains line whose power stands above its neighbourhood in the mean spectrum."""
-    if x.shape[-1] < int(fs) // 2 or fs < 200:
+def _mean_spectrum(x: np.ndarray, fs: float):
+    """(frequencies, channel-mean Welch power) at ≈ 1 Hz resolution, or None for under 0.5 s."""
+    if x.shape[-1] < int(fs) // 2:
         return None
-    nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))  # ≈ 1 Hz resolution
+    nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))
     f, p = signal.welch(np.nan_to_num(x), fs=fs, nperseg=nper, axis=-1)
-    p = p.mean(axis=0) if p.ndim == 2 else p
+    return f, (p.mean(axis=0) if p.ndim == 2 else p)
+
+
+def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float, half_width: float = 1.0) -> float:
+    """Power of the line at ``f0`` over the median of its neighbourhood (3–10 Hz away)."""
+    line = p[np.abs(f - f0) <= half_width].max(initial=0)
+    near = p[(np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)]
+    return float(line / np.median(near)) if near.size and np.median(near) > 0 else 0.0
+
+
+def detect_mains(x: np.ndarray, fs: float, ratio: float, spectrum=None) -> float | None:
+    """50, 60 or None: the mains line whose power stands above its neighbourhood in the mean spectrum
+    (``spectrum``: ``_mean_spectrum(x, fs)`` when already computed)."""
+    spectrum = spectrum if spectrum is not None else _mean_spectrum(x, fs)
+    if spectrum is None or fs < 200:
+        return None
     best, best_ratio = None, ratio
     for f0 in (50.0, 60.0):
-        if f0 >= fs / 2:
-            continue
-        line = p[np.abs(f - f0) <= 1.0].max(initial=0)
-        near = p[(np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)]
-        if near.size and np.median(near) > 0 and line / np.median(near) > best_ratio:
-            best, best_ratio = f0, line / np.median(near)
+        if f0 < fs / 2 and _line_ratio(*spectrum, f0) > best_ratio:
+            best, best_ratio = f0, _line_ratio(*spectrum, f0)
     return best
 
 
 def present_harmonics(x: np.ndarray, fs: float, f0: float, ratio: float, first: int, last: int,
-                      f_max: float) -> list[int]:
+                      f_max: float, spectrum=None) -> list[int]:
     """Multiples k of ``f0`` (``first`` ≤ k ≤ ``last``, k·f0 < ``f_max``) whose line stands above its
-    neighbourhood in the mean spectrum by ``ratio`` (as ``detect_mains`` judges the fundamental)."""
-    if x.shape[-1] < int(fs) // 2:
+    neighbourhood in the mean spectrum by ``ratio``, as ``detect_mains`` judges the fundamental
+    (the line ±1 % of k·f0 wide: a drift of the fundamental multiplies)."""
+    spectrum = spectrum if spectrum is not None else _mean_spectrum(x, fs)
+    if spectrum is None:
         return []
-    nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))
-    f, p = signal.welch(np.nan_to_num(x), fs=fs, nperseg=nper, axis=-1)
-    p = p.mean(axis=0) if p.ndim == 2 else p
     out = []
     for k in range(first, last + 1):
-        fk = k * f0
-        if fk >= min(f_max, fs / 2):
+        if k * f0 >= min(f_max, fs / 2):
             break
-        line = p[np.abs(f - fk) <= 1.0 + 0.01 * k].max(initial=0)
-        near = p[(np.abs(f - fk) > 3) & (np.abs(f - fk) < 10)]
-        if near.size and np.median(near) > 0 and line / np.median(near) > ratio:
+        if _line_ratio(*spectrum, k * f0, 1.0 + 0.01 * k) > ratio:
             out.append(k)
     return out
 
@@ -136,8 +143,9 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     raw_probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]] \
         if mains else []
     raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
+    spectrum = _mean_spectrum(raw_probe, fs) if raw_probe is not None else None
     if mains == "auto":
-        mains = detect_mains(raw_probe, fs, params.mains_detect_ratio) if raw_probe is not None else None
+        mains = detect_mains(raw_probe, fs, params.mains_detect_ratio, spectrum) if raw_probe is not None else None
     sos = dsp.design_sos(fs, band=(lo, hi))
     frozen_run = max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],
@@ -153,7 +161,8 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
         # Surface: higher harmonics where the recording has them (odd ones from rectifier loads):
         # their residue repeats at 150–300 Hz like a neuromyotonic train (PreprocessParams).
         more = present_harmonics(raw_probe, fs, prep.mains_hz, params.mains_detect_ratio, params.mains_harmonics + 1,
-                                 params.mains_max_harmonic, hi) if raw_probe is not None and kind != "needle" else []
+                                 params.mains_max_harmonic, hi, spectrum) \
+            if raw_probe is not None and kind != "needle" else []
         prep.mains_freqs = np.r_[freqs, prep.mains_hz * np.asarray(more, dtype=np.float64)]
         prep.mains_window = max(8, int(round(params.mains_window_s * fs)))
         prep.mains_mask_sd = params.mains_mask_sd
