@@ -315,3 +315,29 @@ def test_a_surface_train_under_the_candidate_threshold_is_read_from_its_wave():
     assert np.mean(nearest_gap(found, times) <= 0.003) >= 0.9
     assert len(found) <= 1.05 * len(times)
     assert res.events["kind"].tolist() == ["neuromyotonic"] * n_trains
+
+
+def _short_spike_unit(firing, fs=24000.0, duration=30.0, seed=1):
+    """A needle unit with a 2-ms, 150-µV spike (as short and small as a fibrillation potential)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(-0.002, 0.002, 1 / fs)
+    spike = 150.0 * (-np.exp(-((t + 0.0002) / 0.00025) ** 2) + 0.5 * np.exp(-((t - 0.0004) / 0.0004) ** 2))
+    x = rng.normal(0.0, 8.0, int(duration * fs))
+    _add_muaps(x, firing, spike, fs)
+    return Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric"))
+
+
+def test_a_short_spike_firing_in_myokymic_bursts_is_a_motor_unit_not_a_fibre():
+    # Bursts of five at 27 Hz every ~2 s: no fibrillation fires faster than 15 Hz, so however short
+    # its spike this is a small motor unit's myokymic discharge (before: 53 "fibrillations", no burst).
+    rng = np.random.default_rng(2)
+    starts = 1.0 + np.cumsum(rng.uniform(1.6, 2.4, 13))
+    bursts = np.concatenate([s + np.arange(5) / 27.0 for s in starts if s < 28.5])
+    res = detect(_short_spike_unit(bursts), hash_input=False)
+    kinds = res.events["kind"].value_counts()
+    assert "fibrillation" not in kinds
+    assert kinds.get("myokymic", 0) >= 0.9 * len([s for s in starts if s < 28.5])
+    # The same spike firing regularly at 5 Hz (CoV 3 %) is still a fibre.
+    regular = 1.0 + np.cumsum(rng.normal(0.2, 0.006, 130))
+    res = detect(_short_spike_unit(regular[regular < 29.0]), hash_input=False)
+    assert res.events["kind"].value_counts().idxmax() == "fibrillation"

@@ -103,12 +103,17 @@ def _fibre_units(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndar
     A fibrillation's whole spike is short (level 5 % of its peak). A positive sharp wave has a
     long low tail, so a unit whose main spike (level 20 %) is short counts as a fibre when it
     also fires like one: regularly at fibrillation rates (textbook: 0.5–15 Hz, CoV < 0.1), which
-    fasciculations never do.
+    fasciculations never do. A short spike whose intervals are mostly shorter than the fastest
+    fibrillation's (myokymic bursts, trains) is a small motor unit's.
     """
     short = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.05)
     sharp = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.2)
     for k in np.nonzero(sharp & ~short)[0]:
         short[k] = _fires_like_a_fibre(times[k], pattern_params)
+    # A short spike firing mostly faster than any fibrillation (bursts, trains) is a small motor unit.
+    for k in np.nonzero(short)[0]:
+        isi = np.diff(np.sort(np.asarray(times[k], dtype=np.float64)))
+        short[k] = not (isi.size >= 2 and np.mean(isi < 1.0 / pattern_params.fibrillation_rate_hz[1]) > 0.5)
     return short
 
 
