@@ -341,3 +341,27 @@ def test_a_short_spike_firing_in_myokymic_bursts_is_a_motor_unit_not_a_fibre():
     regular = 1.0 + np.cumsum(rng.normal(0.2, 0.006, 130))
     res = detect(_short_spike_unit(regular[regular < 29.0]), hash_input=False)
     assert res.events["kind"].value_counts().idxmax() == "fibrillation"
+
+
+def test_a_rare_polyphasic_needle_muap_is_one_discharge_not_two():
+    # A unit seen twice fits no recurring template; its MUAP's late phase, 5 ms after the spike
+    # and 0.7 of its size, was a second lone "fasciculation" (needle_lone_merge_ms 0: 8 for 6).
+    fs, rng = 24000.0, np.random.default_rng(3)
+    t = np.arange(-0.004, 0.01, 1 / fs)
+    muap = 300.0 * (-np.exp(-((t + 0.0002) / 0.0003) ** 2) + 0.4 * np.exp(-((t - 0.0006) / 0.0004) ** 2)
+                    - 0.7 * np.exp(-((t - 0.005) / 0.0003) ** 2))
+    x = rng.normal(0.0, 8.0, int(20 * fs))
+    times = np.array([2.3, 5.1, 9.7, 12.2, 15.8, 18.1])
+    for k, s in enumerate(times):   # three units, twice each: shapes differ by scale and sign
+        i = int(round(s * fs)) - int(np.argmax(np.abs(muap)))
+        x[i:i + muap.size] += (1.0, -0.8, 1.3)[k % 3] * muap
+    rec = Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric"))
+    counts = {}
+    for merge_ms in (8.0, 0.0):
+        res = detect(rec, DetectionParams().replace(spikes={"needle_lone_merge_ms": merge_ms}), hash_input=False)
+        rest = res.discharges[res.discharges["state"] == "rest"]
+        counts[merge_ms] = len(rest)
+        if merge_ms:
+            assert np.all(nearest_gap(np.sort(rest["time"].to_numpy()), times) <= 0.0015)
+    assert counts[8.0] == times.size
+    assert counts[0.0] > times.size      # the late phases counted too

@@ -369,10 +369,12 @@ def _detect(recording, params, *, hash_input: bool):
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
-            # On a grid a MUAP lasts 10–30 ms and peaks on different electrodes up to ~10 ms apart:
-            # unexplained candidates that close are its other phases.
-            lone_merge = int(round(p.spikes.grid_lone_merge_ms * fs / 1000)) \
-                if len(gc.channels) >= p.spikes.grid_min_channels else 0
+            # On a grid a MUAP lasts 10–30 ms and peaks on different electrodes up to ~10 ms apart;
+            # a polyphasic needle MUAP's phases lie a few ms apart: unexplained candidates that
+            # close are its other phases.
+            merge_ms = p.spikes.grid_lone_merge_ms if len(gc.channels) >= p.spikes.grid_min_channels else \
+                p.spikes.needle_lone_merge_ms if gc.kind == "needle" else 0.0
+            lone_merge = int(round(merge_ms * fs / 1000))
             peak_sd = gc.peak_uv / np.maximum(sigma[gc.main_channel], 1e-12)
             # A candidate farther than the candidate stage's exclusion window from every fit, and
             # still standing above the confirmation threshold in the residual, is a discharge the

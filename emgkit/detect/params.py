@@ -136,6 +136,12 @@ class SpikeParams:
     #: bipolar muscles, where it cost real-data recall (simulated units injected into a bipolar
     #: record between voluntary bursts: 30/41 → 26/41 found) [ENG].
     grid_lone_merge_ms: float = 10.0
+    #: Needles: the same for lone candidates closer than this (ms): a polyphasic or satellite
+    #: needle MUAP that fits no recurring template gave two lone "fasciculations" 4–7 ms apart
+    #: (independent simulator, 3 seeds: voluntary_rest needle discharge F1 0.62/0.80/0.50 →
+    #: 0.67/1.00/1.00, cramp needle seed 1 0.38 → 0.50, no needle cell worse by more than 0.001;
+    #: a doublet's second discharge is its recurring unit's, found by peeling) [ENG].
+    needle_lone_merge_ms: float = 8.0
     #: On muscles with at least `grid_min_channels` channels (HD grids) the lone-candidate
     #: confirmation threshold is `grid_confirm_sd`: with 64 electrodes and a common noise component,
     #: 5.5 σ crossings on a few neighbouring channels occur every few seconds in pure noise.
@@ -203,6 +209,7 @@ class SpikeParams:
     def validate(self):
         _range("spikes.threshold_sd", 2.0, 50.0, self.threshold_sd)
         _range("spikes.grid_lone_merge_ms", 0.0, 100.0, self.grid_lone_merge_ms)
+        _range("spikes.needle_lone_merge_ms", 0.0, 100.0, self.needle_lone_merge_ms)
 
 
 @dataclass(frozen=True)
