@@ -435,7 +435,14 @@ def _detect(recording, params, *, hash_input: bool):
                                         float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), "rest",
                                         float(gc.peak_uv[i] / max(sigma[gc.main_channel[i]], 1e-12))))
                 if lone_merge and len(lone) > 1:
-                    lone = _largest_apart(np.asarray(lone), gc.samples, peak_sd, lone_merge)
+                    if gc.kind == "needle":
+                        # In a contraction a needle's overlapping discharges are different units'.
+                        at_rest = [i for i in lone if cand_state[i] == "rest"]
+                        lone = sorted([i for i in lone if cand_state[i] != "rest"] + (
+                            _largest_apart(np.asarray(at_rest), gc.samples, peak_sd, lone_merge)
+                            if len(at_rest) > 1 else at_rest), key=lambda i: gc.samples[i])
+                    else:
+                        lone = _largest_apart(np.asarray(lone), gc.samples, peak_sd, lone_merge)
                 for i in lone:
                     mc = int(gc.main_channel[i])
                     lone_rows.append((len(peeled_rows), int(gc.samples[i])))
