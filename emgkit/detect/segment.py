@@ -333,8 +333,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     lags = np.zeros(n_win)
     if read_window is not None and params.train_periodicity < 1:
         # Windows that would be voluntary, rest windows with candidates at a train's detected rate,
-        # and loud surface ones: a surface train's overlapping MUAPs can stay under the candidate
-        # threshold (a needle train's spikes do not, and one needle MUAP makes a window loud).
+        # and loud ones: a surface train's overlapping MUAPs can stay under the candidate threshold
+        # (on a needle one MUAP makes a window loud: there candidates must come often too).
         busy = gc.window_count / ws >= pattern_params.neuromyotonic_min_detected_rate_hz
         loud = ratio >= params.train_test_power_ratio
         if gc.kind == "needle":
