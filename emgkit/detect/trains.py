@@ -12,7 +12,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from .params import PatternParams, UnitParams
-from .patterns import runs
+from .patterns import find_trains
 
 
 def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
@@ -24,7 +24,7 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     least ``train_peak_min_share`` of the train's typical peak (the 90th percentile of the peaks in
     ``core``, where the signal was found periodic), at least
     ``unit_params.train_peak_min_interval`` × ``interval_s`` apart; kept where they chain
-    into a train by ``pattern_params``' neuromyotonic definition (gaps of at most
+    into a train as ``patterns.find_trains`` defines one (gaps of at most
     ``neuromyotonic_max_gap_ms``, lasting ``neuromyotonic_min_duration_s`` at a detected rate of
     ``neuromyotonic_min_detected_rate_hz``), so noise and isolated MUAPs beside the train are left
     out. The polarity giving more such peaks wins (a train's MUAP has one dominant phase).
@@ -35,7 +35,6 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     if x.size < 3 or not (interval_s > 0) or not (sigma > 0):
         return np.zeros(0, dtype=np.int64)
     distance = max(1, int(np.floor(up.train_peak_min_interval * interval_s * fs)))
-    max_gap = pp.neuromyotonic_max_gap_ms / 1000 * fs
     best = np.zeros(0, dtype=np.int64)
     for sign in (1.0, -1.0):
         peaks, props = find_peaks(sign * x, height=up.train_peak_floor_sd * sigma, distance=distance)
@@ -43,13 +42,9 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
         typical = props["peak_heights"][(peaks >= lo) & (peaks < hi)]
         if typical.size:
             peaks = peaks[props["peak_heights"] >= up.train_peak_min_share * np.percentile(typical, 90)]
-        kept = []
-        if peaks.size >= 2:
-            for a, b in runs(np.diff(peaks) <= max_gap):
-                span = (peaks[b + 1] - peaks[a]) / fs
-                if span >= pp.neuromyotonic_min_duration_s and \
-                        (b + 2 - a) / span >= pp.neuromyotonic_min_detected_rate_hz:
-                    kept.append(peaks[a:b + 2])
+        # The events stage's definition of a train; the signal is periodic here by construction,
+        # so no regularity test (``periodic`` covers everything).
+        kept = [peaks[a:b + 1] for a, b in find_trains(peaks / fs, pp, periodic=[(-np.inf, np.inf)])]
         found = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
         if found.size > best.size:
             best = found
