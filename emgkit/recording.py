@@ -125,7 +125,10 @@ class Recording:
     meta : dict
         What the header says: subject, muscle, protocol, filters, ...
     path : str or None
-        The file it was read from.
+        The file it was read from (for a format of several files, the one named to read it).
+    files : list of str
+        Every file its header and samples come from, ``path`` first (a WFDB record's ``.hea``
+        and ``.dat`` files, an EDF's BIDS sidecars); ``[path]`` unless the reader says more.
     format : str or None
         The reader that read it.
     """
@@ -144,6 +147,7 @@ class Recording:
         meta: Mapping | None = None,
         path=None,
         format: str | None = None,
+        files=None,
     ):
         fs = float(fs)
         if not np.isfinite(fs) or fs <= 0:
@@ -179,6 +183,8 @@ class Recording:
         self.meta = dict(meta or {})
         self.path = os.fspath(path) if path is not None else None
         self.format = format
+        listed = [os.fspath(f) for f in files] if files else []
+        self.files = list(dict.fromkeys(([self.path] if self.path else []) + listed))
 
     # ------------------------------------------------------------------ header
     @property
@@ -316,6 +322,7 @@ class Recording:
             electrodes=[self.electrodes[i] for i in idx],
             channel_types=[self.channel_types[i] for i in idx],
             units=[self.units[i] for i in idx], meta=self.meta, path=self.path, format=self.format,
+            files=self.files,
         )
 
     def pick_emg(self) -> "Recording":

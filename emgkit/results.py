@@ -245,6 +245,17 @@ def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def files_sha256(paths) -> tuple[str, list[dict]]:
+    """The SHA-256 identity of a recording stored in ``paths`` (``Recording.files``): one file's own
+    digest, or for several the SHA-256 of their hex digests, one per line in order; and each file's
+    ``{"path", "sha256"}``."""
+    each = [{"path": os.fspath(p), "sha256": file_sha256(p)} for p in paths]
+    if len(each) == 1:
+        return each[0]["sha256"], each
+    joined = "".join(f["sha256"] + "\n" for f in each).encode("ascii")
+    return hashlib.sha256(joined).hexdigest(), each
+
+
 def now_iso() -> str:
     """The current UTC time as ISO 8601 text, for ``provenance['created']``."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -427,4 +438,4 @@ def _read_table(group, path) -> pd.DataFrame:
 
 
 __all__ = ["SCHEMA_VERSION", "DetectionResult", "load_result", "empty_result", "empty_table",
-           "file_sha256", "now_iso", "TABLE_NAMES", "TABLE_DTYPES"]
+           "file_sha256", "files_sha256", "now_iso", "TABLE_NAMES", "TABLE_DTYPES"]

@@ -7,6 +7,8 @@ Use::
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from emgkit.recording import CHANNEL_TYPES, ELECTRODE_KINDS, Electrode, Recording
@@ -26,6 +28,10 @@ def check_recording(rec: Recording, expected_fs=None, expected_shape=None, expec
     assert all(isinstance(m, str) and m for m in rec.muscles)
     assert isinstance(rec.meta, dict)
     assert rec.format is not None
+    # Every file the recording comes from is listed (the provenance hash covers them), path first.
+    assert isinstance(rec.files, list) and len(set(rec.files)) == len(rec.files)
+    if rec.path is not None:
+        assert rec.files[0] == rec.path and all(os.path.isfile(f) for f in rec.files), rec.files
     assert abs(rec.duration - rec.n_samples / rec.fs) < 1e-9
     if expected_fs is not None:
         assert rec.fs == expected_fs

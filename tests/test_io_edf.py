@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -190,6 +191,9 @@ def test_bids_layout_sidecars(tmp_path):
     assert (back.electrodes[3].row, back.electrodes[3].col) == (1, 3)
     assert back.meta["EMGPlacementScheme"] == "Other"
     assert len(back.meta["bids_sidecars"]) >= 3
+    assert {os.path.basename(f) for f in back.files} == {
+        "sub-01_task-rest_emg.edf", "sub-01_task-rest_channels.tsv", "sub-01_electrodes.tsv",
+        "sub-01_coordsystem.json", "sub-01_task-rest_emg.json"}
 
 
 def test_channel_type_inference():

@@ -284,6 +284,8 @@ def test_multi_file_record(tmp_path):
     rec = check_recording(emgkit.read(hea), expected_shape=(5, 1000))
     np.testing.assert_array_equal(rec.get_data(), physical(digital))
     assert len(rec.meta["wfdb"]["files"]) == 3
+    assert rec.files[0] == str(hea) and sorted(os.path.basename(f) for f in rec.files[1:]) == \
+        sorted(rec.meta["wfdb"]["files"])
     np.testing.assert_array_equal(rec.get_data(10, 20, channels=[4, 0]), physical(digital)[[4, 0], 10:20])
 
 
@@ -341,6 +343,7 @@ def test_multisegment_fixed_layout_with_gap(tmp_path):
     expected = np.vstack([a / 100, np.full((10, 2), np.nan), b / 100]).T
     np.testing.assert_array_equal(rec.get_data(), expected)
     assert rec.channels == ["x", "y"] and rec.muscles == ["soleus", "soleus"]
+    assert [os.path.basename(f) for f in rec.files] == ["m.hea", "m_1.hea", "m_1.dat", "m_2.hea", "m_2.dat"]
     assert rec.invalid.tolist() == [10, 10]
     with pytest.raises(UnsupportedFormatError, match="verify each segment"):
         verify_checksums(tmp_path / "m.hea")
@@ -358,6 +361,8 @@ def test_multisegment_variable_layout(tmp_path):
     rec = check_recording(emgkit.read(tmp_path / "v.hea"), expected_shape=(3, 50))
     d = rec.get_data()
     assert rec.channels == ["x", "y", "z"]
+    assert [os.path.basename(f) for f in rec.files] == ["v.hea", "v_layout.hea", "v_1.hea", "v_1.dat", "v_2.hea",
+                                                        "v_2.dat"]
     np.testing.assert_array_equal(d[0, :30], a[:, 1] / 100)
     np.testing.assert_array_equal(d[2, :30], a[:, 0] / 100)
     np.testing.assert_array_equal(d[1, 30:], b[:, 0] / 50)

@@ -237,6 +237,26 @@ def test_file_sha256_streams(tmp_path):
         file_sha256(tmp_path / "none.bin")
 
 
+def test_the_provenance_hash_covers_every_file_of_a_record(tmp_path):
+    """A WFDB record is a header and a data file: the recorded identity must change with the samples."""
+    rng = np.random.default_rng(0)
+    rec = emgkit.Recording.from_array(rng.normal(0, 20, (1, 4000)), 4000.0, channels=["needle"])
+    hea = emgkit.io.wfdb.write_wfdb(rec, tmp_path / "r.hea")
+    dat = tmp_path / "r.dat"
+    first = emgkit.detect(hea).provenance
+    assert [f["path"] for f in first["input_files"]] == [str(hea), str(dat)]
+    assert [f["sha256"] for f in first["input_files"]] == [file_sha256(hea), file_sha256(dat)]
+    joined = "".join(f["sha256"] + "\n" for f in first["input_files"]).encode()
+    assert first["input_sha256"] == hashlib.sha256(joined).hexdigest()
+    raw = bytearray(dat.read_bytes())
+    raw[100] ^= 1  # one sample changed, header untouched
+    dat.write_bytes(bytes(raw))
+    second = emgkit.detect(hea).provenance
+    assert second["input_files"][0] == first["input_files"][0]
+    assert second["input_sha256"] != first["input_sha256"]
+    assert emgkit.detect(hea, hash_input=False).provenance["input_sha256"] is None
+
+
 def test_public_exports():
     assert emgkit.DetectionResult is DetectionResult
     assert emgkit.load_result is load_result

@@ -17,6 +17,7 @@ of the previous stage's output plus its parameter object:
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import functools
 import logging
 import os
@@ -153,7 +154,9 @@ def detect(recording, params=None, *, hash_input: bool = True):
     params : DetectionParams, dict or TOML path, optional
         Parameters per stage (default: the documented defaults).
     hash_input : bool
-        Record the SHA-256 of the input file in the provenance (one extra read of the file).
+        Record the SHA-256 of the input's files (``Recording.files``: a WFDB record's header and
+        data files, an EDF's sidecars) in the provenance; read in a background thread while the
+        detector runs.
 
     Returns
     -------
@@ -277,7 +280,7 @@ def _detect(recording, params, *, hash_input: bool):
     from .. import __version__
     from ..io import read
     from ..recording import Recording
-    from ..results import DetectionResult, file_sha256, now_iso
+    from ..results import DetectionResult, files_sha256, now_iso
     from .preprocess import filtered, plan_preprocessing
     from .segment import recruitment_states, segment_group, state_of_times
     from .._intervals import merge_intervals
@@ -293,6 +296,11 @@ def _detect(recording, params, *, hash_input: bool):
     rec = recording if isinstance(recording, Recording) else read(recording)
     p = _params(params)
     timings["read"] = time.perf_counter() - t0
+    # hashlib and file reads release the GIL: the hash reads the files beside the detector's work.
+    hashing = None
+    if hash_input and rec.files and all(os.path.isfile(f) for f in rec.files):
+        hashing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="emgkit-hash")
+        digest = hashing.submit(files_sha256, rec.files)
     fs = rec.fs
     duration = rec.duration
 
@@ -540,9 +548,13 @@ def _detect(recording, params, *, hash_input: bool):
     rest_s = {s["muscle"]: s["rest_s"] for s in summaries}
     units = unit_table(discharges, rest_s)
     timings["total"] = time.perf_counter() - t0
+    input_sha256, input_files = None, [{"path": f, "sha256": None} for f in rec.files]
+    if hashing is not None:
+        input_sha256, input_files = digest.result()
+        hashing.shutdown()
     provenance = {
         "emgkit_version": __version__, "created": now_iso(), "input_path": rec.path,
-        "input_sha256": file_sha256(rec.path) if (hash_input and rec.path and os.path.isfile(rec.path)) else None,
+        "input_sha256": input_sha256, "input_files": input_files,
         "input_format": rec.format, "fs": fs, "n_samples": rec.n_samples, "n_channels": rec.n_channels,
         "mains_hz": prep.mains_hz, "band_hz": list(prep.band_hz), "timings": timings,
     }

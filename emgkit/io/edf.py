@@ -279,6 +279,7 @@ def _bids(path: str) -> dict:
             raise file_error(cf, f"is not valid JSON ({exc})") from None
         if units in COORD_UNITS_TO_MM:
             out["coord_units"] = units
+            out["files"].append(cf)
             break
     for jf in _sidecars(path, "emg.json"):
         try:
@@ -480,7 +481,8 @@ def read(path, *, channels=None) -> Recording:
                 meta[key] = emg_json[key]
     return Recording(_EdfSource(raw, scale), fs, [hdr.labels[i] for i in kept], raw.n_times,
                      muscles=[muscles[i] for i in kept], electrodes=electrodes,
-                     channel_types=[types[i] for i in kept], units=units_out, meta=meta, path=path, format="edf")
+                     channel_types=[types[i] for i in kept], units=units_out, meta=meta, path=path, format="edf",
+                     files=bids["files"])
 
 
 def _verify_scale(raw, hdr: EdfHeader, kept, scale, path) -> np.ndarray:

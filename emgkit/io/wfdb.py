@@ -764,7 +764,7 @@ def read(path, fs: float | None = None, **options) -> Recording:
     scales = info.pop("scales")
     source = WfdbSource(groups, header.signals, scales)
     return Recording(source, record_fs, info.pop("channels"), n_samples, **info, meta=meta, path=path,
-                     format="wfdb")
+                     format="wfdb", files=[g.path for g in groups])
 
 
 class MultiSegmentSource:
@@ -855,8 +855,10 @@ def _read_multisegment(header: WfdbHeader, fs: float | None) -> Recording:
     meta["wfdb"] = {"record": header.record_name, "segments": [list(s) for s in header.segments],
                     "layout": layout is not None, "base_time": header.base_time, "base_date": header.base_date}
     info.pop("scales")
+    files = ([os.path.join(header.directory, header.segments[0][0] + ".hea")] if layout is not None else []) + \
+        [f for _, seg_rec, _ in resolved if seg_rec is not None for f in seg_rec.files]
     return Recording(MultiSegmentSource(resolved), record_fs, info.pop("channels"), n_samples, **info, meta=meta,
-                     path=path, format="wfdb")
+                     path=path, format="wfdb", files=files)
 
 
 def verify_checksums(path) -> list[bool | None]:
