@@ -175,7 +175,7 @@ def test_step_series_are_at_absolute_steps_whatever_the_chunking():
     rec, _, beats = grid_with_ecg("benign", 0, duration=12.0)
     series = []
     for chunk_s in (1.0, 5.0, 12.0):
-        p = DetectionParams.from_dict({"preprocess": {"chunk_s": chunk_s}})
+        p = DetectionParams.from_dict({"preprocess": {"chunk_s": chunk_s, "chunk_min_values": 0}})
         prep = preprocess.plan_preprocessing(rec, p.preprocess)
         (gc,) = spikes.detect_candidates(rec, prep, p.spikes, p.segments)
         assert gc.slow.shape[1] == -(-rec.n_samples // gc.slow_step)

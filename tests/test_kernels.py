@@ -284,6 +284,33 @@ def test_frozen_runs_at_any_level_match_their_twin():
     assert dsp.rail_runs(x, 4, 0) is None
 
 
+def test_rail_runs_searched_in_time_parts_match_their_twin():
+    """Quantised signals repeat values everywhere; runs crossing part edges are found whole."""
+    from emgkit.detect import _kernels, _naive
+
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(0, 3, (3, 3000))).astype(np.float32)
+    x[0, 990:1010] = 40.0                                      # a rail across the edge of 3 parts
+    x[0, 1500] = -60.0
+    x[1, 1995:2030] = x[1, 1995]                               # frozen across an edge
+    x[1, 2500:2519] = 1.0                                      # 19 equal: one short of frozen
+    x[2, 2997:] = 60.0                                         # a 3-sample rail at the end: too short
+    for n_parts in (1, 2, 3, 7):
+        for run, frozen in ((4, 20), (4, 0), (3, 30)):
+            mask, found = _kernels.rail_runs(x, run, frozen, n_parts)
+            twin, twin_found = _naive.rail_runs(x, run, frozen)
+            np.testing.assert_array_equal(found, twin_found)
+            if found.any():
+                np.testing.assert_array_equal(mask, twin)
+            else:
+                assert mask.shape == (0, 0)
+    mask, _ = _kernels.rail_runs(x, 4, 20, 3)
+    assert mask[0, 990:1010].all() and mask[1, 1995:2030].all() and not mask[1, 2500:2519].any()
+    assert not mask[2].any()
+    flat = np.zeros((1, 500), np.float32)                       # dead: neither railed nor frozen
+    assert _kernels.rail_runs(flat, 4, 20, 2)[1].tolist() == _naive.rail_runs(flat, 4, 20)[1].tolist() == [False]
+
+
 def test_bridged_gaps_leave_no_step_for_the_filter():
     fs = 2048.0
     t = np.arange(int(2 * fs)) / fs

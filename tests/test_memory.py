@@ -110,7 +110,7 @@ def _grid_recording(duration_s: float, n_channels: int = 32, fs: float = 2048.0)
 def _detection_peak_bytes(duration_s: float) -> tuple[int, int]:
     """(peak bytes allocated during detect_candidates, bytes of all candidate waveforms)."""
     rec = _grid_recording(duration_s)  # held in memory before tracing starts: not counted
-    prep = plan_preprocessing(rec, PreprocessParams(chunk_s=2.0))
+    prep = plan_preprocessing(rec, PreprocessParams(chunk_s=2.0, chunk_min_values=0))
     tracemalloc.start()
     try:
         groups = detect_candidates(rec, prep)

@@ -1136,36 +1136,107 @@ def _n_big_repeats(row, half):
     return count
 
 
+_RUN_BLOCK = 256  # samples counted branch-free before a block is scanned for its runs
+
+
 @jit()
-def _n_repeats(row):
-    # Branch-free count of samples equal to the previous one (vectorises).
-    count = np.float32(0.0)
-    for i in range(1, row.shape[0]):
-        count += np.float32(1.0) if row[i] == row[i - 1] else np.float32(0.0)
-    return count
+def _run_bounds(row, i):
+    """The maximal run of values equal to row[i]: (first, one past the last)."""
+    v = row[i]
+    s = i
+    while s > 0 and row[s - 1] == v:
+        s -= 1
+    e = i + 1
+    while e < row.shape[0] and row[e] == v:
+        e += 1
+    return s, e
+
+
+@jit()
+def _has_rail(row, a, b, half, run):
+    """Whether a run of ≥ ``run`` equal values at ≥ ``half`` in magnitude has a repeat in [a, b)."""
+    for b0 in range(max(a, 1), b, _RUN_BLOCK):
+        b1 = min(b, b0 + _RUN_BLOCK)
+        if _n_big_repeats(row[b0 - 1:b1], half) == 0:   # vectorised; quantised data repeat only at peaks
+            continue
+        i = b0
+        while i < b1:
+            if row[i] == row[i - 1] and abs(row[i]) >= half:
+                s, e = _run_bounds(row, i)
+                if e - s >= run:
+                    return True
+                i = e
+            else:
+                i += 1
+    return False
+
+
+@jit()
+def _has_frozen(row, a, b, frozen_run):
+    """Whether a run of ≥ ``frozen_run`` equal values (not the whole row) has a checkpoint in [a, b).
+
+    Checkpoints sit every ``frozen_run // 2`` samples: such a run spans two consecutive ones, so
+    only where two checkpoints are equal is the run around them measured."""
+    n = row.shape[0]
+    step = max(1, frozen_run // 2)
+    for c in range(-(-a // step) * step, min(b, n - step), step):
+        if row[c] == row[c + step]:
+            s, e = _run_bounds(row, c)
+            if e - s >= frozen_run and e - s < n:
+                return True
+    return False
 
 
 @jit(parallel=True)
-def rail_runs(x, run, frozen_run):
+def rail_runs(x, run, frozen_run, n_parts):
     """Mask of samples in runs of equal consecutive values: ≥ ``run`` of them at ≥ half the
     channel's extreme |x| (a clipped amplifier), or ≥ ``frozen_run`` at any level (a channel that
     holds its value: disconnected, dropped out; 0 disables; not a channel constant throughout),
-    and whether any was found per channel (the mask is (0, 0) when no channel could have one)."""
+    and whether any was found per channel (the mask is (0, 0) when none was).
+
+    Each channel is searched as ``n_parts`` time parts side by side (a needle fills both cores);
+    only a channel with a run is then scanned sample by sample for the mask. Quantised signals
+    repeat values all the time: the search measures runs only at large repeats and at equal
+    checkpoints, never run by run."""
     c, n = x.shape
     found = np.zeros(c, dtype=np.bool_)
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.bool_), found
+    part = -(-n // n_parts)
+    jobs = c * n_parts
+    part_max = np.zeros(jobs, dtype=np.float32)
+    for job in prange(jobs):
+        ch = job // n_parts
+        a = (job % n_parts) * part
+        b = min(n, a + part)
+        if b > a:
+            part_max[job] = _abs_max(x[ch, a:b])
     half_extreme = np.zeros(c, dtype=np.float32)
-    suspect = np.zeros(c, dtype=np.bool_)
-    for ch in prange(c):
-        extreme = _abs_max(x[ch])
-        half_extreme[ch] = np.float32(0.5) * extreme
-        # Too few repeats anywhere: no rail and nothing frozen (the usual case, no mask allocated).
-        suspect[ch] = (extreme > 0.0 and _n_big_repeats(x[ch], half_extreme[ch]) >= run - 1) or \
-            (frozen_run > 0 and _n_repeats(x[ch]) >= frozen_run - 1)
-    if not suspect.any():
+    for job in range(jobs):
+        ch = job // n_parts
+        half_extreme[ch] = max(half_extreme[ch], np.float32(0.5) * part_max[job])
+    part_found = np.zeros(jobs, dtype=np.bool_)
+    for job in prange(jobs):
+        ch = job // n_parts
+        a = (job % n_parts) * part
+        b = min(n, a + part)
+        if b <= a:
+            continue
+        row = x[ch]
+        hit = half_extreme[ch] > 0 and _has_rail(row, a, b, half_extreme[ch], run)
+        if not hit and frozen_run > 0:
+            hit = _has_frozen(row, a, b, frozen_run)
+        part_found[job] = hit
+    any_found = False
+    for job in range(jobs):
+        if part_found[job]:
+            found[job // n_parts] = True
+            any_found = True
+    if not any_found:
         return np.zeros((0, 0), dtype=np.bool_), found
     mask = np.zeros((c, n), dtype=np.bool_)
     for ch in prange(c):
-        if not suspect[ch]:
+        if not found[ch]:
             continue
         row = x[ch]
         half = half_extreme[ch]
@@ -1179,7 +1250,6 @@ def rail_runs(x, run, frozen_run):
             # zero with no step to ring, and it keeps its place (σ 0) beside its neighbours.
             frozen = frozen_run > 0 and j - i >= frozen_run and j - i < n
             if (half > 0 and abs(v) >= half and j - i >= run) or frozen:
-                found[ch] = True
                 for k in range(i, j):
                     mask[ch, k] = True
             i = j

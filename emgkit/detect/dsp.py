@@ -483,7 +483,10 @@ def rail_runs(x, run: int, frozen_run: int = 0, kernel: bool = True) -> np.ndarr
 
         mask, found = _naive.rail_runs(block, run, frozen_run)
     else:
-        mask, found = _kernels().rail_runs(block, run, frozen_run)
+        from numba import get_num_threads
+
+        n_parts = max(1, -(-get_num_threads() // block.shape[0])) if block.shape[1] >= 1 << 16 else 1
+        mask, found = _kernels().rail_runs(block, run, frozen_run, n_parts)
     return mask if found.any() else None
 
 

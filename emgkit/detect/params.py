@@ -61,8 +61,13 @@ class PreprocessParams:
     mains_mask_sd: float = 4.0
     #: A mains line is notched when its power exceeds the neighbouring spectrum by this factor.
     mains_detect_ratio: float = 4.0
-    #: Seconds of data per streamed chunk.
+    #: Seconds of data per streamed chunk, at least...
     chunk_s: float = 10.0
+    #: ...and at least this many samples × channels: every chunk pays fixed costs (each parallel
+    #: kernel wakes the second core, ~20–50 µs; Python per chunk), which on one 48-kHz channel
+    #: (480 000 samples per 10 s) took a sixth of the time (1-h needle file 1.8 → 1.55 s with
+    #: 2 M per chunk; a 64-channel grid's 10 s already hold 1.3 M and gained nothing from more).
+    chunk_min_values: int = 2_000_000
     #: Seconds of context read on each side of a chunk so the filter's edge transient stays outside it.
     margin_s: float = 0.5
     #: Noise is the robust MAD σ of the filtered signal, taken as this percentile over windows, so
@@ -94,6 +99,7 @@ class PreprocessParams:
         if self.mains_hz not in ("auto", 50, 60, 50.0, 60.0, None):
             raise ParameterError(f"preprocess.mains_hz must be 'auto', 50, 60 or None; got {self.mains_hz!r}")
         _range("preprocess.chunk_s", 0.5, 3600, self.chunk_s)
+        _range("preprocess.chunk_min_values", 0, 1 << 28, self.chunk_min_values)
         _range("preprocess.mains_window_s", 0.05, self.margin_s, self.mains_window_s)
         _range("preprocess.mains_harmonics", 1, 20, self.mains_harmonics)
         _range("preprocess.mains_max_harmonic", 1, 50, self.mains_max_harmonic)

@@ -133,7 +133,7 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     hi = min(hi, 0.45 * fs)
     lo = min(lo, 0.25 * hi)
     margin = int(round(params.margin_s * fs))
-    chunk = max(int(round(params.chunk_s * fs)), 4 * margin, 1)
+    chunk = max(int(round(params.chunk_s * fs)), -(-params.chunk_min_values // max(len(emg), 1)), 4 * margin, 1)
 
     # Sample windows spread over the recording for mains detection and noise.
     win = max(int(round(params.noise_window_s * fs)), 16)
