@@ -119,8 +119,22 @@ def _shifted(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """x (..., c, w) shifted by each of ``shifts`` samples with zero fill -> (..., S, c, w)."""
     w = x.shape[-1]
     s_max = int(np.abs(shifts).max(initial=0))
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(s_max, s_max)])
-    return np.stack([padded[..., s_max - s: s_max - s + w] for s in shifts], axis=-3)
+    padded = np.zeros(x.shape[:-1] + (w + 2 * s_max,), x.dtype)
+    padded[..., s_max:s_max + w] = x
+    out = np.empty(x.shape[:-2] + (len(shifts),) + x.shape[-2:], x.dtype)
+    for j, s in enumerate(shifts):
+        out[..., j, :, :] = padded[..., s_max - s: s_max - s + w]
+    return out
+
+
+def _shifted_in_blocks(X, order: np.ndarray, shifts: np.ndarray):
+    """(i, ``_shifted(X[i], shifts)``) for each i of ``order``, computed a block of ~8 MB at a time:
+    one feature read and one shift per candidate cost a third of the greedy clustering."""
+    c, wd = X[order[:1]].shape[1:] if len(order) else (1, 1)
+    block = int(np.clip((8 << 20) // max(1, len(shifts) * c * wd * 4), 1, 256))
+    for b0 in range(0, len(order), block):
+        part = order[b0:b0 + block]
+        yield from zip(part, _shifted(X[part], shifts))
 
 
 class _TemplateParts:
@@ -248,8 +262,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
     parts = _TemplateParts(tmpl, masks, X.dtype)
-    for i in order:
-        xs = _shifted(X[i], shifts)
+    for i, xs in _shifted_in_blocks(X, order, shifts):
         if len(tmpl):
             resid, allowed, _ = _fit(xs[None], tmpl, masks, params, wd, parts=parts)
             resid, allowed = resid[0], allowed[0]
