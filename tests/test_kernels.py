@@ -342,10 +342,10 @@ def test_in_place_median_equals_numpy_median():
             assert _kernels._median_in_place(values.copy()) == np.median(values)
     # Long arrays take the bracketed path; a bracket the sample misplaces falls back to selection.
     big = _kernels._BRACKET_ABOVE
-    for n in (big + 1, big + 2, 24000, 24001):
+    for n in (big + 1, big + 2, 1024, 4097, 24000, 24001):
         bimodal = np.r_[rng.normal(-5, 1, n // 2), rng.normal(5, 1, n - n // 2)]
         misled = rng.normal(size=n)
-        misled[::n // _kernels._BRACKET_SAMPLE] = 100.0                                 # the sample sees only these
+        misled[::n // min(_kernels._BRACKET_SAMPLE, n // 8)] = 100.0                    # the sample sees only these
         assert not _kernels._median_bracketed(misled)[0]
         periodic = np.tile(np.r_[np.zeros(_kernels._BRACKET_SAMPLE - 1), 1.0], n)[:n]
         for values in (rng.normal(size=n), rng.exponential(size=n), rng.integers(0, 4, n).astype(float),

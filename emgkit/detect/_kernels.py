@@ -814,10 +814,11 @@ def _select(a, k):
     return a[k]
 
 
-#: Long arrays: the median's rank is bracketed by a sorted sample first (see ``_median_bracketed``).
-_BRACKET_ABOVE = 4096
+#: Long arrays: the median's rank is bracketed by a sorted sample first (see ``_median_bracketed``):
+#: ``_BRACKET_SAMPLE`` values (n/8 if fewer) and 2·√m sample ranks each side of the median's (4
+#: standard errors of its rank). Shorter arrays select faster directly (measured: even at 12 000).
+_BRACKET_ABOVE = 12000
 _BRACKET_SAMPLE = 512
-_BRACKET_RANKS = 48    # sample ranks each side of the median's: 4 standard errors of its rank
 
 
 @jit()
@@ -827,15 +828,16 @@ def _median_bracketed(a):
     runs on about a fifth of ``a`` (Floyd–Rivest's idea; ~2x faster than selecting on all).
     Returns (whether the median's ranks fell inside the bracket, the median); ``a`` unchanged."""
     n = a.shape[0]
-    m = _BRACKET_SAMPLE
+    m = min(_BRACKET_SAMPLE, n // 8)
     step = n // m
+    ranks = int(2.0 * np.sqrt(m))
     sample = np.empty(m)
     for j in range(m):
         sample[j] = a[j * step]
     sample.sort()
     mid = m // 2
-    lo_p = sample[max(mid - _BRACKET_RANKS, 0)]
-    hi_p = sample[min(mid + _BRACKET_RANKS, m - 1)]
+    lo_p = sample[max(mid - ranks, 0)]
+    hi_p = sample[min(mid + ranks, m - 1)]
     inside = np.empty(n)
     below = 0
     k = 0
@@ -902,13 +904,7 @@ def masked_mad(x, half_width, n_iter, clip_sd, min_quiet):
                 k += 1
         if k == 0:
             continue
-        med = _median_in_place(buf[:k])
-        k = 0
-        for i in range(n):
-            v = np.float64(row[i])
-            if v == v:
-                buf[k] = v
-                k += 1
+        med = _median_in_place(buf[:k])   # reorders buf[:k]: the same values, all the MAD needs
         s = _median_abs_deviation(buf, k, med) / _MAD_TO_SIGMA
         if n < 8 * half_width:
             sigma[ch] = s
