@@ -163,6 +163,42 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
     return out
 
 
+#: Continuous rhythms sought in one muscle, one after another (see ``classify_muscle``).
+_MAX_RHYTHMS = 3
+
+
+def _rhythm_chains(t: np.ndarray, pp) -> list:
+    """Chains of sorted times ``t`` at one steady rhythm: found at ``continuous_max_cov`` of the most
+    common interval and followed at ``continuous_extend_cov`` (a stray interval would split the
+    rhythm into pieces counted as fasciculations); a loose chain also counts where it is strict on
+    its own interval (a rhythm a little off the most common one, or the estimate moved by other
+    discharges)."""
+    strict = periodic_chains(t, pp.continuous_rate_hz, pp.continuous_min_discharges, pp.continuous_max_cov,
+                             max_skip=1)
+    if pp.continuous_extend_cov <= pp.continuous_max_cov:
+        return strict
+    seeds = np.zeros(t.size, dtype=bool)
+    for chain in strict:
+        seeds[chain] = True
+    loose = periodic_chains(t, pp.continuous_rate_hz, pp.continuous_min_discharges, pp.continuous_extend_cov,
+                            max_skip=1)
+    return [chain for chain in loose if seeds[chain].any()
+            or _steady_run(np.diff(t[chain]), pp.continuous_max_cov) >= pp.continuous_min_discharges - 1]
+
+
+def _steady_run(intervals: np.ndarray, tolerance: float) -> int:
+    """The most consecutive ``intervals`` within ± ``tolerance`` (relative) of their median."""
+    if intervals.size == 0:
+        return 0
+    med = float(np.median(intervals))
+    ok = np.abs(intervals - med) <= tolerance * med
+    best = run = 0
+    for good in ok:
+        run = run + 1 if good else 0
+        best = max(best, run)
+    return best
+
+
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
                     params, next_event: int, families: np.ndarray | None = None,
                     broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None,
@@ -230,25 +266,21 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
     # (Fibrillations fire regularly too, and are classified per fibre below.)
     of_fibre = (unit >= 0) & (unit < fibre.size)
     of_fibre[of_fibre] = fibre[unit[of_fibre]]
-    pos = np.nonzero(rest & ~of_fibre)[0]
-    strict = periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
-                             pp.continuous_max_cov, max_skip=1)
-    if strict and pp.continuous_extend_cov > pp.continuous_max_cov:
-        # A rhythm found at the strict tolerance continues at a looser one: its stray intervals
-        # had broken it into pieces whose discharges were counted as fasciculations.
-        seeds = np.zeros(pos.size, dtype=bool)
-        for chain in strict:
-            seeds[chain] = True
-        loose = periodic_chains(t_all[pos], pp.continuous_rate_hz, pp.continuous_min_discharges,
-                                pp.continuous_extend_cov, max_skip=1)
-        strict = [chain for chain in loose if seeds[chain].any()]
-    for chain in strict:
-        members = pos[chain]
-        if t_all[members[-1]] - t_all[members[0]] < pp.continuous_min_duration_s:
-            continue
-        ids, counts = np.unique(unit[members], return_counts=True)
-        add("continuous", members, ids[np.argmax(counts)])
-        rest[members] = False
+    # Rhythm by rhythm: the chains follow the muscle's most common interval, which is one
+    # rhythm's; with its discharges set aside another rhythm's interval becomes the most common.
+    for _ in range(_MAX_RHYTHMS):
+        pos = np.nonzero(rest & ~of_fibre)[0]
+        found = False
+        for chain in _rhythm_chains(t_all[pos], pp):
+            members = pos[chain]
+            if t_all[members[-1]] - t_all[members[0]] < pp.continuous_min_duration_s:
+                continue
+            ids, counts = np.unique(unit[members], return_counts=True)
+            add("continuous", members, ids[np.argmax(counts)])
+            rest[members] = False
+            found = True
+        if not found:
+            break
     single = []   # (members, unit): fasciculations, added once every unit's bursts are known
     for k in np.unique(unit[rest & (unit >= 0)]):
         idx = np.nonzero(rest & (unit == k))[0]

@@ -505,6 +505,13 @@ class SegmentParams:
     #: train spreads it over a few templates, while the merged discharges of many units firing
     #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
     train_max_units: float = 8.0
+    #: On muscles with at least this many channels (HD grids) a train chained over all candidates
+    #: is spontaneous only where its windows also repeat (`train_periodicity`): a strong grid
+    #: contraction gives ~90 candidates/s on few templates, which chain like a train (independent
+    #: simulator, voluntary_rest grid: 3 s of contraction kept as rest, 144 false discharges).
+    #: Not on bipolar muscles, where a train's MUAPs do not always repeat clearly (emgkit's Isaacs
+    #: bipolar lost most of its train time under the same rule) [ENG].
+    grid_train_min_channels: int = 16
     #: A window whose filtered signal repeats at one period of a high-frequency train is spontaneous,
     #: however its discharges were sorted: on the channel with most power, the window's normalised
     #: autocorrelation reaches at least `train_periodicity` at a lag L *and* at 2L and 3L, for L

@@ -106,7 +106,8 @@ def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: Pat
 
 
 def one_unit_train_spans(candidate_times: np.ndarray, times: np.ndarray, unit_ids: np.ndarray,
-                         pattern_params: PatternParams, max_units: float) -> list[tuple[float, float]]:
+                         pattern_params: PatternParams, max_units: float,
+                         sorted_only: bool = False) -> list[tuple[float, float]]:
     """(start, end) s of one unit's high-frequency trains, found over all of a muscle's candidates.
 
     The overlapping MUAPs of a 150–300 Hz train (Bednařík & Kadaňka 2001) often fit no template,
@@ -115,6 +116,8 @@ def one_unit_train_spans(candidate_times: np.ndarray, times: np.ndarray, unit_id
     within it spread over at most ``max_units`` effective units (see :func:`one_unit_trains`).
     """
     spans = [(times[a], times[b]) for a, b in one_unit_trains(times, unit_ids, pattern_params, max_units)]
+    if sorted_only:
+        return spans
     cand = np.sort(np.asarray(candidate_times, dtype=np.float64))
     for a, b in find_trains(cand, pattern_params):
         lo, hi = np.searchsorted(times, cand[a]), np.searchsorted(times, cand[b], side="right")
@@ -327,7 +330,12 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # needle's steady contraction gives dense candidates that would chain into "trains".
     fs = gc.window / ws
     cand_times = gc.samples / fs if gc.kind != "needle" else np.zeros(0)
-    for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units):
+    # On a grid a strong contraction's candidates (one per MUAP across 64 electrodes, ~90/s, few
+    # templates) chain like a train too: there only the periodicity test below releases them.
+    grid = gc.channels.size >= params.grid_train_min_channels and read_window is not None \
+        and params.train_periodicity < 1
+    for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units,
+                                       sorted_only=grid):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     periodic = np.zeros(n_win, dtype=bool)
     lags = np.zeros(n_win)
