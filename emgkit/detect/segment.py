@@ -114,6 +114,7 @@ def one_unit_train_spans(candidate_times: np.ndarray, times: np.ndarray, unit_id
     so the sorted discharges (``times``, ``unit_ids``, sorted) alone leave gaps that break the
     train; the candidates keep it whole. The train is one unit's when the sorted discharges
     within it spread over at most ``max_units`` effective units (see :func:`one_unit_trains`).
+    With ``sorted_only`` the sorted discharges' trains alone.
     """
     spans = [(times[a], times[b]) for a, b in one_unit_trains(times, unit_ids, pattern_params, max_units)]
     if sorted_only:
