@@ -241,7 +241,9 @@ def test_the_provenance_hash_covers_every_file_of_a_record(tmp_path):
     """A WFDB record is a header and a data file: the recorded identity must change with the samples."""
     rng = np.random.default_rng(0)
     rec = emgkit.Recording.from_array(rng.normal(0, 20, (1, 4000)), 4000.0, channels=["needle"])
-    hea = emgkit.io.wfdb.write_wfdb(rec, tmp_path / "r.hea")
+    from emgkit.io.wfdb import write_wfdb
+
+    hea = write_wfdb(rec, tmp_path / "r.hea")
     dat = tmp_path / "r.dat"
     first = emgkit.detect(hea).provenance
     assert [f["path"] for f in first["input_files"]] == [str(hea), str(dat)]
