@@ -298,4 +298,5 @@ def _finish(prep: Preprocessing, span: _BridgedSpan, out: np.ndarray):
     if prep.mains_freqs.size:
         dsp.remove_mains(out, prep.fs, prep.mains_freqs, span.lo, prep.mains_window, prep.mains_mask_sd,
                          prep.mains_mask_half)
-    return out[:, span.core], bad
+    # One contiguous copy of the core here, not one in every kernel wrapper that reads it.
+    return np.ascontiguousarray(out[:, span.core]), bad
