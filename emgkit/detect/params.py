@@ -604,6 +604,7 @@ class SegmentParams:
     def validate(self):
         _range("segments.recruitment_margin_s", 0.0, 60.0, self.recruitment_margin_s)
         _range("segments.train_periodicity", 0.0, 1.0, self.train_periodicity)
+        _range("segments.grid_train_min_channels", 1, 1 << 20, self.grid_train_min_channels)
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
         _range("segments.train_test_min_rate_hz", 0.0, 1e6, self.train_test_min_rate_hz)
         if not (0 < self.train_rate_hz[0] < self.train_rate_hz[1]):
