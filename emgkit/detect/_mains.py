@@ -48,24 +48,20 @@ def _solve_spd(g, rhs, out):
 
 
 @jit()
-def _weighted_fit(basis, seg, keep, gram_all, rhs_all, out, g, rhs):
-    """Least squares of ``basis`` (m, L) to ``seg`` over the kept samples, into ``out`` (m,).
+def _weighted_fit(basis, seg, keep, gram_all, rhs_all, out, g, rhs, n_kept):
+    """Least squares of ``basis`` (m, L) to ``seg`` over the ``n_kept`` kept samples, into ``out`` (m,).
 
     The Gram matrix is the one of all L samples (shared by every channel), and ``rhs_all`` the
     projection of all of ``seg``, each less the terms of the samples left out, which are few away
-    from discharges.
+    from discharges (none: nothing to take out, no pass over the samples).
     """
     m, length = basis.shape
-    n_kept = 0
-    for i in range(length):
-        if keep[i]:
-            n_kept += 1
     for p in range(m):
         for q in range(m):
             g[p, q] = gram_all[p, q]
     for p in range(m):
         rhs[p] = rhs_all[p]
-    for i in range(length):
+    for i in range(length if n_kept < length else 0):
         if not keep[i]:
             for p in range(m):
                 bp = basis[p, i]
@@ -172,7 +168,7 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
                 n_finite += fin
             for p in range(m):
                 rhs_all[p] = _dot(seg, basis[p])
-            _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs)
+            _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs, n_finite)
             dev[:] = seg
             for p in range(m):
                 _axpy(dev, -sol[p], basis[p])
@@ -192,16 +188,17 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
                         last_big = i
                     keep[i] = keep[i] and i - last_big > half_s
                 next_big = 1 << 30
+                n_kept = 0
                 for i in range(length - 1, -1, -1):
                     if big[i]:
                         next_big = i
                     keep[i] = keep[i] and next_big - i > half_s
-            n_kept = 0
-            for i in range(length):
-                n_kept += keep[i]
+                    n_kept += keep[i]
+            else:
+                n_kept = n_finite
             if n_kept >= min_kept * length:
                 if n_big:  # else the first fit, over the same samples, stands
-                    _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs)
+                    _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs, n_kept)
                 for p in range(m):
                     coef[w, ch, p] = sol[p]
                 enough[w, ch] = True
