@@ -782,91 +782,58 @@ def mad(x, stride, n_parts):
     return result
 
 
+#: Ranges this short are finished by insertion sort.
+_SELECT_SORT_BELOW = 24
+
+
 @jit()
 def _select(a, k):
-    """The k-th smallest of ``a`` (reordered in place: Hoare quickselect, median-of-three pivot)."""
-    lo, hi = 0, a.shape[0] - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        if a[mid] < a[lo]:
-            a[mid], a[lo] = a[lo], a[mid]
-        if a[hi] < a[lo]:
-            a[hi], a[lo] = a[lo], a[hi]
-        if a[hi] < a[mid]:
-            a[hi], a[mid] = a[mid], a[hi]
-        pivot = a[mid]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return a[k]
-    return a[k]
-
-
-#: Long arrays: the median's rank is bracketed by a sorted sample first (see ``_median_bracketed``):
-#: ``_BRACKET_SAMPLE`` values (n/8 if fewer) and 2·√m sample ranks each side of the median's (4
-#: standard errors of its rank). Shorter arrays select faster directly (measured: even at 12 000).
-_BRACKET_ABOVE = 12000
-_BRACKET_SAMPLE = 512
-
-
-@jit()
-def _median_bracketed(a):
-    """np.median of ``a`` (no NaN) by selection among the values between two sample quantiles:
-    one pass counts the values below the bracket and gathers those inside, and quickselect then
-    runs on about a fifth of ``a`` (Floyd–Rivest's idea; ~2x faster than selecting on all).
-    Returns (whether the median's ranks fell inside the bracket, the median); ``a`` unchanged."""
-    n = a.shape[0]
-    m = min(_BRACKET_SAMPLE, n // 8)
-    step = n // m
-    ranks = int(2.0 * np.sqrt(m))
-    sample = np.empty(m)
-    for j in range(m):
-        sample[j] = a[j * step]
-    sample.sort()
-    mid = m // 2
-    lo_p = sample[max(mid - ranks, 0)]
-    hi_p = sample[min(mid + ranks, m - 1)]
-    inside = np.empty(n)
-    below = 0
-    k = 0
-    for i in range(n):   # branch-free: every value is written, the count moves only for those inside
+    """The k-th smallest of ``a`` (reordered in place so that a[:k] ≤ a[k] ≤ a[k+1:]): quickselect
+    with a median-of-three pivot and a branch-free partition (every element is swapped, the
+    boundary moves by the comparison): on fresh data the branches of a Hoare partition mispredict
+    half the time (1024 values: 10.7 → 2.6 µs; 24 000: 238 → 51 µs). Values equal to the pivot
+    are set apart only when nothing is below it, so ties (quantised data) still make progress."""
+    lo, hi = 0, a.shape[0]
+    while hi - lo > _SELECT_SORT_BELOW:
+        x0 = a[lo]
+        x1 = a[(lo + hi) // 2]
+        x2 = a[hi - 1]
+        pivot = max(min(x0, x1), min(max(x0, x1), x2))
+        below = lo
+        for i in range(lo, hi):
+            v = a[i]
+            a[i] = a[below]
+            a[below] = v
+            below += 1 if v < pivot else 0
+        if k < below:
+            hi = below
+            continue
+        if below > lo:
+            lo = below
+            continue
+        equal = below   # the pivot is the range's smallest value: take its copies out
+        for i in range(below, hi):
+            v = a[i]
+            a[i] = a[equal]
+            a[equal] = v
+            equal += 1 if v == pivot else 0
+        if k < equal:
+            return pivot
+        lo = equal
+    for i in range(lo + 1, hi):
         v = a[i]
-        inside[k] = v
-        k += 1 if (v >= lo_p and v <= hi_p) else 0
-        below += 1 if v < lo_p else 0
-    upper_rank = n // 2
-    lower_rank = upper_rank if n % 2 else upper_rank - 1
-    if lower_rank < below or upper_rank >= below + k:
-        return False, 0.0
-    upper = _select(inside[:k], upper_rank - below)
-    if n % 2:
-        return True, upper
-    lower = inside[0]
-    for i in range(1, upper_rank - below):  # after selection inside[:r] holds the smaller ones
-        lower = inside[i] if inside[i] > lower else lower
-    return True, (lower + upper) / 2
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+    return a[k]
 
 
 @jit()
 def _median_in_place(a):
     """np.median of ``a`` (no NaN), reordering ``a`` instead of copying it."""
     n = a.shape[0]
-    if n > _BRACKET_ABOVE:
-        found, value = _median_bracketed(a)
-        if found:
-            return value
     upper = _select(a, n // 2)
     if n % 2:
         return upper
