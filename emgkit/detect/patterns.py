@@ -443,7 +443,7 @@ def find_trains(times: np.ndarray, params: PatternParams | None = None, rest_onl
         if span < p.neuromyotonic_min_duration_s or (b + 1 - a) / span < p.neuromyotonic_min_detected_rate_hz:
             continue
         seg = isi[a:b + 1]
-        if any(span[0] < t[b + 1] and span[1] > t[a] for span in periodic):
+        if any(s[0] < t[b + 1] and s[1] > t[a] for s in periodic):
             out.append((a, b + 1))
             continue
         if rest_only:

@@ -95,8 +95,9 @@ def detect_mains(x: np.ndarray, fs: float, ratio: float, spectrum=None) -> float
         return None
     best, best_ratio = None, ratio
     for f0 in (50.0, 60.0):
-        if f0 < fs / 2 and _line_ratio(*spectrum, f0) > best_ratio:
-            best, best_ratio = f0, _line_ratio(*spectrum, f0)
+        line = _line_ratio(*spectrum, f0) if f0 < fs / 2 else 0.0
+        if line > best_ratio:
+            best, best_ratio = f0, line
     return best
 
 
@@ -140,8 +141,9 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     n_win = int(min(params.noise_max_windows, max(1, rec.n_samples // win)))
     starts = np.linspace(0, max(rec.n_samples - win, 0), n_win).astype(np.int64)
     mains = params.mains_hz
+    # Raw windows' spectrum: for the mains line ("auto") and, on surface electrodes, its harmonics.
     raw_probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]] \
-        if mains else []
+        if mains == "auto" or (mains and kind != "needle") else []
     raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
     spectrum = _mean_spectrum(raw_probe, fs) if raw_probe is not None else None
     if mains == "auto":
