@@ -5,7 +5,7 @@ import pytest
 import emgkit
 from emgkit.detect.params import PatternParams, SegmentParams
 from emgkit.detect.segment import (_effective_units, excluded_state, one_unit_trains, plateau_share,
-                                   segment_group, train_periodicity)
+                                   segment_group, train_periodicity, window_periodicity)
 from emgkit.detect.spikes import GroupCandidates
 
 WS = SegmentParams().window_s
@@ -129,6 +129,50 @@ def test_train_periodicity_between_samples_at_a_low_sampling_rate():
     assert score > 0.5
     assert lag == pytest.approx(fs / 156.0, abs=0.2)
     assert train_periodicity(rng.normal(0.0, 2.0, 500), fs, SegmentParams().train_rate_hz) < 0.25
+
+
+def test_a_window_in_which_a_train_starts_repeats_after_its_onset():
+    # A train from 0.1 s to the window's end; its onset (the first MUAPs, not yet overlapped by
+    # earlier ones) is one large transient that dominates the whole window's autocorrelation.
+    fs, rng = 10000.0, np.random.default_rng(0)
+    rate = SegmentParams().train_rate_hz
+    train = 0.1 + np.cumsum(rng.normal(1.0, 0.02, 95)) / 220.0
+    t = np.arange(5000) / fs
+    x = _signal(train, fs, 5000, rng) + 1500.0 * np.exp(-((t - 0.1) / 0.004) ** 2)
+    assert train_periodicity(x, fs, rate) < SegmentParams().train_periodicity
+    score, lag = window_periodicity(x, fs, rate)
+    assert score > 0.6 and lag == pytest.approx(fs / 220.0, abs=1.0)
+    # Never below the whole window's score; asynchronous units stay far below the threshold.
+    many = np.concatenate([regular_train(rng, 0.0, 0.5, rng.uniform(8, 25), 0.15) for _ in range(15)])
+    y = _signal(many, fs, 5000, rng, amplitudes=rng.uniform(0.3, 2.0, many.size))
+    assert train_periodicity(y, fs, rate) <= window_periodicity(y, fs, rate)[0] < 0.15
+
+
+def test_a_contraction_around_a_train_does_not_take_in_the_train():
+    # Units recruited at 10–11 s and 11.5–12.5 s, and one unit's train at 11.0–11.5 s between
+    # them: joining the contraction's windows across the train's window, or padding them, would
+    # exclude the train.
+    fs, rng, duration = 10000.0, np.random.default_rng(8), 30.0
+    units = {k: np.concatenate([regular_train(rng, 10.0, 11.0, rate_hz=rng.uniform(10, 20), cov=0.15),
+                                regular_train(rng, 11.5, 12.5, rate_hz=rng.uniform(10, 20), cov=0.15)])
+             for k in range(10)}
+    train = 11.0 + np.cumsum(rng.normal(1.0, 0.02, 108)) / 220.0
+    contraction = np.concatenate(list(units.values()))
+    units[10] = np.sort(rng.choice(train, 60, replace=False))     # the train, sparsely found
+    power = np.full(60, 100.0)
+    power[20:25] = 2000.0
+    gc = group(units, duration, power)
+    signal = _signal(np.r_[contraction, train], fs, int(duration * fs), rng,
+                     amplitudes=np.r_[rng.uniform(0.3, 2.0, contraction.size), np.ones(train.size)])
+    segs, spans = segment_group(gc, units, np.array([2.0]), duration, read_window=lambda a, b: signal[None, a:b],
+                                return_periodic=True)
+    assert [(s.start, s.end) for s in spans] == [(11.0, 11.5)]
+    assert set(segs.state) <= {"voluntary", "cramp"} and len(segs) == 2
+    assert not ((segs.start < 11.5) & (segs.end > 11.0)).any()
+    # Without the train's signal the contraction is one, across 11.0–11.5 s.
+    quiet = _signal(contraction, fs, int(duration * fs), rng, amplitudes=rng.uniform(0.3, 2.0, contraction.size))
+    joined = segment_group(gc, units, np.array([2.0]), duration, read_window=lambda a, b: quiet[None, a:b])
+    assert len(joined) == 1 and joined.start.iloc[0] < 11.0 and joined.end.iloc[0] > 11.5
 
 
 def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():

@@ -178,10 +178,30 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
     return (float(score[best]), float(lags[best]) / up) if return_lag else float(score[best])
 
 
+def window_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> tuple[float, float]:
+    """(periodicity, lag) of a window: the best of ``train_periodicity`` over the whole window and
+    over its three overlapping halves (starting at 0, ¼ and ½ of it).
+
+    A train that starts or stops inside the window leaves part of it silent, and its onset (the
+    first MUAPs, not yet overlapped by earlier ones) is one large transient that dominates the
+    whole window's autocorrelation; within a half the train can fill the stretch. A waning rate
+    also repeats more exactly over a shorter stretch.
+    """
+    best = train_periodicity(x, fs, rate_hz, return_lag=True)
+    n = x.shape[-1]
+    half = n // 2
+    for k in range(3):
+        start = k * n // 4
+        score = train_periodicity(x[start:start + half], fs, rate_hz, return_lag=True)
+        if score[0] > best[0]:
+            best = score
+    return best
+
+
 def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
                      max_read_s: float = 20.0, return_lags: bool = False, loudest: np.ndarray | None = None):
     """Per window: True where ``test`` is set and the window repeats at a train's interval
-    (``train_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
+    (``window_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
     With ``return_lags`` also returns each periodic window's interval L in samples (0 elsewhere).
 
     Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at
@@ -206,7 +226,7 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
                     continue
                 main = int(np.argmax(np.einsum("ij,ij->i", x, x))) if rows is None else \
                     int(np.searchsorted(rows, loudest[i]))
-                score, lag = train_periodicity(x[main], fs, params.train_rate_hz, return_lag=True)
+                score, lag = window_periodicity(x[main], fs, params.train_rate_hz)
                 out[i] = score >= params.train_periodicity
                 lags[i] = lag if out[i] else 0
     return (out, lags) if return_lags else out
@@ -370,7 +390,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         # windows are dense enough to be recognised (followed along their firing, then padded).
         pad = params.voluntary_pad_s
         a, b = _recruitment_span(a, b, unit_times, lo_isi, hi_isi, pattern_params.myokymic_silence_factor)
-        rows.append({"muscle": gc.muscle, "state": state, "start": max(0.0, a - pad), "end": min(b + pad, duration)})
+        # Joining, recruitment and padding never take in a window that repeats at a train's
+        # interval: one unit's train there, not a contraction's interference.
+        for a, b in _outside(max(0.0, a - pad), min(b + pad, duration), periodic, ws):
+            rows.append({"muscle": gc.muscle, "state": state, "start": a, "end": b})
     for a, b in _intervals(gc.window_bad > 0.5, ws, join):
         rows.append({"muscle": gc.muscle, "state": "invalid", "start": a, "end": min(b, duration)})
     for a, b in artifacts:
@@ -383,6 +406,23 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
             spans.append(PeriodicSpan(a, b, float(w[w > 0].min()) / fs))
         return segments, spans
     return segments
+
+
+def _outside(a: float, b: float, windows: np.ndarray, window_s: float) -> list[tuple[float, float]]:
+    """The parts of (a, b) s outside the True ``windows`` (each ``window_s`` long)."""
+    out = []
+    for w0, w1 in runs(windows):
+        lo, hi = w0 * window_s, (w1 + 1) * window_s
+        if hi <= a or lo >= b:
+            continue
+        if lo > a:
+            out.append((a, lo))
+        a = max(a, hi)
+        if a >= b:
+            break
+    if a < b:
+        out.append((a, b))
+    return out
 
 
 def _recruitment_span(a: float, b: float, unit_times: dict, lo_isi: float, hi_isi: float,
