@@ -129,6 +129,30 @@ def test_ecg_unit_found_with_missed_beats_and_drifting_rate_and_poisson_units_ar
     assert false <= 2                                                # of 200 irregular (Poisson) units
 
 
+def test_a_qrs_template_that_also_holds_a_train_still_finds_the_heartbeats():
+    # A slow train wave under the band-pass fits the template learnt on the QRS: the "unit" holds
+    # 70 heartbeats and two trains of 200 discharges. Its beats are the ECG; the trains and a
+    # fasciculating unit's discharges stay rest.
+    from emgkit.detect.events import _heartbeats
+
+    rng = np.random.default_rng(4)
+    beats = heartbeat_times(rng, 60.0)
+    trains = np.r_[10.0 + np.arange(200) / 200.0, 30.0 + np.arange(200) / 180.0]
+    beats = beats[np.min(np.abs(beats[:, None] - np.r_[trains, 11.0, 31.2][None, :]), axis=1) > 0.5]
+    fasc = np.sort(rng.uniform(0, 60, 30))
+    t_all = np.r_[beats, trains, fasc]
+    unit = np.r_[np.zeros(beats.size + trains.size, np.int64), np.ones(fasc.size, np.int64)]
+    order = np.argsort(t_all, kind="stable")
+    t_all, unit = t_all[order], unit[order]
+    is_beat = np.isin(t_all, beats)
+    assert not ecg_unit(t_all[unit == 0], P)                        # the unit as a whole is no ECG
+    rest = np.ones(t_all.size, dtype=bool)
+    state = np.full(t_all.size, "rest", dtype=object)
+    _heartbeats(t_all, unit, rest, state, P, across_units=False)
+    assert (state[is_beat] == "artifact").all()
+    assert (state[~is_beat] == "rest").mean() >= 0.95
+
+
 def test_beats_with_missed_puts_skipped_beats_back():
     chain = np.array([1.0, 1.8, 3.4, 4.2, 6.6])                     # RR 0.8 s, 1 and 2 beats missed
     np.testing.assert_allclose(beats_with_missed(chain), [1.0, 1.8, 2.6, 3.4, 4.2, 5.0, 5.8, 6.6])

@@ -1,4 +1,6 @@
 """Segmentation: voluntary and cramp time versus spontaneous activity (detect stage 4)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -131,6 +133,23 @@ def test_train_periodicity_between_samples_at_a_low_sampling_rate():
     assert train_periodicity(rng.normal(0.0, 2.0, 500), fs, SegmentParams().train_rate_hz) < 0.25
 
 
+@pytest.mark.parametrize("fs", [2048.0, 10000.0])
+def test_slow_content_is_not_a_train(fs):
+    # A 22-Hz wave under the band-pass edge, and an ECG-like QRS: their autocorrelation falls from
+    # lag 0 through a train's shortest intervals, high at L, 2L and 3L, with no peak there.
+    rng = np.random.default_rng(3)
+    rate = SegmentParams().train_rate_hz
+    t = np.arange(int(0.5 * fs)) / fs
+    wave = 20.0 * np.sin(2 * np.pi * 22.0 * t + 0.3) + rng.normal(0, 2.0, t.size)
+    qrs = 60.0 * np.exp(-((t - 0.2) / 0.02) ** 2) * np.cos(2 * np.pi * 20.0 * (t - 0.2)) + rng.normal(0, 2.0, t.size)
+    for x in (wave, qrs):
+        assert window_periodicity(x, fs, rate)[0] < 0.1
+    # A train on top of the slow wave still repeats at its interval.
+    train = np.cumsum(rng.normal(1.0, 0.02, 100)) / 220.0
+    score, lag = window_periodicity(_signal(train, fs, t.size, rng) + 0.2 * wave, fs, rate)
+    assert score > 0.5 and lag == pytest.approx(fs / 220.0, rel=0.05)
+
+
 def test_a_window_in_which_a_train_starts_repeats_after_its_onset():
     # A train from 0.1 s to the window's end; its onset (the first MUAPs, not yet overlapped by
     # earlier ones) is one large transient that dominates the whole window's autocorrelation.
@@ -173,6 +192,30 @@ def test_a_contraction_around_a_train_does_not_take_in_the_train():
     quiet = _signal(contraction, fs, int(duration * fs), rng, amplitudes=rng.uniform(0.3, 2.0, contraction.size))
     joined = segment_group(gc, units, np.array([2.0]), duration, read_window=lambda a, b: quiet[None, a:b])
     assert len(joined) == 1 and joined.start.iloc[0] < 11.0 and joined.end.iloc[0] > 11.5
+
+
+def test_a_waning_train_is_followed_into_windows_it_no_longer_makes_loud():
+    # A surface muscle with an ECG in most windows (power 2 σ², quiet windows σ²) and a train at
+    # 10–12 s whose MUAPs wane: its first window is loud, its last barely above the noise. Windows
+    # are tested where they are loud against the quiet windows, and beside periodic ones.
+    # A second, small train at 20–21 s is never louder than 2.6 σ² (under 1.5 × the typical window).
+    fs, rng, duration, sigma = 10000.0, np.random.default_rng(9), 30.0, 2.0
+    train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0
+    small = 20.0 + np.cumsum(rng.normal(1.0, 0.02, 200)) / 200.0
+    signal = _signal(np.r_[train, small], fs, int(duration * fs), rng, noise=sigma,
+                     amplitudes=np.r_[np.linspace(0.6, 0.08, train.size), np.full(small.size, 0.1)])
+    power = np.where(np.arange(60) % 3 == 0, 1.0, 2.0) * sigma ** 2
+    power[20:24] = [20.0 * sigma ** 2, 4.0 * sigma ** 2, 2.6 * sigma ** 2, 1.4 * sigma ** 2]
+    power[40:42] = 2.6 * sigma ** 2
+    units = {0: np.array([3.0, 17.0, 25.0])}
+    gc = dataclasses.replace(group(units, duration, power), kind="surface")
+    read = lambda a, b: signal[None, a:b]
+    scores = [window_periodicity(signal[int(t * fs):int((t + WS) * fs)], fs, SegmentParams().train_rate_hz)[0]
+              for t in (10.0, 10.5, 11.0, 11.5, 20.0, 20.5)]
+    assert min(scores) >= SegmentParams().train_periodicity
+    segs, spans = segment_group(gc, units, np.array([sigma]), duration, read_window=read, return_periodic=True)
+    assert segs.empty
+    assert [(s.start, s.end) for s in spans] == [(10.0, 12.0), (20.0, 21.0)]
 
 
 def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():

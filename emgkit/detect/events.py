@@ -92,6 +92,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         else:
             beats.extend(beats_with_missed(t_all[pos[nodes[c]]]) for c in chains)
     others, rare = [], []
+    lo_heart = 1.0 / pp.ecg_rate_hz[1]
     # Each unit's rest discharges, grouped in one sort (a grid has ~10⁴ one-discharge units).
     sel = np.nonzero(rest & (unit >= 0))[0]
     sel = sel[np.argsort(unit[sel], kind="stable")]
@@ -100,16 +101,27 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         idx = np.sort(idx)
         if idx.size < pp.ecg_min_unit_discharges:
             rare.append(idx)
-        elif ecg_unit(t_all[idx], pp):
+            continue
+        ecg = idx if ecg_unit(t_all[idx], pp) else None
+        if ecg is None:
+            # A template learnt on a QRS can also hold a train's or a burst's overlapping MUAPs
+            # (a slow wave under the band-pass fits it): its discharges with no other of its own
+            # within a heart's shortest interval are tested as a unit of their own.
+            isi = np.diff(t_all[idx])
+            apart = np.r_[True, isi >= lo_heart] & np.r_[isi >= lo_heart, True]
+            if pp.ecg_min_unit_discharges <= apart.sum() < idx.size and ecg_unit(t_all[idx[apart]], pp):
+                ecg = idx[apart]
+                others.append(idx[~apart])
+            else:
+                others.append(idx)
+        if ecg is not None:
             # One beat per QRS complex (a template may match both its R and its S wave).
-            t_unit = t_all[idx[qrs_complexes(t_all[idx], pp.qrs_max_ms,
-                                             None if amplitude is None else amplitude[idx])]]
+            t_unit = t_all[ecg[qrs_complexes(t_all[ecg], pp.qrs_max_ms,
+                                             None if amplitude is None else amplitude[ecg])]]
             beats.extend(beats_with_missed(t_unit[c]) for c in heartbeat_chains(t_unit, pp))
             beats.append(t_unit)
-            state[idx] = "artifact"
-            rest[idx] = False
-        else:
-            others.append(idx)
+            state[ecg] = "artifact"
+            rest[ecg] = False
     state[pos[chained]] = "artifact"
     rest[pos[chained]] = False
     if not beats:

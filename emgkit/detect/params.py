@@ -525,19 +525,28 @@ class SegmentParams:
     #: periodic stretches let `patterns.find_trains` keep a train its sorted discharges break up.
     #: A window scores the best of itself and its three overlapping halves
     #: (`segment.window_periodicity`): a train's onset is one large transient that hides the
-    #: repeats of a window it starts in (independent simulator, 3 seeds, 0.5-s windows at least
-    #: 80 % inside a train: bipolar 81 → 91 % above 0.25, grid 85 → 86 %; voluntary and cramp
-    #: windows at most 0.20, rest windows of dense fasciculation 0.2 → 2.4 % above 0.25) [ENG].
-    #: Contraction windows are never joined or padded across a periodic window.
+    #: repeats of a window it starts in. Only lags where the autocorrelation peaks count: slow
+    #: content (a QRS, wander at the band's lower edge) falls through the shortest lags and scored
+    #: high at L, 2L, 3L there. Independent simulator, 3 seeds, 0.5-s windows at least 80 % inside
+    #: a train above 0.25: bipolar 81 % (whole windows) → 90 % (halves, peaks only), grid 85 → 86 %;
+    #: voluntary and cramp windows at most 0.09; rest windows of dense fasciculation 0.6 % (2.4 %
+    #: with halves but without the peak rule) [ENG]. Contraction windows are never joined or
+    #: padded across a periodic window.
     train_periodicity: float = 0.25
     train_rate_hz: tuple = (100.0, 350.0)
-    #: Windows whose power is at least this many times the muscle's typical window are tested for
+    #: Windows whose power is at least this many times the muscle's quiet windows (the
+    #: `train_test_quiet_percentile` of its windows' power, never below σ²) are tested for
     #: periodicity too: a surface train's overlapping MUAPs (10–30 ms at 150–300 Hz) sum to a wave
-    #: that can stay under the candidate threshold while it raises the power several-fold. On a
+    #: that can stay under the candidate threshold while it raises the power several-fold. Not the
+    #: median window: on a surface muscle near the heart most windows hold a QRS (independent
+    #: simulator: quiet windows at 1.1–1.3 σ², the median 2–4 σ², a small train's windows 2.6 σ²).
+    #: Windows beside a periodic window are tested as well, until no new one is periodic (a train's
+    #: MUAPs wane; on a grid a small unit barely moves the mean power over 64 channels). On a
     #: needle one large MUAP makes a window loud, so a needle window also needs candidates at
     #: `train_test_min_rate_hz` or more (a train's spikes cross the threshold; testing every loud
     #: needle window made "segments" of a 10-min rest record 0.55 s instead of 0.004 s) [ENG].
     train_test_power_ratio: float = 1.5
+    train_test_quiet_percentile: float = 25.0
     train_test_min_rate_hz: float = 10.0
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
     #: its sorted discharges are of units firing faster than voluntary rates (the unit's running
@@ -612,6 +621,7 @@ class SegmentParams:
         _range("segments.train_periodicity", 0.0, 1.0, self.train_periodicity)
         _range("segments.grid_train_min_channels", 1, 1 << 20, self.grid_train_min_channels)
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
+        _range("segments.train_test_quiet_percentile", 0.0, 100.0, self.train_test_quiet_percentile)
         _range("segments.train_test_min_rate_hz", 0.0, 1e6, self.train_test_min_rate_hz)
         if not (0 < self.train_rate_hz[0] < self.train_rate_hz[1]):
             raise ParameterError(f"segments.train_rate_hz must be (low, high) with 0 < low < high; got {self.train_rate_hz}")

@@ -149,9 +149,9 @@ _PERIODICITY_RATE_HZ = 8000.0
 def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool = False):
     """How strongly ``x`` (one channel's window) repeats at one interval of a high-frequency train.
 
-    The largest, over lags L from 1/``rate_hz``[1] to 1/``rate_hz``[0] s, of the smallest of the
-    normalised autocorrelations at L, 2L and 3L (1: a perfectly periodic train; a single MUAP
-    or asynchronous units stay near or below 0). Lags whose 3L exceeds the window are not tried.
+    The largest, over lags L from 1/``rate_hz``[1] to 1/``rate_hz``[0] s where the normalised
+    autocorrelation has a peak, of the smallest of the normalised autocorrelations at L, 2L and 3L
+    (1: a perfectly periodic train; a single MUAP or asynchronous units stay near or below 0). Lags whose 3L exceeds the window are not tried.
     With ``return_lag`` returns (periodicity, L in samples, fractional; 0 when no lag was tried).
     """
     x = np.asarray(x, dtype=np.float64)
@@ -174,6 +174,9 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
     ac = ac / ac[0]
     lags = np.arange(lo, hi + 1)
     score = np.minimum(np.minimum(ac[lags], ac[2 * lags]), ac[3 * lags])
+    # A train's autocorrelation peaks at its interval; slow content (an ECG's QRS, wander under
+    # the band-pass edge) makes it fall from lag 0 through the shortest lags, high at L, 2L, 3L.
+    score = np.where((ac[lags] >= ac[lags - 1]) & (ac[lags] >= ac[lags + 1]), score, -1.0)
     best = int(np.argmax(score))
     return (float(score[best]), float(lags[best]) / up) if return_lag else float(score[best])
 
@@ -365,11 +368,26 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         # and loud ones: a surface train's overlapping MUAPs can stay under the candidate threshold
         # (on a needle one MUAP makes a window loud: there candidates must come often too).
         busy = gc.window_count / ws >= pattern_params.neuromyotonic_min_detected_rate_hz
-        loud = ratio >= params.train_test_power_ratio
+        quiet_power = max(float(np.percentile(gc.window_power, params.train_test_quiet_percentile))
+                          if n_win else 0.0, sigma ** 2, 1e-12)
+        loud = gc.window_power >= params.train_test_power_ratio * quiet_power
         if gc.kind == "needle":
             loud &= gc.window_count / ws >= params.train_test_min_rate_hz
-        periodic, lags = periodic_windows(voluntary | busy | loud, read_window, gc.window, fs, params,
+        tested = voluntary | busy | loud
+        periodic, lags = periodic_windows(tested, read_window, gc.window, fs, params,
                                           return_lags=True, loudest=gc.window_loudest)
+        # A train goes on beside a periodic window where it no longer makes the window loud or
+        # busy (its MUAPs wane, on a grid a small unit barely moves the mean power): the windows
+        # next to periodic ones are tested too, until no new one is periodic.
+        while True:
+            beside = (np.r_[False, periodic[:-1]] | np.r_[periodic[1:], False]) & ~tested
+            if not beside.any():
+                break
+            tested |= beside
+            more, more_lags = periodic_windows(beside, read_window, gc.window, fs, params,
+                                               return_lags=True, loudest=gc.window_loudest)
+            periodic |= more
+            lags = np.where(more, more_lags, lags)
         voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
