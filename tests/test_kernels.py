@@ -227,9 +227,10 @@ def test_group_statistics_match_their_twins():
         for start, stop, win in ((0, 1000, 100), (37, 991, 64), (10, 11, 5)):
             np.testing.assert_allclose(dsp.window_power(x, win, start, stop, rows),
                                        dsp.window_power(x, win, start, stop, rows, kernel=False), rtol=1e-12)
-            np.testing.assert_array_equal(dsp.window_power(x, win, start, stop, rows, return_loudest=True)[1],
-                                          dsp.window_power(x, win, start, stop, rows, kernel=False,
-                                                           return_loudest=True)[1])
+            fast = dsp.window_power(x, win, start, stop, rows, return_loudest=True)
+            twin = dsp.window_power(x, win, start, stop, rows, kernel=False, return_loudest=True)
+            np.testing.assert_array_equal(fast[1], twin[1])
+            np.testing.assert_allclose(fast[2], twin[2], rtol=1e-12)
             sub = np.arange(6) if rows is None else np.asarray(rows)
             np.testing.assert_allclose(dsp.window_median_power(x, win, scale[sub], start, stop, rows),
                                        dsp.window_median_power(x, win, scale[sub], start, stop, rows, kernel=False),
@@ -238,7 +239,10 @@ def test_group_statistics_match_their_twins():
     assert dsp.window_power(x, 100, 0, 0).shape == (0,)
     loud = np.zeros((3, 300), np.float32)
     loud[2, 10:20], loud[0, 150:160] = 5.0, 4.0
-    assert dsp.window_power(loud, 100, return_loudest=True)[1].tolist() == [2, 0, 0]   # ties: the first
+    power, loudest, loudest_power = dsp.window_power(loud, 100, return_loudest=True)
+    assert loudest.tolist() == [2, 0, 0]                                  # ties: the first
+    np.testing.assert_allclose(loudest_power, [2.5, 1.6, 0.0])            # the loudest row's mean x²
+    np.testing.assert_allclose(power, loudest_power / 3)
     assert dsp.window_median_power(x, 100, np.ones(6), 5, 5).shape == (0,)
     # A broad event (every channel) raises the median; the same power on one channel does not.
     y = np.zeros((5, 300), np.float32)

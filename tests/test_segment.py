@@ -218,6 +218,36 @@ def test_a_waning_train_is_followed_into_windows_it_no_longer_makes_loud():
     assert [(s.start, s.end) for s in spans] == [(10.0, 12.0), (20.0, 21.0)]
 
 
+def test_a_train_on_a_few_electrodes_of_a_grid_is_tested_by_its_loudest_electrode():
+    # 64 electrodes; one unit's train at 10–12 s on electrode 5 alone: four times the noise power
+    # there, 5 % more in the mean over the grid, and no candidates.
+    fs, rng, duration, sigma, n_ch = 10000.0, np.random.default_rng(10), 30.0, 2.0, 64
+    train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0
+    on_five = _signal(train, fs, int(duration * fs), rng, amplitudes=np.full(train.size, 0.07), noise=sigma)
+    n_win = int(duration / WS)
+    win = int(WS * fs)
+    five = np.add.reduceat(on_five ** 2, np.arange(0, on_five.size, win)) / win
+    loudest_power = np.maximum(five, 1.1 * sigma ** 2)
+    power = (five + (n_ch - 1) * sigma ** 2) / n_ch
+    assert power[20:24].max() < 1.1 * sigma ** 2 and loudest_power[20:24].min() > 3 * sigma ** 2
+    gc = GroupCandidates(
+        muscle="m", channels=np.arange(n_ch), kind="surface", samples=np.zeros(0, np.int64),
+        main_channel=np.zeros(0, np.int64), peak_uv=np.zeros(0, np.float32),
+        snippets=np.zeros((0, n_ch, 2), np.float16), before=1, after=1, window=win,
+        window_power=power, window_bad=np.zeros(n_win), window_count=np.zeros(n_win),
+        window_loudest=np.where(five >= 1.1 * sigma ** 2, 5, 0), window_loudest_power=loudest_power)
+
+    def read(a, b, rows=None):
+        rows = np.arange(n_ch) if rows is None else np.asarray(rows)
+        out = rng.normal(0, sigma, (rows.size, b - a))
+        out[rows == 5] = on_five[a:b]
+        return out
+
+    segs, spans = segment_group(gc, {}, np.full(n_ch, sigma), duration, read_window=read, return_periodic=True)
+    assert segs.empty
+    assert [(s.start, s.end) for s in spans] == [(10.0, 12.0)]
+
+
 def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():
     fs, rng, duration = 10000.0, np.random.default_rng(5), 30.0
     train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0    # 2 s at 220 Hz

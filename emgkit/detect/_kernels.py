@@ -1061,11 +1061,12 @@ def _finite_sum(row):
 @jit(parallel=True)
 def window_power(x, rows, start, stop, win):
     """Mean x² over ``rows`` and each ``win`` samples of [start, stop) (NaN counts as 0; the last
-    window may be shorter), and per window the position in ``rows`` of the row with most power
-    (the first of equals)."""
+    window may be shorter), per window the position in ``rows`` of the row with most power
+    (the first of equals), and that row's mean x²."""
     n_win = (stop - start + win - 1) // win
     out = np.zeros(n_win)
     loudest = np.zeros(n_win, dtype=np.int64)
+    loudest_power = np.zeros(n_win)
     for w in prange(n_win):
         i0 = start + w * win
         i1 = min(stop, i0 + win)
@@ -1078,7 +1079,8 @@ def window_power(x, rows, start, stop, win):
                 best = row_sum
                 loudest[w] = k
         out[w] = total / (rows.shape[0] * (i1 - i0))
-    return out, loudest
+        loudest_power[w] = best / (i1 - i0)
+    return out, loudest, loudest_power
 
 
 @jit(parallel=True)

@@ -233,10 +233,11 @@ def window_power(x, rows, start, stop, win):
     sq = np.nan_to_num(x[rows, start:stop].astype(np.float64) ** 2)
     edges = np.arange(0, stop - start, win)
     if not edges.size:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0)
     per_row = np.add.reduceat(sq, edges, axis=1)
     lengths = np.diff(np.r_[edges, stop - start])
-    return per_row.sum(axis=0) / (len(rows) * lengths), np.argmax(per_row, axis=0).astype(np.int64)
+    return (per_row.sum(axis=0) / (len(rows) * lengths), np.argmax(per_row, axis=0).astype(np.int64),
+            per_row.max(axis=0) / lengths)
 
 
 def window_median_power(x, rows, scale, start, stop, win):
