@@ -218,6 +218,24 @@ def test_a_waning_train_is_followed_into_windows_it_no_longer_makes_loud():
     assert [(s.start, s.end) for s in spans] == [(10.0, 12.0), (20.0, 21.0)]
 
 
+def test_one_units_train_taking_over_from_anothers_is_a_span_of_its_own():
+    # A 220-Hz train at 10–11 s, then another unit's 150-Hz train at 11–12 s: each is read from
+    # its own electrode at its own interval (one span would take the first train's).
+    fs, rng, duration, sigma = 10000.0, np.random.default_rng(11), 30.0, 2.0
+    first = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 220)) / 220.0
+    second = first[-1] + np.cumsum(rng.normal(1.0, 0.02, 148)) / 150.0
+    signal = _signal(np.r_[first, second], fs, int(duration * fs), rng, noise=sigma)
+    power = np.full(60, sigma ** 2)
+    power[20:24] = 30 * sigma ** 2
+    gc = dataclasses.replace(group({}, duration, power), kind="surface")
+    segs, spans = segment_group(gc, {}, np.array([sigma]), duration, read_window=lambda a, b: signal[None, a:b],
+                                return_periodic=True)
+    assert segs.empty
+    assert [(s.start, s.end) for s in spans] == [(10.0, 11.0), (11.0, 12.0)]
+    assert spans[0].interval == pytest.approx(1 / 220.0, rel=0.05)
+    assert spans[1].interval == pytest.approx(1 / 150.0, rel=0.05)
+
+
 def test_a_train_on_a_few_electrodes_of_a_grid_is_tested_by_its_loudest_electrode():
     # 64 electrodes; one unit's train at 10–12 s on electrode 5 alone: four times the noise power
     # there, 5 % more in the mean over the grid, and no candidates.

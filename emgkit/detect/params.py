@@ -549,6 +549,10 @@ class SegmentParams:
     #: `train_test_min_rate_hz` or more (a train's spikes cross the threshold; testing every loud
     #: needle window made "segments" of a 10-min rest record 0.55 s instead of 0.004 s) [ENG].
     train_test_power_ratio: float = 1.5
+    #: Neighbouring periodic windows whose intervals differ by more than this factor are two
+    #: trains (of two units, each read from its own electrode), not one: one train's rate wanes
+    #: gradually, by up to ~30 % over 0.5–2 s (Bednařík & Kadaňka 2001) [ENG].
+    train_interval_step: float = 1.2
     train_test_quiet_percentile: float = 25.0
     train_test_min_rate_hz: float = 10.0
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
@@ -625,6 +629,7 @@ class SegmentParams:
         _range("segments.grid_train_min_channels", 1, 1 << 20, self.grid_train_min_channels)
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
         _range("segments.train_test_quiet_percentile", 0.0, 100.0, self.train_test_quiet_percentile)
+        _range("segments.train_interval_step", 1.0, 1e3, self.train_interval_step)
         _range("segments.train_test_min_rate_hz", 0.0, 1e6, self.train_test_min_rate_hz)
         if not (0 < self.train_rate_hz[0] < self.train_rate_hz[1]):
             raise ParameterError(f"segments.train_rate_hz must be (low, high) with 0 < low < high; got {self.train_rate_hz}")

@@ -426,8 +426,13 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     if return_periodic:
         spans = []
         for a, b in _intervals(periodic, ws, 0):
-            w = lags[int(round(a / ws)):int(round(b / ws))]
-            spans.append(PeriodicSpan(a, b, float(w[w > 0].min()) / fs))
+            w0 = int(round(a / ws))
+            # One train's rate wanes by a few % from window to window; a step in the interval is
+            # another unit's train taking over (its own electrode, its own rate).
+            w = lags[w0:int(round(b / ws))]
+            steps = np.nonzero(np.maximum(w[1:], w[:-1]) > params.train_interval_step * np.minimum(w[1:], w[:-1]))[0] + 1
+            for p0, p1 in zip(np.r_[0, steps], np.r_[steps, w.size]):
+                spans.append(PeriodicSpan((w0 + p0) * ws, (w0 + p1) * ws, float(w[p0:p1].min()) / fs))
         return segments, spans
     return segments
 
