@@ -257,3 +257,19 @@ def test_a_small_discharge_of_another_unit_inside_a_large_muap_is_its_remnant():
     assert not remnant_discharges(times, units, snr, 0.01, 0.0).any()          # turned off
     assert not remnant_discharges(times, units, snr, 0.004, 0.3).any()         # out of reach
     assert remnant_discharges(np.zeros(0), np.zeros(0, int), np.zeros(0), 0.01, 0.3).size == 0
+
+
+def test_a_unit_is_timed_and_reported_on_its_largest_electrode_in_microvolts():
+    # A propagating MUAP: 120 µV on a noisy electrode (σ 2.5 µV), peaking at sample 20, and 95 µV
+    # on a quiet one (σ 1.8 µV) 10 samples later. In σ units the quiet electrode is larger (53 vs
+    # 48); the discharge is timed at the largest deflection in µV.
+    w = 60
+    t = np.arange(w)
+    sigma = np.array([2.5, 1.8, 2.0], np.float32)
+    muap_uv = np.zeros((1, 3, w))
+    muap_uv[0, 0] = 120.0 * np.exp(-0.5 * ((t - 20) / 2.0) ** 2) - 20.0
+    muap_uv[0, 1] = 95.0 * np.exp(-0.5 * ((t - 30) / 2.0) ** 2)
+    bank = _finalise(muap_uv / sigma[None, :, None], np.array([10]), sigma)
+    assert bank.main_channel.tolist() == [1]            # the fits' reference: largest in σ units
+    assert bank.report_channel.tolist() == [0]
+    assert bank.peak_offset.tolist() == [20]

@@ -46,10 +46,19 @@ class UnitBank:
 
     templates: np.ndarray      # float32 (K, c, w), σ units
     counts: np.ndarray         # members per template
-    main_channel: np.ndarray   # (K,) index into the group's channels
-    peak_offset: np.ndarray    # (K,) sample in the window of the largest |value| on the main channel
+    main_channel: np.ndarray   # (K,) index into the group's channels: largest peak-to-peak in σ units
+    peak_offset: np.ndarray    # (K,) sample in the window of the largest |value| on the timing channel
     masks: np.ndarray          # (K, c) bool: channels that take part in fits
     sigma: np.ndarray          # (c,) µV per σ unit
+    #: (K,) the channel of largest peak-to-peak in µV, where discharges are timed and reported
+    #: (the main channel when None). Electrodes differ in noise, and a propagating MUAP peaks on
+    #: each of a grid's electrodes at another time: timed on the largest in σ units, a discharge
+    #: could lie several ms from its largest deflection.
+    timing_channel: np.ndarray | None = None
+
+    @property
+    def report_channel(self) -> np.ndarray:
+        return self.main_channel if self.timing_channel is None else self.timing_channel
 
     @property
     def n_units(self) -> int:
@@ -223,12 +232,13 @@ def _finalise(templates: np.ndarray, counts: np.ndarray, sigma: np.ndarray) -> U
         c = len(sigma)
         return UnitBank(np.zeros((0, c, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64),
                         np.zeros(0, np.int64), np.zeros((0, c), bool), sigma)
-    p2p = templates.max(axis=2) - templates.min(axis=2)   # (K, c)
+    p2p = templates.max(axis=2) - templates.min(axis=2)   # (K, c), σ units
     main = p2p.argmax(axis=1)
-    peak = np.abs(templates[np.arange(k), main]).argmax(axis=1)
+    timing = (p2p * np.asarray(sigma, np.float64)[None, :]).argmax(axis=1)
+    peak = np.abs(templates[np.arange(k), timing]).argmax(axis=1)
     masks = np.abs(templates).max(axis=2) > _SIGNIFICANT_SD
     masks[np.arange(k), main] = True
-    return UnitBank(templates.astype(np.float32), counts.astype(np.int64), main, peak, masks, sigma)
+    return UnitBank(templates.astype(np.float32), counts.astype(np.int64), main, peak, masks, sigma, timing)
 
 
 def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
@@ -384,7 +394,7 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         n = 0
         for i in idx:
             a = int(samples[i]) - before - edge
-            x = read_window(a, a + w + 2 * edge, int(bank.main_channel[k]))
+            x = read_window(a, a + w + 2 * edge, int(bank.report_channel[k]))
             if x is None or not np.all(np.isfinite(x)):
                 continue
             total += x - basis @ (fit @ x[outside])
@@ -392,7 +402,7 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         if n >= 3:
             recorded = np.abs(total[edge:edge + w])
             peak = int(np.argmax(recorded))
-            main = np.abs(bank.templates[k, bank.main_channel[k]])
+            main = np.abs(bank.templates[k, bank.report_channel[k]])
             if (abs(peak - offsets[k]) >= min_shift and main[peak] >= min_phase * main[offsets[k]]
                     and recorded[peak] >= min_margin * recorded[offsets[k]]):
                 offsets[k] = peak
