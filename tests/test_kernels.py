@@ -239,10 +239,14 @@ def test_group_statistics_match_their_twins():
     assert dsp.window_power(x, 100, 0, 0).shape == (0,)
     loud = np.zeros((3, 300), np.float32)
     loud[2, 10:20], loud[0, 150:160] = 5.0, 4.0
-    power, loudest, loudest_power = dsp.window_power(loud, 100, return_loudest=True)
+    loud[1, 200:300] = 1.0                                                # steady over a whole window
+    loud[2, 200:300] = 0.5                                                # and a weaker steady row
+    loud[0, 250:260] = 8.0                                                # under a louder burst
+    power, loudest, steady = dsp.window_power(loud, 100, return_loudest=True)
     assert loudest.tolist() == [2, 0, 0]                                  # ties: the first
-    np.testing.assert_allclose(loudest_power, [2.5, 1.6, 0.0])            # the loudest row's mean x²
-    np.testing.assert_allclose(power, loudest_power / 3)
+    np.testing.assert_allclose(power, [2.5 / 3, 1.6 / 3, (6.4 + 1.0 + 0.25) / 3])
+    # Over rows, the most power in a row's quietest quarter: a 10-sample burst fills one quarter.
+    np.testing.assert_allclose(steady, [0.0, 0.0, 1.0])
     assert dsp.window_median_power(x, 100, np.ones(6), 5, 5).shape == (0,)
     # A broad event (every channel) raises the median; the same power on one channel does not.
     y = np.zeros((5, 300), np.float32)

@@ -245,15 +245,15 @@ def test_a_train_on_a_few_electrodes_of_a_grid_is_tested_by_its_loudest_electrod
     n_win = int(duration / WS)
     win = int(WS * fs)
     five = np.add.reduceat(on_five ** 2, np.arange(0, on_five.size, win)) / win
-    loudest_power = np.maximum(five, 1.1 * sigma ** 2)
+    steady_power = np.maximum(five, 1.1 * sigma ** 2)    # the train fills every quarter
     power = (five + (n_ch - 1) * sigma ** 2) / n_ch
-    assert power[20:24].max() < 1.1 * sigma ** 2 and loudest_power[20:24].min() > 3 * sigma ** 2
+    assert power[20:24].max() < 1.1 * sigma ** 2 and steady_power[20:24].min() > 3 * sigma ** 2
     gc = GroupCandidates(
         muscle="m", channels=np.arange(n_ch), kind="surface", samples=np.zeros(0, np.int64),
         main_channel=np.zeros(0, np.int64), peak_uv=np.zeros(0, np.float32),
         snippets=np.zeros((0, n_ch, 2), np.float16), before=1, after=1, window=win,
         window_power=power, window_bad=np.zeros(n_win), window_count=np.zeros(n_win),
-        window_loudest=np.where(five >= 1.1 * sigma ** 2, 5, 0), window_loudest_power=loudest_power)
+        window_loudest=np.where(five >= 1.1 * sigma ** 2, 5, 0), window_steady_power=steady_power)
 
     def read(a, b, rows=None):
         rows = np.arange(n_ch) if rows is None else np.asarray(rows)

@@ -334,7 +334,7 @@ def _detect(recording, params, *, hash_input: bool):
         ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
         t = time.perf_counter()
         labels, bank, member_lag = cluster_candidates(gc, sigma, fs, p.units, return_lag=True)
-        if p.units.recorded_peak_times and gc.kind != "needle" and len(gc.channels) < p.spikes.grid_min_channels:
+        if p.units.recorded_peak_times and gc.kind != "needle":
             rec_channels = prep.rec_channel_indices[gc.channels]
 
             def read_window(a, b, ch):

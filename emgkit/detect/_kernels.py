@@ -1058,29 +1058,46 @@ def _finite_sum(row):
     return total
 
 
+#: Parts of a window over which its loudest row's steady power is the quietest's (a MUAP fills one,
+#: a train all).
+_QUARTERS = 4
+
+
 @jit(parallel=True)
 def window_power(x, rows, start, stop, win):
     """Mean x² over ``rows`` and each ``win`` samples of [start, stop) (NaN counts as 0; the last
     window may be shorter), per window the position in ``rows`` of the row with most power
-    (the first of equals), and that row's mean x²."""
+    (the first of equals), and the steady power: over rows, the largest mean x² of a row's
+    quietest of ``_QUARTERS`` equal parts of the window."""
     n_win = (stop - start + win - 1) // win
     out = np.zeros(n_win)
     loudest = np.zeros(n_win, dtype=np.int64)
-    loudest_power = np.zeros(n_win)
+    steady = np.zeros(n_win)
     for w in prange(n_win):
         i0 = start + w * win
         i1 = min(stop, i0 + win)
         total = 0.0
         best = -1.0
+        best_steady = 0.0
         for k in range(rows.shape[0]):
-            row_sum = _finite_sum_sq(x[rows[k], i0:i1])
+            row_sum = 0.0
+            quietest = np.inf
+            for q in range(_QUARTERS):
+                q0 = i0 + (i1 - i0) * q // _QUARTERS
+                q1 = i0 + (i1 - i0) * (q + 1) // _QUARTERS
+                if q1 > q0:
+                    part = _finite_sum_sq(x[rows[k], q0:q1])
+                    row_sum += part
+                    quietest = min(quietest, part / (q1 - q0))
             total += row_sum
             if row_sum > best:
                 best = row_sum
                 loudest[w] = k
+            if quietest < np.inf and quietest > best_steady:
+                best_steady = quietest
         out[w] = total / (rows.shape[0] * (i1 - i0))
-        loudest_power[w] = best / (i1 - i0)
-    return out, loudest, loudest_power
+        steady[w] = best_steady
+    return out, loudest, steady
 
 
 @jit(parallel=True)

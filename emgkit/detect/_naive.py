@@ -236,8 +236,13 @@ def window_power(x, rows, start, stop, win):
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0)
     per_row = np.add.reduceat(sq, edges, axis=1)
     lengths = np.diff(np.r_[edges, stop - start])
-    return (per_row.sum(axis=0) / (len(rows) * lengths), np.argmax(per_row, axis=0).astype(np.int64),
-            per_row.max(axis=0) / lengths)
+    loudest = np.argmax(per_row, axis=0).astype(np.int64)
+    steady = np.empty(edges.size)
+    for w, (e, n) in enumerate(zip(edges, lengths)):
+        cuts = [n * q // 4 for q in range(5)]
+        parts = [sq[:, e + a:e + b].mean(axis=1) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        steady[w] = np.min(parts, axis=0).max()
+    return per_row.sum(axis=0) / (len(rows) * lengths), loudest, steady
 
 
 def window_median_power(x, rows, scale, start, stop, win):

@@ -413,7 +413,8 @@ def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None
     """Mean x² over channels ``rows`` (default all) and each ``win`` samples of ``start:stop``
     (NaN counts as 0; the last window may be shorter). float64 (n_windows,). With
     ``return_loudest`` also each window's channel (position in ``rows``) with most power and
-    that channel's mean x²: (power, loudest, loudest_power)."""
+    the steady power, over channels the largest mean x² of a channel's quietest quarter of the
+    window (a MUAP fills one quarter, a train all four): (power, loudest, steady)."""
     block, _ = _as_block(x)
     rows = _rows(block, rows)
     start, stop = _span(start, stop, block.shape[1], "window")
@@ -424,10 +425,10 @@ def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None
     if not kernel:
         from . import _naive
 
-        power, loudest, loudest_power = _naive.window_power(block, rows, start, stop, win)
+        power, loudest, steady = _naive.window_power(block, rows, start, stop, win)
     else:
-        power, loudest, loudest_power = _kernels().window_power(block, rows, start, stop, win)
-    return (power, loudest, loudest_power) if return_loudest else power
+        power, loudest, steady = _kernels().window_power(block, rows, start, stop, win)
+    return (power, loudest, steady) if return_loudest else power
 
 
 def window_median_power(x, win: int, scale, start: int = 0, stop: int | None = None, rows=None,

@@ -289,12 +289,13 @@ class UnitParams:
     peel_max_iter: int = 4000
     #: Discharge times at the largest |peak| of the unit's MUAP as recorded (mean of raw windows
     #: of its main channel), not of the band-passed template: the band-pass can swap which of two
-    #: similar phases of a surface MUAP is the largest, moving the time by several ms. Bipolar
-    #: surface muscles only: on HD grids (≥ `spikes.grid_min_channels`) the largest electrode of a
-    #: propagating MUAP is itself uncertain and it moved correct times (independent simulator,
-    #: 3 seeds: sparse fasciculation grids F1 0.62 → 0.36), and on needles it gained nothing on
-    #: simulations and lost real-data recall (units injected into a neuropathy record: 131 → 123
-    #: of 176), while on bipolar muscles it gained (myokymia 0.73 → 0.87, cramp 0.50 → 0.60).
+    #: similar phases of a surface MUAP is the largest, moving the time by several ms. Surface
+    #: muscles: on bipolar muscles it gained (independent simulator: myokymia 0.73 → 0.87, cramp
+    #: 0.50 → 0.60); on HD grids, once units are timed on their largest electrode in µV
+    #: (`UnitBank.timing_channel`), artifacts grid 0.740 → 0.860, dense fasciculation grid 0.718 →
+    #: 0.715, the others unchanged (timed on the largest in noise SD it had moved correct times:
+    #: sparse fasciculation grids 0.62 → 0.36). Not on needles: it gained nothing on simulations and
+    #: lost real-data recall (units injected into a neuropathy record: 131 → 123 of 176).
     recorded_peak_times: bool = True
     #: ...when that peak is at least this far (ms) from the band-passed one: another phase lies
     #: a phase's half-width away or more (surface MUAP phases last several ms), while a mean of a
@@ -540,11 +541,14 @@ class SegmentParams:
     #: that can stay under the candidate threshold while it raises the power several-fold. Not the
     #: median window: on a surface muscle near the heart most windows hold a QRS (independent
     #: simulator: quiet windows at 1.1–1.3 σ², the median 2–4 σ², a small train's windows 2.6 σ²).
-    #: On a muscle of several electrodes the loudest electrode's power counts too, against that
-    #: electrode-wise power's own quiet level: a unit on a few of a grid's 64 electrodes barely
-    #: moves their mean (independent simulator, hyperexcitable grid seed 1, a 30-µV unit's trains:
-    #: F1 0.49 → 0.86; grids pooled 0.786 → 0.825). Windows beside a periodic window are tested as
-    #: well, until no new one is periodic (a train's MUAPs wane). On a
+    #: On a muscle of several electrodes the steady power counts too (over electrodes, the most
+    #: power in an electrode's quietest quarter of the window: a train fills all four quarters, a
+    #: lone MUAP one), against its own quiet level: a unit on a few of a grid's 64 electrodes
+    #: barely moves their mean (independent simulator, hyperexcitable grid seed 1, a 30-µV unit's
+    #: trains: F1 0.49 → 0.81; grids pooled 0.786 → 0.82). The loudest electrode's whole-window
+    #: power found a little more (seed 1: 0.86) but flagged a third of a rest grid hour's windows,
+    #: each then read and filtered again (+2 s per hour). Windows beside a periodic window are
+    #: tested as well, until no new one is periodic (a train's MUAPs wane). On a
     #: needle one large MUAP makes a window loud, so a needle window also needs candidates at
     #: `train_test_min_rate_hz` or more (a train's spikes cross the threshold; testing every loud
     #: needle window made "segments" of a 10-min rest record 0.55 s instead of 0.004 s) [ENG].

@@ -65,7 +65,7 @@ class GroupCandidates:
     common_power: np.ndarray | None = None   # surface: median over electrodes of power (σ²) per `common_step`
     common_step: int = 0
     window_loudest: np.ndarray | None = None   # per window, the group channel (position) with most power
-    window_loudest_power: np.ndarray | None = None   # ...and its mean x² (µV²)
+    window_steady_power: np.ndarray | None = None   # per window, max over channels of the quietest quarter's mean x² (µV²)
 
 
 class SpilledWaveforms:
@@ -490,7 +490,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             snippets=_WaveformCollector((len(g.channels), before + after + 1), np.float16,
                                         WAVEFORM_RAM_BYTES // len(prep.groups)),
             window_power=np.zeros(n_windows), window_bad=np.zeros(n_windows), window_count=np.zeros(n_windows),
-            window_loudest=np.zeros(n_windows, dtype=np.int64), window_loudest_power=np.zeros(n_windows),
+            window_loudest=np.zeros(n_windows, dtype=np.int64), window_steady_power=np.zeros(n_windows),
         ))
         spans.append(excl)
     # HD grids detect on spatial energy (see GridStatistic); other groups on the channel envelope.
@@ -526,10 +526,10 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             thr = thresholds[gc.channels]
             # Window statistics over the core of the chunk.
             w0 = start // win
-            power, loudest, loudest_power = dsp.window_power(x, win, start - lo, stop - lo, return_loudest=True)
+            power, loudest, steady = dsp.window_power(x, win, start - lo, stop - lo, return_loudest=True)
             gc.window_power[w0:w0 + power.size] = power
             gc.window_loudest[w0:w0 + power.size] = loudest
-            gc.window_loudest_power[w0:w0 + power.size] = loudest_power
+            gc.window_steady_power[w0:w0 + power.size] = steady
             if bad is not None:
                 bc = bad[gc.channels][:, core].astype(np.float64)
                 nw = power.size
