@@ -200,6 +200,24 @@ def test_a_template_of_two_overlapping_units_is_compound_and_a_unit_of_its_own_i
     assert not compound_templates(bank, all_units, FS, off).any()
 
 
+def test_a_template_of_one_units_doublet_is_compound_on_surface_and_two_units_overlap_is_not():
+    """On surface electrodes only a unit's own doublet counts as compound: E = A + A 2.5 ms later
+    (its doublet, learnt as a template of its own) is flagged; C = A + B 2 ms later is not."""
+    a = muap() * 60
+    b = muap(width=7.0, phase=-1.0) * 45
+    c = a + np.roll(b, 20)
+    e = a + np.roll(a, 25)
+    d = muap(width=2.5, phase=-0.5) * 50
+    tmpl = np.stack([s[None, :] for s in (a, b, c, d, e)]).astype(np.float32) / 5.0
+    bank = _finalise(tmpl, np.array([40, 30, 3, 5, 4]), np.full(1, 5.0, np.float32))
+    doublet_lags = (int(0.002 * FS), int(0.020 * FS))                # 2–20 ms
+    assert compound_templates(bank, np.arange(5), FS, UnitParams()).tolist() == [False, False, True, False, True]
+    assert compound_templates(bank, np.arange(5), FS, UnitParams(),
+                              same_unit_lags=doublet_lags).tolist() == [False, False, False, False, True]
+    # A 2.5-ms doublet is no doublet when the allowed lags start at 5 ms.
+    assert not compound_templates(bank, np.arange(5), FS, UnitParams(), same_unit_lags=(50, 200)).any()
+
+
 def test_merge_map_sends_a_shifted_copy_to_its_unit():
     """The full-resolution merge relabels members: each input template maps to the kept one it joined."""
     a = muap() * 20

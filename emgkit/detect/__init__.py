@@ -389,6 +389,11 @@ def _detect(recording, params, *, hash_input: bool):
             # UnitParams.compound_min_explained).
             if gc.kind == "needle":
                 common = common[~compound_templates(bank, common, fs, p.units)]
+            else:
+                # On surface electrodes only a unit's own doublet learnt as a template: two other
+                # units' long, smooth MUAPs sum into look-alikes (see UnitParams.compound_min_explained).
+                lags = tuple(int(round(v * fs / 1000)) for v in p.patterns.group_isi_ms)
+                common = common[~compound_templates(bank, common, fs, p.units, same_unit_lags=lags)]
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)

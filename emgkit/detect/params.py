@@ -278,7 +278,11 @@ class UnitParams:
     #: Needles only: a needle MUAP lasts a few ms, so two overlapping ones fit a third unit only
     #: when that is their overlap; long, smooth surface MUAPs sum into look-alikes (independent
     #: simulator, 3 seeds: needle discharge F1 0.780 → 0.789; on bipolar it added neuromyotonic
-    #: multiplet and myokymic false events, multiplet event F1 0.453 → 0.432).
+    #: multiplet and myokymic false events, multiplet event F1 0.453 → 0.432). On surface
+    #: electrodes only a unit's own doublet learnt as a template (two fits of one unit,
+    #: `PatternParams.group_isi_ms` apart) is compound: one fit of it had explained both discharges
+    #: (independent simulator, dense fasciculation bipolar 0.794 → 0.797, doublet events 0.526 →
+    #: 0.540, no cell worse).
     compound_min_explained: float = 0.9
     #: ...and when it has at most this share of the members of each unit fitted in it: overlaps
     #: at one lag are rare beside their units (a unit of its own fires about as often) [ENG].

@@ -901,8 +901,8 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order], r, plan.used)
 
 
-def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params: UnitParams | None = None
-                       ) -> np.ndarray:
+def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params: UnitParams | None = None,
+                       same_unit_lags: tuple | None = None) -> np.ndarray:
     """Which of the templates ``candidates`` are two or more other units' MUAPs overlapping.
 
     In a contraction or a burst, MUAPs of different units often overlap; a cluster of such
@@ -911,7 +911,9 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
     region) with the units that have at least 1 / ``params.compound_max_share`` times its members
     (overlaps at one lag are rare beside their units) fits at least two discharges that together
     leave at most 1 − ``params.compound_min_explained`` of its energy, where the best of those
-    discharges alone leaves more than twice that. Returns a bool mask over ``candidates``.
+    discharges alone leaves more than twice that. With ``same_unit_lags`` (min, max samples) only
+    templates that are two discharges of one unit that far apart count (a unit's doublet learnt as
+    a template of its own). Returns a bool mask over ``candidates``.
     """
     params = params or UnitParams()
     candidates = np.asarray(candidates, dtype=np.int64)
@@ -953,6 +955,10 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
         left = ((target - fit) ** 2).sum()
         out[j] = energy > 0 and bool(single) and left <= (1 - params.compound_min_explained) * energy \
             and min(single) > 2 * left
+        if out[j] and same_unit_lags is not None:
+            lag = int(np.ptp(peeled.samples))
+            out[j] = peeled.samples.size == 2 and peeled.units[0] == peeled.units[1] \
+                and same_unit_lags[0] <= lag <= same_unit_lags[1]
     return out
 
 
