@@ -1058,8 +1058,8 @@ def _finite_sum(row):
     return total
 
 
-#: Parts of a window over which its loudest row's steady power is the quietest's (a MUAP fills one,
-#: a train all).
+#: Equal parts of a window; a row's steady power is its quietest part's mean x² (a MUAP fills one
+#: part, a train all of them).
 _QUARTERS = 4
 
 

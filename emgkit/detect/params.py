@@ -557,12 +557,12 @@ class SegmentParams:
     #: `train_test_min_rate_hz` or more (a train's spikes cross the threshold; testing every loud
     #: needle window made "segments" of a 10-min rest record 0.55 s instead of 0.004 s) [ENG].
     train_test_power_ratio: float = 1.5
+    train_test_quiet_percentile: float = 25.0
+    train_test_min_rate_hz: float = 10.0
     #: Neighbouring periodic windows whose intervals differ by more than this factor are two
     #: trains (of two units, each read from its own electrode), not one: one train's rate wanes
     #: gradually, by up to ~30 % over 0.5–2 s (Bednařík & Kadaňka 2001) [ENG].
     train_interval_step: float = 1.2
-    train_test_quiet_percentile: float = 25.0
-    train_test_min_rate_hz: float = 10.0
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
     #: its sorted discharges are of units firing faster than voluntary rates (the unit's running
     #: median interval below 1 / `PatternParams.voluntary_rate_hz`[1]): voluntary units

@@ -151,7 +151,8 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
 
     The largest, over lags L from 1/``rate_hz``[1] to 1/``rate_hz``[0] s where the normalised
     autocorrelation has a peak, of the smallest of the normalised autocorrelations at L, 2L and 3L
-    (1: a perfectly periodic train; a single MUAP or asynchronous units stay near or below 0). Lags whose 3L exceeds the window are not tried.
+    (1: a perfectly periodic train; a single MUAP or asynchronous units stay near or below 0; −1
+    where no lag is a peak). Lags whose 3L exceeds the window are not tried.
     With ``return_lag`` returns (periodicity, L in samples, fractional; 0 when no lag was tried).
     """
     x = np.asarray(x, dtype=np.float64)
@@ -431,7 +432,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
             # One train's rate wanes by a few % from window to window; a step in the interval is
             # another unit's train taking over (its own electrode, its own rate).
             w = lags[w0:int(round(b / ws))]
-            steps = np.nonzero(np.maximum(w[1:], w[:-1]) > params.train_interval_step * np.minimum(w[1:], w[:-1]))[0] + 1
+            step = np.maximum(w[1:], w[:-1]) > params.train_interval_step * np.minimum(w[1:], w[:-1])
+            steps = np.nonzero(step)[0] + 1
             for p0, p1 in zip(np.r_[0, steps], np.r_[steps, w.size]):
                 spans.append(PeriodicSpan((w0 + p0) * ws, (w0 + p1) * ws, float(w[p0:p1].min()) / fs))
         return segments, spans
