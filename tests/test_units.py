@@ -289,5 +289,5 @@ def test_a_unit_is_timed_and_reported_on_its_largest_electrode_in_microvolts():
     muap_uv[0, 1] = 95.0 * np.exp(-0.5 * ((t - 30) / 2.0) ** 2)
     bank = _finalise(muap_uv / sigma[None, :, None], np.array([10]), sigma)
     assert bank.main_channel.tolist() == [1]            # the fits' reference: largest in σ units
-    assert bank.report_channel.tolist() == [0]
+    assert bank.timing_channel.tolist() == [0]
     assert bank.peak_offset.tolist() == [20]

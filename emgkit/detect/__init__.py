@@ -369,7 +369,7 @@ def _detect(recording, params, *, hash_input: bool):
         peeled_state = np.isin(cand_state, list(p.units.peel_states))
         for i in np.nonzero(~peeled_state & (labels != -2))[0]:  # -2: another phase of a unit
             k = int(labels[i])
-            excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.report_channel[k],
+            excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.timing_channel[k],
                                   float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), cand_state[i], np.nan))
         peel_idx = np.nonzero(peeled_state)[0]
         w = gc.before + gc.after
@@ -382,7 +382,7 @@ def _detect(recording, params, *, hash_input: bool):
             lo = np.maximum(s - w, 0)
             hi = np.minimum(s + w + 1, rec.n_samples)
             tmpl_uv = bank.templates_uv()
-            p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.report_channel], axis=1) if bank.n_units else np.zeros(0)
+            p2p = np.ptp(tmpl_uv[np.arange(bank.n_units), bank.timing_channel], axis=1) if bank.n_units else np.zeros(0)
             # Units seen often are tried everywhere; rare ones only where their candidates lie.
             common = np.nonzero(bank.counts >= p.units.min_recurring)[0]
             # A template of overlapping MUAPs would fit two discharges as one (needles only: see
@@ -439,7 +439,7 @@ def _detect(recording, params, *, hash_input: bool):
                 # (and one DataFrame per piece cost more than the peeling on a quiet file).
                 if peeled.samples.size:
                     peeled_parts.append((peeled.samples / fs, peeled.units.astype(np.int64),
-                                         bank.report_channel[peeled.units].astype(np.int64),
+                                         bank.timing_channel[peeled.units].astype(np.int64),
                                          peeled.scales * p2p[peeled.units], peeled.snr))
                 # A candidate no template explained is still a discharge: its own unit.
                 lone, between = [], []
@@ -459,7 +459,7 @@ def _detect(recording, params, *, hash_input: bool):
                             between.append(i)
                 for i in between:
                     k = int(labels[i])
-                    peeled_rows.append((cand_times[i], k, int(bank.report_channel[k]),
+                    peeled_rows.append((cand_times[i], k, int(bank.timing_channel[k]),
                                         float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), "rest",
                                         float(gc.peak_uv[i] / max(sigma[gc.main_channel[i]], 1e-12))))
                 if lone_merge and len(lone) > 1:

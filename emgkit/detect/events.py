@@ -45,12 +45,12 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     beats = [] if signal_beats is None or np.size(signal_beats) < 2 else [np.asarray(signal_beats, np.float64)]
     pos = np.nonzero(rest)[0]
     chained = np.zeros(pos.size, dtype=bool)
+    lo_heart = 1.0 / pp.ecg_rate_hz[1]   # a heart's shortest interval
     if across_units and pos.size:
         # Units firing faster than a heart (continuous single discharges at ~6 Hz) chain at
         # sub-multiples of their interval: chains made mostly of their discharges are no heartbeat.
         # Intervals between QRS complexes: an ECG template matched at both the R and the S wave of
         # each beat fires twice per beat, not faster than a heart.
-        lo = 1.0 / pp.ecg_rate_hz[1]
         fast_units = set()
         by_unit = pos[np.argsort(unit[pos], kind="stable")]   # one sort: a grid has ~10⁴ lone units
         for idx in np.split(by_unit, np.flatnonzero(np.diff(unit[by_unit])) + 1):
@@ -58,7 +58,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
                 continue
             t_unit = t_all[idx]
             isi = np.diff(t_unit[qrs_complexes(t_unit, pp.qrs_max_ms)])
-            if isi.size and np.mean(isi < lo) > 1 - pp.ecg_chained_share:
+            if isi.size and np.mean(isi < lo_heart) > 1 - pp.ecg_chained_share:
                 fast_units.add(int(unit[idx[0]]))
         nodes = np.arange(pos.size)
         fast_nodes = np.zeros(pos.size, dtype=bool)
@@ -92,7 +92,6 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         else:
             beats.extend(beats_with_missed(t_all[pos[nodes[c]]]) for c in chains)
     others, rare = [], []
-    lo_heart = 1.0 / pp.ecg_rate_hz[1]
     # Each unit's rest discharges, grouped in one sort (a grid has ~10⁴ one-discharge units).
     sel = np.nonzero(rest & (unit >= 0))[0]
     sel = sel[np.argsort(unit[sel], kind="stable")]

@@ -50,15 +50,11 @@ class UnitBank:
     peak_offset: np.ndarray    # (K,) sample in the window of the largest |value| on the timing channel
     masks: np.ndarray          # (K, c) bool: channels that take part in fits
     sigma: np.ndarray          # (c,) µV per σ unit
-    #: (K,) the channel of largest peak-to-peak in µV, where discharges are timed and reported
-    #: (the main channel when None). Electrodes differ in noise, and a propagating MUAP peaks on
-    #: each of a grid's electrodes at another time: timed on the largest in σ units, a discharge
-    #: could lie several ms from its largest deflection.
-    timing_channel: np.ndarray | None = None
-
-    @property
-    def report_channel(self) -> np.ndarray:
-        return self.main_channel if self.timing_channel is None else self.timing_channel
+    #: (K,) the channel of largest peak-to-peak in µV, where discharges are timed and reported.
+    #: Electrodes differ in noise, and a propagating MUAP peaks on each of a grid's electrodes at
+    #: another time: timed on the largest in σ units, a discharge could lie several ms from its
+    #: largest deflection.
+    timing_channel: np.ndarray
 
     @property
     def n_units(self) -> int:
@@ -231,7 +227,7 @@ def _finalise(templates: np.ndarray, counts: np.ndarray, sigma: np.ndarray) -> U
     if k == 0:
         c = len(sigma)
         return UnitBank(np.zeros((0, c, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                        np.zeros(0, np.int64), np.zeros((0, c), bool), sigma)
+                        np.zeros(0, np.int64), np.zeros((0, c), bool), sigma, np.zeros(0, np.int64))
     p2p = templates.max(axis=2) - templates.min(axis=2)   # (K, c), σ units
     main = p2p.argmax(axis=1)
     timing = (p2p * np.asarray(sigma, np.float64)[None, :]).argmax(axis=1)
@@ -394,7 +390,7 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         n = 0
         for i in idx:
             a = int(samples[i]) - before - edge
-            x = read_window(a, a + w + 2 * edge, int(bank.report_channel[k]))
+            x = read_window(a, a + w + 2 * edge, int(bank.timing_channel[k]))
             if x is None or not np.all(np.isfinite(x)):
                 continue
             total += x - basis @ (fit @ x[outside])
@@ -402,7 +398,7 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         if n >= 3:
             recorded = np.abs(total[edge:edge + w])
             peak = int(np.argmax(recorded))
-            main = np.abs(bank.templates[k, bank.report_channel[k]])
+            main = np.abs(bank.templates[k, bank.timing_channel[k]])
             if (abs(peak - offsets[k]) >= min_shift and main[peak] >= min_phase * main[offsets[k]]
                     and recorded[peak] >= min_margin * recorded[offsets[k]]):
                 offsets[k] = peak
