@@ -1,4 +1,4 @@
-"""Time or sample intervals: merging and total covered length (one implementation for all stages)."""
+"""Time or sample intervals: merging, total covered length and membership (one implementation for all stages)."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,3 +29,14 @@ def merge_intervals(starts, ends) -> list[tuple]:
 def covered_length(starts, ends) -> float:
     """Total length covered by the union of [start, end) intervals."""
     return float(sum(b - a for a, b in merge_intervals(starts, ends)))
+
+
+def in_intervals(times, intervals) -> np.ndarray:
+    """Per time, True when it lies in one of ``intervals`` ((start, end, ...) rows, [start, end))."""
+    t = np.asarray(times, dtype=np.float64)
+    merged = merge_intervals([row[0] for row in intervals], [row[1] for row in intervals])
+    if not merged:
+        return np.zeros(t.shape, dtype=bool)
+    starts, ends = np.array(merged, dtype=np.float64).T
+    j = np.searchsorted(starts, t, side="right") - 1
+    return (j >= 0) & (t < ends[np.maximum(j, 0)])

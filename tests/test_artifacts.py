@@ -153,6 +153,43 @@ def test_a_qrs_template_that_also_holds_a_train_still_finds_the_heartbeats():
     assert (state[~is_beat] == "rest").mean() >= 0.95
 
 
+def test_a_qrs_template_fitting_r_and_s_waves_and_long_trains_is_tested_outside_the_trains():
+    # The template fits the beats' R waves, a third of their S waves (40 ms later), and three trains
+    # read from the signal (900 discharges): as a whole, and by its discharges apart from all
+    # others, no ECG.
+    from emgkit.detect.events import _heartbeats
+
+    rng = np.random.default_rng(5)
+    beats = heartbeats = heartbeat_times(rng, 60.0)
+    trains = np.r_[5.0 + np.arange(300) / 250.0, 25.0 + np.arange(300) / 250.0, 45.0 + np.arange(300) / 250.0]
+    spans = [(5.0, 5.0 + 299 / 250.0), (25.0, 25.0 + 299 / 250.0), (45.0, 45.0 + 299 / 250.0)]
+    beats = beats[np.min(np.abs(beats[:, None] - trains[None, :]), axis=1) > 0.5]
+    has_s = rng.random(beats.size) < 1 / 3
+    qrs = np.r_[beats, beats[has_s] + 0.04]
+    t_all = np.sort(np.r_[qrs, trains])
+    unit = np.zeros(t_all.size, np.int64)
+    is_qrs = np.isin(t_all, qrs)
+    in_train = np.zeros(t_all.size, dtype=bool)
+    for a, b in spans:
+        in_train |= (t_all >= a) & (t_all <= b)
+    assert np.array_equal(in_train, ~is_qrs)
+
+    def run(marked):
+        rest = np.ones(t_all.size, dtype=bool)
+        state = np.full(t_all.size, "rest", dtype=object)
+        _heartbeats(t_all, unit, rest, state, P, across_units=False, in_train=marked)
+        return state
+
+    # Unmarked, a beat whose S wave was found too has no discharge apart from the others.
+    with_s = np.isin(t_all, np.r_[beats[has_s], beats[has_s] + 0.04])
+    assert with_s.sum() == 2 * has_s.sum() > 10
+    assert (run(None)[with_s] == "rest").all()
+    state = run(in_train)
+    assert (state[is_qrs] == "artifact").all()
+    assert (state[~is_qrs] == "rest").all()
+    assert heartbeats.size > beats.size   # beats under the trains were left out of the record
+
+
 def test_beats_with_missed_puts_skipped_beats_back():
     chain = np.array([1.0, 1.8, 3.4, 4.2, 6.6])                     # RR 0.8 s, 1 and 2 beats missed
     np.testing.assert_allclose(beats_with_missed(chain), [1.0, 1.8, 2.6, 3.4, 4.2, 5.0, 5.8, 6.6])

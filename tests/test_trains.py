@@ -1,7 +1,8 @@
 """A high-frequency train's discharges read from its periodic signal (trains.train_discharges)."""
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
-from emgkit.detect.params import PatternParams, UnitParams
+from emgkit.detect.params import PatternParams, PreprocessParams, UnitParams
 from emgkit.detect.trains import train_discharges
 
 FS = 2048.0
@@ -78,3 +79,42 @@ def test_degenerate_input_gives_no_discharges():
     assert train_discharges(np.ones(1000), FS, 0.0, 1.0).size == 0       # no interval
     assert train_discharges(np.ones(1000), FS, 1 / 200.0, 0.0).size == 0  # no noise level
     assert train_discharges(np.full(1000, np.nan), FS, 1 / 200.0, 1.0).size == 0
+
+
+def broad_muap(amplitude, fs):
+    """A surface MUAP with a large net area: a broad phase 6 ms wide and a sharper one on it."""
+    t = np.arange(-0.02, 0.02, 1 / fs)
+    return amplitude * (np.exp(-(t / 0.006) ** 2) + 0.35 * np.exp(-((t - 0.001) / 0.0012) ** 2))
+
+
+def test_a_waning_train_summing_into_a_step_is_read_in_the_band_of_its_rate():
+    from emgkit.detect.trains import train_band
+    fs, rate = 1024.0, 240.0
+    rng = np.random.default_rng(3)
+    train = jittered_train(rng, 0.8, 1.2, rate)
+    # A neuromyotonic discharge wanes (45 -> 16 µV); its MUAPs overlap ~5 deep and, through the
+    # surface band-pass (20–450 Hz), sum into a sloping step with a small ripple at the rate.
+    sos = butter(2, PreprocessParams().surface_band_hz, btype="band", fs=fs, output="sos")
+    summed = np.zeros(int(2.8 * fs))
+    for t, a in zip(train, 45.0 * np.linspace(1, 0.35, train.size) * rng.normal(1, 0.05, train.size)):
+        add_muaps(summed, [t], broad_muap(a, fs), fs)
+    x = sosfiltfilt(sos, summed) + rng.normal(0.0, 1.0, summed.size)
+    interval, core = 1 / rate, slice(int(0.8 * fs), int(2.0 * fs))
+    # On the slope many of the ripple's peaks are no local maxima of the wide-band signal.
+    assert train_discharges(x, fs, interval, 1.0, core=core).size < 0.7 * train.size
+    # The noise of the band-passed reading, measured on a quiet stretch of the same channel.
+    quiet = train_band(rng.normal(0.0, 1.0, int(0.5 * fs)), fs, interval)
+    band_sigma = 1.4826 * np.median(np.abs(quiet - np.median(quiet)))
+    assert 0.3 < band_sigma < 1.0   # a part of the wide band's noise
+    found = train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma) / fs
+    # One per discharge, each within the surface tolerance (±3 ms) of one.
+    assert np.mean(nearest_gap(np.sort(found), train) <= 0.003) >= 0.9
+    assert 0.9 * train.size <= found.size <= 1.05 * train.size
+    assert found.min() >= train[0] - 0.01 and found.max() <= train[-1] + 0.01
+    # Noise alone and lone MUAPs read in the band are no train; the band can be turned off.
+    noise = rng.normal(0.0, 1.0, int(5 * fs))
+    assert train_discharges(noise, fs, interval, 1.0, band_sigma=band_sigma).size == 0
+    lone = add_muaps(noise.copy(), rng.uniform(0.1, 4.9, 20), sosfiltfilt(sos, broad_muap(40.0, fs)), fs)
+    assert train_discharges(lone, fs, interval, 1.0, band_sigma=band_sigma).size == 0
+    assert train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma,
+                            unit_params=UnitParams(train_band=())).size < 0.7 * train.size

@@ -74,11 +74,16 @@ def test_unit_families_join_same_shape_only():
 
 
 def test_interval_union_helpers():
-    from emgkit._intervals import covered_length, merge_intervals
+    from emgkit._intervals import covered_length, in_intervals, merge_intervals
 
     assert merge_intervals([], []) == []
     assert merge_intervals(np.array([5, 0, 3]), np.array([8, 3, 4])) == [(0, 4), (5, 8)]  # touching merge
     assert covered_length([0.0, 0.5, 2.0], [1.0, 1.5, 2.5]) == 2.0
+    # [start, end): overlapping and unsorted rows, extra fields ignored, none at all.
+    t = np.array([-1.0, 0.0, 0.7, 1.5, 1.9, 2.0, 2.2, 2.5, 3.0])
+    rows = [(2.0, 2.5, "x"), (0.0, 1.0, "y"), (0.5, 1.5, "z")]
+    assert in_intervals(t, rows).tolist() == [False, True, True, False, False, True, True, False, False]
+    assert not in_intervals(t, []).any() and in_intervals(np.zeros(0), rows).size == 0
 
 
 def test_fibre_like_spikes_vs_motor_unit_potentials():

@@ -236,18 +236,22 @@ def _gaps(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: float, duration: float,
-                p: DetectionParams, next_unit: int) -> tuple[pd.DataFrame, dict]:
+                p: DetectionParams, next_unit: int, quiet: tuple = ()) -> tuple[pd.DataFrame, dict, list]:
     """A muscle's discharge rows with each periodic span's train read from its signal
-    (``trains.train_discharges``), and the new units' (main channel, waveform) by unit id.
+    (``trains.train_discharges``), the new units' (main channel, waveform) by unit id, and the
+    (first, last) times of each train read.
 
     The train's unit is the one most of its peaks were already found as (else a new unit). Its
     rows inside the train that are on no peak are the train's other phases and leave; peaks no
     row marks yet are added. Spans are searched half a window beyond their ends, where trains
-    start and stop inside a window that is not periodic as a whole.
+    start and stop inside a window that is not periodic as a whole. ``quiet``: (start, stop)
+    samples of the muscle's quiet windows, on which the noise of the band-passed reading is
+    measured (the one nearest the span).
     """
-    from .trains import train_discharges
+    from .trains import train_band, train_discharges
 
     new_units = {}
+    read = []
     pad = p.segments.window_s
     for span in spans:
         a = max(0, int((span.start - pad) * fs))
@@ -258,11 +262,19 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
         data = np.nan_to_num(np.asarray(data, dtype=np.float64))
         c0, c1 = int(span.start * fs) - a, int(span.end * fs) - a
         main = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
+        band_sigma = None
+        if p.units.train_band and len(quiet):
+            q0, q1 = min(quiet, key=lambda q: abs(q[0] - a))
+            noise = read_filtered(q0, q1, rows=[main])
+            if noise is not None:
+                y = train_band(noise[0], fs, span.interval, p.units)
+                band_sigma = 1.4826 * float(np.median(np.abs(y - np.median(y))))
         peaks = train_discharges(data[main], fs, span.interval, float(sigma[main]), p.patterns, p.units,
-                                 core=slice(c0, c1))
+                                 core=slice(c0, c1), band_sigma=band_sigma)
         if peaks.size == 0:
             continue
         times = (peaks + a) / fs
+        read.append((float(times[0]), float(times[-1])))
         near = span.interval * 0.5
         t = dis["time"].to_numpy()
         inside = np.nonzero((t >= times[0] - near) & (t <= times[-1] + near))[0]
@@ -288,7 +300,7 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
                               "snr": np.abs(data[main, peaks[free]]) / max(float(sigma[main]), 1e-12)})
         dis = pd.concat([dis.drop(index=dis.index[drop]), added], ignore_index=True) \
             .sort_values("time", kind="stable").reset_index(drop=True)
-    return dis, new_units
+    return dis, new_units, read
 
 
 def _detect(recording, params, *, hash_input: bool):
@@ -502,8 +514,16 @@ def _detect(recording, params, *, hash_input: bool):
             remnant = remnant_discharges(dis["time"].to_numpy(), dis["unit"].to_numpy(), dis["snr"].to_numpy(),
                                          (w // 2) / fs, p.units.remnant_max_share)
             dis = dis[~remnant].reset_index(drop=True)
+        trains_read = []
         if periodic:
-            dis, trained = _train_rows(dis, periodic, read_filtered, sigma, fs, duration, p, next_unit)
+            # The quietest tenth of the muscle's valid windows (their noise, not a train's ripple;
+            # not a flat or invalid stretch).
+            power = gc.window_power
+            valid = np.nonzero((gc.window_bad == 0) & (power > 0))[0]
+            quiet_idx = valid[power[valid] <= np.percentile(power[valid], 10)] if valid.size else valid
+            quiet = tuple((int(i) * gc.window, (int(i) + 1) * gc.window) for i in quiet_idx)
+            dis, trained, trains_read = _train_rows(dis, periodic, read_filtered, sigma, fs, duration, p,
+                                                    next_unit, quiet)
             for k, (mc, wave) in trained.items():
                 templates[(gc.muscle, k)] = wave[None].astype(np.float32)
                 lone_channel[k] = mc
@@ -541,7 +561,7 @@ def _detect(recording, params, *, hash_input: bool):
                                               broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels),
                                               beats=None if gc.common_power is None else
                                               common_power_beats(gc.common_power, gc.common_step / fs, p.patterns),
-                                              periodic=periodic)
+                                              periodic=periodic, trains=trains_read)
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._intervals import in_intervals
 from .patterns import (FASCICULATION, beats_with_missed, chains_chance_p, classify_fibre, classify_unit, ecg_unit,
                        find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked)
 
@@ -27,7 +28,8 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 
 def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
                 across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False,
-                far: np.ndarray | None = None, signal_beats: np.ndarray | None = None) -> None:
+                far: np.ndarray | None = None, signal_beats: np.ndarray | None = None,
+                in_train: np.ndarray | None = None) -> None:
     """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
 
     Heartbeats are found as chains across units (``across_units``) and as units beating at a heart
@@ -41,6 +43,8 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     broad template, ``far``, a far field like the ECG), and are kept only when irregular
     complexes at the muscle's rate would rarely form as many, as long chains (``chains_chance_p``).
     ``signal_beats`` are beats found in the signal itself (a QRS below every threshold).
+    ``in_train``: per discharge, True inside a train read from the signal; such discharges are
+    the train's, and a unit is tested as the ECG on its others.
     """
     beats = [] if signal_beats is None or np.size(signal_beats) < 2 else [np.asarray(signal_beats, np.float64)]
     pos = np.nonzero(rest)[0]
@@ -101,6 +105,15 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         if idx.size < pp.ecg_min_unit_discharges:
             rare.append(idx)
             continue
+        if in_train is not None and in_train[idx].any():
+            # A template learnt on a QRS can also fit a train's overlapping MUAPs: the unit is
+            # tested on its discharges outside trains; those inside stay the train's.
+            others.append(idx[in_train[idx]])
+            idx = idx[~in_train[idx]]
+            if idx.size < pp.ecg_min_unit_discharges:
+                if idx.size:
+                    others.append(idx)
+                continue
         ecg = idx if ecg_unit(t_all[idx], pp) else None
         if ecg is None:
             # A template learnt on a QRS can also hold a train's or a burst's overlapping MUAPs
@@ -213,12 +226,14 @@ def _steady_run(intervals: np.ndarray, tolerance: float) -> int:
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
                     params, next_event: int, families: np.ndarray | None = None,
                     broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None,
-                    periodic=()):
+                    periodic=(), trains=()):
     """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
 
     ``beats``: heartbeat times found in the signal itself (``patterns.common_power_beats``), added
     to those the discharges give. ``periodic``: (start, end) s spans where the signal repeats at a
-    train's interval (``segment.periodic_windows``), for ``patterns.find_trains``.
+    train's interval (``segment.periodic_windows``), for ``patterns.find_trains``. ``trains``:
+    (first, last) s of the trains read from the signal there (a unit is tested as the ECG on its
+    discharges outside them).
 
     ``families`` maps template index → family (templates of one unit split in two): discharges
     are classified per family and reported under the family's first template.
@@ -258,7 +273,8 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         # Before broad templates are set aside: an ECG template spread over the grid gives the beats
         # that its Q/S-wave templates and lone QRS candidates are locked to.
         _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
-                    grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats)
+                    grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats,
+                    in_train=in_intervals(t_all, [(a, b + 1e-9) for a, b in trains]) if len(trains) else None)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
         far &= rest

@@ -4,20 +4,38 @@ At 150–300 Hz a train's MUAPs (surface 10–30 ms, needle a few ms with late p
 candidates and template peeling find only some of its discharges: on surface electrodes the sum
 is a wave at the train's rate whose peaks may stay under the candidate threshold. Where
 segmentation found the signal periodic at a train's interval (``segment.PeriodicSpan``), each
-period's peak is a discharge.
+period's peak is a discharge. A surface train's MUAPs have a large net area and sum into a
+step with a ripple of a few µV at the train's rate: the ripple is read from the signal
+band-passed around that rate (``train_band``), whose noise is measured on a quiet window.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import find_peaks
+from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from .params import PatternParams, UnitParams
 from .patterns import find_trains
 
 
+def train_band(x: np.ndarray, fs: float, interval_s: float, unit_params: UnitParams | None = None) -> np.ndarray:
+    """``x`` band-passed around a train's rate 1 / ``interval_s`` (`UnitParams.train_band`;
+    2nd-order Butterworth, zero phase, upper edge at most 0.45 × ``fs``)."""
+    up = unit_params or UnitParams()
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64))
+    if not up.train_band or not interval_s > 0:
+        return np.zeros_like(x)
+    rate = 1.0 / interval_s
+    low, high = up.train_band[0] * rate, min(up.train_band[1] * rate, 0.45 * fs)
+    if not 0 < low < high or x.size < 16:
+        return np.zeros_like(x)
+    sos = butter(2, [low, high], btype="band", fs=fs, output="sos")
+    return sosfiltfilt(sos, x, padlen=min(x.size - 1, 3 * int(np.ceil(fs / low))))
+
+
 def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
                      pattern_params: PatternParams | None = None,
-                     unit_params: UnitParams | None = None, core: slice = slice(None)) -> np.ndarray:
+                     unit_params: UnitParams | None = None, core: slice = slice(None),
+                     band_sigma: float | None = None) -> np.ndarray:
     """Sample indices in ``x`` (one channel's filtered signal, µV) of a train's discharges.
 
     Peaks of one polarity at least ``unit_params.train_peak_floor_sd`` × ``sigma`` high, and at
@@ -28,6 +46,9 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     ``neuromyotonic_max_gap_ms``, lasting ``neuromyotonic_min_duration_s`` at a detected rate of
     ``neuromyotonic_min_detected_rate_hz``), so noise and isolated MUAPs beside the train are left
     out. The polarity giving more such peaks wins (a train's MUAP has one dominant phase).
+    Where ``band_sigma`` (the noise SD of ``train_band`` of a quiet stretch of this channel) is
+    given (and `UnitParams.train_band` is not empty), the band-passed signal is read the same
+    way against it, and the reading with more discharges wins.
     """
     pp = pattern_params or PatternParams()
     up = unit_params or UnitParams()
@@ -35,9 +56,12 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     if x.size < 3 or not (interval_s > 0) or not (sigma > 0):
         return np.zeros(0, dtype=np.int64)
     distance = max(1, int(np.floor(up.train_peak_min_interval * interval_s * fs)))
+    readings = [(x, sigma)]
+    if up.train_band and band_sigma is not None and band_sigma > 0:
+        readings.append((train_band(x, fs, interval_s, up), band_sigma))
     best = np.zeros(0, dtype=np.int64)
-    for sign in (1.0, -1.0):
-        peaks, props = find_peaks(sign * x, height=up.train_peak_floor_sd * sigma, distance=distance)
+    for (signal, noise), sign in ((r, sign) for r in readings for sign in (1.0, -1.0)):
+        peaks, props = find_peaks(sign * signal, height=up.train_peak_floor_sd * noise, distance=distance)
         lo, hi = core.indices(x.size)[:2]
         typical = props["peak_heights"][(peaks >= lo) & (peaks < hi)]
         if typical.size:
