@@ -83,6 +83,17 @@ def test_quiet_muscle_has_no_events():
     assert len(res.events) <= 1
 
 
+def test_a_flat_stretch_is_no_quiet_window_for_the_noise_of_a_train_reading():
+    # This quiet bipolar record holds a flat stretch and, at an artifact, a window that repeats at a train's
+    # interval by chance; the band reading's noise measured on the flat stretch (≈ 0) turned
+    # its noise into two neuromyotonic discharges of 110 and 121 "discharges".
+    rec, truth = emgkit.simulate("quiet", electrode="bipolar", duration=30, seed=2)
+    res = detect(rec, hash_input=False)
+    assert len(truth.discharges) == 0
+    assert not (res.events["kind"] == "neuromyotonic").any()
+    assert (res.discharges["state"] == "rest").sum() <= 2
+
+
 def test_bipolar_als_multi_muscle():
     rec, truth = emgkit.simulate("als", electrode="bipolar", duration=30, seed=0)
     res = detect(rec, hash_input=False)
