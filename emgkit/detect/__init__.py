@@ -512,7 +512,7 @@ def _detect(recording, params, *, hash_input: bool):
             # A bipolar MUAP whose shape varies leaves a remnant after its unit's fit, which
             # another template then fits within the same MUAP (grids merge lone phases instead).
             remnant = remnant_discharges(dis["time"].to_numpy(), dis["unit"].to_numpy(), dis["snr"].to_numpy(),
-                                         (w // 2) / fs, p.units.remnant_max_share)
+                                         w / fs, p.units.remnant_max_share)
             dis = dis[~remnant].reset_index(drop=True)
         trains_read = []
         if periodic:
