@@ -195,7 +195,7 @@ def test_periodic_chains_share_no_discharges():
     ("units", "compound_min_explained", 1.5), ("units", "compound_max_share", -0.1), ("units", "merge_full_distance", -1.0),
     ("spikes", "grid_lone_merge_ms", -2.0), ("segments", "recruitment_margin_s", -1.0),
     ("segments", "recruitment_min_neighbours", -1), ("units", "train_band", (1.5, 0.6)),
-    ("units", "train_band", (0.6,)),
+    ("units", "train_band", (0.6,)), ("segments", "unsorted_max_sorted_share", 1.5),
 ])
 def test_out_of_range_params_are_named(stage, name, value):
     from emgkit import ParameterError

@@ -302,6 +302,40 @@ def test_two_myokymic_units_bursting_back_to_back_stay_rest():
     assert segs.empty
 
 
+def test_one_units_loud_burst_is_rest_and_an_unsortable_interference_pattern_is_voluntary():
+    """High power and many candidates: one myokymic unit of large MUAPs (its other phases are
+    candidates too, half of them sorted, all to it) stays rest; a contraction too dense to sort
+    (a tenth of its candidates sorted, over a few units) is voluntary, with the loud windows of
+    one unit just before it."""
+    rng = np.random.default_rng(3)
+    bursts = np.arange(2.0, 28.0, 3.0)
+    myokymic = np.sort(np.concatenate([b + np.arange(10) / 12.0 for b in bursts]))    # 12 Hz, 0.75 s
+    phases = myokymic + 0.004                                                         # a second phase each
+    power = np.full(60, 100.0)
+    for b in bursts:
+        power[int(b // WS): int((b + 0.75) // WS) + 1] = 1500.0
+    gc = group({0: np.sort(np.r_[myokymic, phases])}, 30.0, power)
+    assert np.max(gc.window_count) / WS >= SegmentParams().interference_min_rate_hz
+    assert segment_group(gc, {0: myokymic}, np.array([10.0]), 30.0).empty
+    # The interference pattern: 60 candidates/s for 6 s at 15× rest power, 6/s sorted over 3 units.
+    cands = np.sort(rng.uniform(10.0, 16.0, 360))
+    sorted_units = {k: np.sort(rng.choice(cands, 12, replace=False)) for k in range(3)}
+    power = np.full(60, 100.0)
+    power[20:32] = 1500.0
+    segs = segment_group(group({0: cands}, 30.0, power), sorted_units, np.array([10.0]), 30.0)
+    assert list(segs.state) == ["voluntary"]
+    assert segs.start.iloc[0] <= 10.5 and segs.end.iloc[0] >= 15.5
+    # The same contraction begun by one unit firing fast and loud for a second (as a cramp
+    # begins): that second joins it.
+    onset = np.arange(9.0, 10.0, 1 / 20.0)
+    power[18:20] = 1500.0
+    units = {**sorted_units, 3: onset}
+    gc = group({0: np.sort(np.r_[cands, onset, onset + 0.004])}, 30.0, power)
+    joined = segment_group(gc, units, np.array([10.0]), 30.0)
+    assert list(joined.state) == ["voluntary"]
+    assert joined.start.iloc[0] <= 9.0 - SegmentParams().voluntary_pad_s + 0.01
+
+
 def test_many_units_recruited_together_are_voluntary():
     rng = np.random.default_rng(2)
     units = {k: regular_train(rng, 10.0, 16.0, rate_hz=rng.uniform(8, 20), cov=0.15) for k in range(10)}

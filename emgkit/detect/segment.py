@@ -337,12 +337,24 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # A sustained discharge density no spontaneous pattern reaches across several units (a steady
     # contraction fills the whole recording, so relative power alone cannot see it). Several
     # units: one or two myokymic units bursting back to back are as dense, but stay one or two.
-    dense = ((gc.window_count / ws >= params.interference_min_rate_hz)
-             & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
-                # Few units, each firing tonically at voluntary rates: a weak contraction.
-                | ((tonic_units >= params.voluntary_min_units) & (effective_units >= params.tonic_min_effective_units))
-                # An interference pattern too dense to sort (most waveforms fit no template).
-                | (ratio > params.interference_power_ratio)))
+    crowded = gc.window_count / ws >= params.interference_min_rate_hz
+    strong = ratio > params.interference_power_ratio
+    dense = crowded & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
+                       # Few units, each firing tonically at voluntary rates: a weak contraction.
+                       | ((tonic_units >= params.voluntary_min_units)
+                          & (effective_units >= params.tonic_min_effective_units))
+                       # An interference pattern too dense to sort (most waveforms fit no template),
+                       # not one unit's burst of large MUAPs (its other phases are candidates too).
+                       | (strong & ((effective_units >= params.tonic_min_effective_units)
+                                    | (total_count < params.unsorted_max_sorted_share * gc.window_count))))
+    # ...but a strong window of one unit beside a contraction is its onset or end (a cramp begins
+    # with one unit firing fast): it joins the contraction.
+    edge = crowded & strong & ~dense
+    while True:
+        joined = edge & ~dense & (np.r_[False, dense[:-1]] | np.r_[dense[1:], False])
+        if not joined.any():
+            break
+        dense |= joined
     d = dense.astype(np.int64)
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     # Voluntary units fire at 5–25 Hz each: a window where most sorted discharges come from units
