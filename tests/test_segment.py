@@ -266,6 +266,24 @@ def test_a_train_on_a_few_electrodes_of_a_grid_is_tested_by_its_loudest_electrod
     assert [(s.start, s.end) for s in spans] == [(10.0, 12.0)]
 
 
+def test_a_small_train_on_a_bipolar_muscle_near_the_heart_is_tested_by_its_steady_power():
+    # One electrode pair; a QRS in 85 % of the windows (2.2 σ², one quarter of the window), so the
+    # quiet level is 2.2 σ²; a small train at 20–21 s fills its windows at 2.6 σ², under 1.5 × that.
+    fs, rng, duration, sigma = 10000.0, np.random.default_rng(12), 30.0, 2.0
+    small = 20.0 + np.cumsum(rng.normal(1.0, 0.02, 200)) / 200.0
+    signal = _signal(small, fs, int(duration * fs), rng, noise=sigma, amplitudes=np.full(small.size, 0.1))
+    power = np.where(rng.random(60) < 0.85, 2.2, 1.0) * sigma ** 2
+    power[40:42] = 2.6 * sigma ** 2
+    steady = np.full(60, 1.05 * sigma ** 2)   # a QRS fills one quarter of its window
+    steady[40:42] = 2.6 * sigma ** 2          # the train all four
+    gc = dataclasses.replace(group({}, duration, power), kind="surface", window_steady_power=steady)
+    read = lambda a, b, rows=None: signal[None, a:b]
+    segs, spans = segment_group(gc, {}, np.array([sigma]), duration, read_window=read, return_periodic=True)
+    assert [(s.start, s.end) for s in spans] == [(20.0, 21.0)]
+    without = dataclasses.replace(gc, window_steady_power=None)
+    assert segment_group(without, {}, np.array([sigma]), duration, read_window=read, return_periodic=True)[1] == []
+
+
 def test_a_train_split_over_many_templates_is_not_voluntary_when_the_signal_repeats():
     fs, rng, duration = 10000.0, np.random.default_rng(5), 30.0
     train = 10.0 + np.cumsum(rng.normal(1.0, 0.02, 440)) / 220.0    # 2 s at 220 Hz

@@ -560,11 +560,14 @@ class SegmentParams:
     #: that can stay under the candidate threshold while it raises the power several-fold. Not the
     #: median window: on a surface muscle near the heart most windows hold a QRS (independent
     #: simulator: quiet windows at 1.1–1.3 σ², the median 2–4 σ², a small train's windows 2.6 σ²).
-    #: On a muscle of several electrodes the steady power counts too (over electrodes, the most
+    #: On surface muscles the steady power counts too (over electrodes, the most
     #: power in an electrode's quietest quarter of the window: a train fills all four quarters, a
     #: lone MUAP one), against its own quiet level: a unit on a few of a grid's 64 electrodes
     #: barely moves their mean (independent simulator, hyperexcitable grid seed 1, a 30-µV unit's
-    #: trains: F1 0.49 → 0.81; grids pooled 0.786 → 0.82). The loudest electrode's whole-window
+    #: trains: F1 0.49 → 0.81; grids pooled 0.786 → 0.82); on bipolar muscles too, where QRS
+    #: windows raise the quiet level of the whole-window power (neuromyotonia bipolar seed 1: a
+    #: waning 30-µV vastus train's windows at 2.6–2.9 σ² were never tested; bipolar pooled 0.831
+    #: → 0.833, neuromyotonic events 0.921 → 0.925). The loudest electrode's whole-window
     #: power found a little more (seed 1: 0.86) but flagged a third of a rest grid hour's windows,
     #: each then read and filtered again (+2 s per hour). Windows beside a periodic window are
     #: tested as well, until no new one is periodic (a train's MUAPs wane). On a

@@ -384,10 +384,11 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         quiet_power = max(float(np.percentile(gc.window_power, params.train_test_quiet_percentile))
                           if n_win else 0.0, sigma ** 2, 1e-12)
         loud = gc.window_power >= params.train_test_power_ratio * quiet_power
-        if gc.channels.size > 1 and gc.window_steady_power is not None and n_win:
-            # A unit on a few of a grid's electrodes barely moves the mean over all of them: the
-            # steady power (over electrodes, the most power in an electrode's quietest quarter of
-            # the window: a train fills all four, a lone MUAP one), against its quiet level.
+        if gc.kind != "needle" and gc.window_steady_power is not None and n_win:
+            # A unit on a few of a grid's electrodes barely moves the mean over all of them, and
+            # QRS windows raise a bipolar muscle's quiet level: the steady power (over electrodes,
+            # the most power in an electrode's quietest quarter of the window: a train fills all
+            # four, a lone MUAP or a QRS one), against its quiet level.
             top = gc.window_steady_power
             loud |= top >= params.train_test_power_ratio * max(
                 float(np.percentile(top, params.train_test_quiet_percentile)), sigma ** 2, 1e-12)
