@@ -1,5 +1,6 @@
 """A high-frequency train's discharges read from its periodic signal (trains.train_discharges)."""
 import numpy as np
+import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from emgkit.detect.params import PatternParams, PreprocessParams, UnitParams
@@ -118,3 +119,21 @@ def test_a_waning_train_summing_into_a_step_is_read_in_the_band_of_its_rate():
     assert train_discharges(lone, fs, interval, 1.0, band_sigma=band_sigma).size == 0
     assert train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma,
                             unit_params=UnitParams(train_band=())).size < 0.7 * train.size
+
+
+def test_a_surface_train_is_read_at_its_own_rate_not_at_half_of_it():
+    from emgkit.detect.trains import fundamental_interval
+    fs = 2048.0
+    sos = butter(2, PreprocessParams().surface_band_hz, btype="band", fs=fs, output="sos")
+    core = slice(int(0.6 * fs), int(1.6 * fs))
+    for rate in (120.0, 240.0):
+        rng = np.random.default_rng(int(rate))
+        train = jittered_train(rng, 0.5, 1.2, rate)
+        summed = add_muaps(np.zeros(int(2.2 * fs)), train, broad_muap(30.0, fs), fs)
+        x = sosfiltfilt(sos, summed) + rng.normal(0.0, 1.0, summed.size)
+        # The signal repeats at twice the interval too: read from there, the train's own rate.
+        assert fundamental_interval(x, fs, 2 / rate, 350.0, core=core) == pytest.approx(1 / rate)
+        assert fundamental_interval(x, fs, 1 / rate, 350.0, core=core) == pytest.approx(1 / rate)
+    # No sub-multiple faster than the highest train rate; the band off, nothing changes.
+    assert fundamental_interval(x, fs, 2 / 240.0, 200.0, core=core) == pytest.approx(2 / 240.0)
+    assert fundamental_interval(x, fs, 2 / 240.0, 350.0, UnitParams(train_band=()), core=core) == 2 / 240.0

@@ -236,7 +236,8 @@ def _gaps(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: float, duration: float,
-                p: DetectionParams, next_unit: int, quiet: tuple = ()) -> tuple[pd.DataFrame, dict, list]:
+                p: DetectionParams, next_unit: int, quiet: tuple = (),
+                surface: bool = False) -> tuple[pd.DataFrame, dict, list]:
     """A muscle's discharge rows with each periodic span's train read from its signal
     (``trains.train_discharges``), the new units' (main channel, waveform) by unit id, and the
     (first, last) times of each train read.
@@ -246,9 +247,10 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
     row marks yet are added. Spans are searched half a window beyond their ends, where trains
     start and stop inside a window that is not periodic as a whole. ``quiet``: (start, stop)
     samples of the muscle's quiet windows, on which the noise of the band-passed reading is
-    measured (the one nearest the span).
+    measured (the one nearest the span). On ``surface`` electrodes the train is read at the
+    sub-multiple of the span's interval that holds its power (``trains.fundamental_interval``).
     """
-    from .trains import train_band, train_discharges
+    from .trains import fundamental_interval, train_band, train_discharges
 
     new_units = {}
     read = []
@@ -262,20 +264,24 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
         data = np.nan_to_num(np.asarray(data, dtype=np.float64))
         c0, c1 = int(span.start * fs) - a, int(span.end * fs) - a
         main = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
+        interval = span.interval
+        if surface:
+            interval = fundamental_interval(data[main], fs, interval, p.segments.train_rate_hz[1], p.units,
+                                            core=slice(c0, c1))
         band_sigma = None
         if p.units.train_band and len(quiet):
             q0, q1 = min(quiet, key=lambda q: abs(q[0] - a))
             noise = read_filtered(q0, q1, rows=[main])
             if noise is not None:
-                y = train_band(noise[0], fs, span.interval, p.units)
+                y = train_band(noise[0], fs, interval, p.units)
                 band_sigma = 1.4826 * float(np.median(np.abs(y - np.median(y))))
-        peaks = train_discharges(data[main], fs, span.interval, float(sigma[main]), p.patterns, p.units,
+        peaks = train_discharges(data[main], fs, interval, float(sigma[main]), p.patterns, p.units,
                                  core=slice(c0, c1), band_sigma=band_sigma)
         if peaks.size == 0:
             continue
         times = (peaks + a) / fs
         read.append((float(times[0]), float(times[-1])))
-        near = span.interval * 0.5
+        near = interval * 0.5
         t = dis["time"].to_numpy()
         inside = np.nonzero((t >= times[0] - near) & (t <= times[-1] + near))[0]
         on = _gaps(times, t[inside]) <= near
@@ -523,7 +529,7 @@ def _detect(recording, params, *, hash_input: bool):
             quiet_idx = valid[power[valid] <= np.percentile(power[valid], 10)] if valid.size else valid
             quiet = tuple((int(i) * gc.window, (int(i) + 1) * gc.window) for i in quiet_idx)
             dis, trained, trains_read = _train_rows(dis, periodic, read_filtered, sigma, fs, duration, p,
-                                                    next_unit, quiet)
+                                                    next_unit, quiet, surface=gc.kind != "needle")
             for k, (mc, wave) in trained.items():
                 templates[(gc.muscle, k)] = wave[None].astype(np.float32)
                 lone_channel[k] = mc

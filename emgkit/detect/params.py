@@ -353,7 +353,11 @@ class UnitParams:
     #: maxima above the wide-band floor. Independent simulator, 3 seeds × 60 s: hyperexcitable
     #: bipolar 0.731 → 0.819, neuromyotonia bipolar 0.786 → 0.829, neuromyotonia grid 0.866 →
     #: 0.885, neuromyotonic events 0.899 → 0.919, no cell lower; emgkit's Isaacs grid 0.499 →
-    #: 0.543, Isaacs bipolar 0.685 → 0.703 [ENG]. Empty turns it off.
+    #: 0.543, Isaacs bipolar 0.685 → 0.703. On surface electrodes the train is read at the
+    #: sub-multiple of the span's interval (÷1–3) whose band holds most power
+    #: (`trains.fundamental_interval`; periodicity may pick 2L): hyperexcitable bipolar 0.819 →
+    #: 0.836, neuromyotonia bipolar 0.833 → 0.838, Isaacs bipolar 0.703 → 0.717 [ENG]. Empty
+    #: turns it off.
     train_band: tuple = (0.6, 1.6)
 
     def validate(self):

@@ -32,6 +32,26 @@ def train_band(x: np.ndarray, fs: float, interval_s: float, unit_params: UnitPar
     return sosfiltfilt(sos, x, padlen=min(x.size - 1, 3 * int(np.ceil(fs / low))))
 
 
+def fundamental_interval(x: np.ndarray, fs: float, interval_s: float, max_rate_hz: float,
+                         unit_params: UnitParams | None = None, core: slice = slice(None)) -> float:
+    """``interval_s`` or the sub-multiple of it (÷2, ÷3, up to ``max_rate_hz``) whose band
+    (`train_band`) holds the most power in ``core``: a surface train's signal also repeats at
+    twice its interval (periodicity may pick 2L), but a surface MUAP's spectrum falls with
+    frequency, so its train's power lies at its own rate, not at a multiple of it."""
+    up = unit_params or UnitParams()
+    if not up.train_band or not interval_s > 0:
+        return interval_s
+    best, best_power = interval_s, -1.0
+    for k in (1, 2, 3):
+        if k / interval_s > max_rate_hz:
+            break
+        y = train_band(x, fs, interval_s / k, up)[core]
+        power = float(np.mean(y * y)) if y.size else 0.0
+        if power > best_power:
+            best, best_power = interval_s / k, power
+    return best
+
+
 def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
                      pattern_params: PatternParams | None = None,
                      unit_params: UnitParams | None = None, core: slice = slice(None),
