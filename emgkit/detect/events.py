@@ -272,9 +272,11 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
     if kind == "surface":
         # Before broad templates are set aside: an ECG template spread over the grid gives the beats
         # that its Q/S-wave templates and lone QRS candidates are locked to.
+        # A train's last discharge is in it: [first, last] as [first, last + ε).
+        in_train = in_intervals(t_all, [(a, b + 1e-9) for a, b in trains]) if len(trains) else None
         _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
                     grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats,
-                    in_train=in_intervals(t_all, [(a, b + 1e-9) for a, b in trains]) if len(trains) else None)
+                    in_train=in_train)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
         far &= rest

@@ -368,7 +368,7 @@ class UnitParams:
         _range("units.train_peak_min_share", 0.0, 1.0, self.train_peak_min_share)
         if self.train_band and not (len(self.train_band) == 2 and 0 < self.train_band[0] < 1 < self.train_band[1]):
             raise ParameterError(f"units.train_band must be empty or (low, high) with 0 < low < 1 < high "
-                             f"(multiples of the train's rate), got {self.train_band!r}")
+                                 f"(multiples of the train's rate), got {self.train_band!r}")
         _range("units.compound_min_explained", 0.0, 1.0, self.compound_min_explained)
         _range("units.compound_max_share", 0.0, 1.0, self.compound_max_share)
         _range("units.merge_full_distance", 0.0, 2.0, self.merge_full_distance)
