@@ -280,6 +280,11 @@ def test_a_small_discharge_of_another_unit_inside_a_large_muap_is_its_remnant():
     assert not remnant_discharges(times, units, snr, 0.01, 0.0).any()          # turned off
     assert not remnant_discharges(times, units, snr, 0.004, 0.3).any()         # out of reach
     assert remnant_discharges(np.zeros(0), np.zeros(0, int), np.zeros(0), 0.01, 0.3).size == 0
+    # A far field (unit 0 as the ECG spread over a grid) makes no remnants, though it can be one.
+    far_field = units == 0
+    assert not remnant_discharges(times, units, snr, 0.01, 0.3, sources=~far_field).any()
+    assert remnant_discharges(np.array([1.0, 1.005]), np.array([0, 1]), np.array([5.0, 40.0]), 0.01, 0.3,
+                              sources=np.array([False, True])).tolist() == [True, False]
 
 
 def test_a_unit_is_timed_and_reported_on_its_largest_electrode_in_microvolts():

@@ -514,11 +514,17 @@ def _detect(recording, params, *, hash_input: bool):
                                        "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
-        if gc.kind != "needle" and len(gc.channels) < p.spikes.grid_min_channels and len(dis):
-            # A bipolar MUAP whose shape varies leaves a remnant after its unit's fit, which
-            # another template then fits within the same MUAP (grids merge lone phases instead).
-            remnant = remnant_discharges(dis["time"].to_numpy(), dis["unit"].to_numpy(), dis["snr"].to_numpy(),
-                                         w / fs, p.units.remnant_max_share)
+        if gc.kind != "needle" and len(dis):
+            # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which
+            # another template then fits within the same MUAP. A far field spread over a grid
+            # (the ECG) makes no remnants: a MUAP beside a QRS is its own.
+            u_dis = dis["unit"].to_numpy()
+            broad = _broad_units(bank, p.spikes)
+            in_bank = (u_dis >= 0) & (u_dis < broad.size)
+            far_field = np.zeros(len(dis), dtype=bool)
+            far_field[in_bank] = broad[u_dis[in_bank]]
+            remnant = remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
+                                         w / fs, p.units.remnant_max_share, sources=~far_field)
             dis = dis[~remnant].reset_index(drop=True)
         trains_read = []
         if periodic:

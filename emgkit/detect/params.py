@@ -330,7 +330,7 @@ class UnitParams:
     #: a tenth of needle train peaks were other phases; at 0.75 none of the surface cells changed
     #: by more than 0.015; a floor of 2.5 SD instead of 3 found hyperexcitable bipolar trains
     #: 0.46 → 0.57 and 0.59 → 0.65 with no cell worse by more than 0.005 [ENG].
-    #: Bipolar and other few-channel surface muscles: after peeling, a discharge within a
+    #: Surface muscles: after peeling, a discharge within a
     #: waveform window of another unit's discharge more than 1 / this times its size (peak in
     #: noise SD) is a remnant of that MUAP (`units.remnant_discharges`). Independent simulator,
     #: bipolar, 3 seeds: dense fasciculation 0.701/0.850/0.753 → 0.711/0.872/0.794, sparse
@@ -338,8 +338,12 @@ class UnitParams:
     #: applied; they merge lone phases by `spikes.grid_lone_merge_ms`). Within a whole window
     #: rather than half (a surface MUAP's tail lasts past 10 ms: half the remnants lay 10–13 ms
     #: away): dense fasciculation 0.797 → 0.821, sparse 0.806 → 0.829, cramp 0.766 → 0.790,
-    #: no bipolar cell lower by more than 0.001; emgkit's bipolar cases +0.002…+0.005 [ENG].
-    #: 0 turns it off.
+    #: no bipolar cell lower by more than 0.001; emgkit's bipolar cases +0.002…+0.005. On grids
+    #: too once a far field spread over the grid (`_broad_units`, the ECG) makes no remnants (a
+    #: MUAP 16 ms before a QRS, injected into the real OTB grid record, had gone): grid 0.872 →
+    #: 0.876 (dense fasciculation 0.715 → 0.741, artifacts 0.860 → 0.878), no cell lower,
+    #: injection unchanged; emgkit's benign grid 0.807 → 0.823, ALS grid 0.811 → 0.819, Isaacs
+    #: grid 0.552 → 0.548 [ENG]. 0 turns it off.
     remnant_max_share: float = 0.3
     train_peak_floor_sd: float = 2.5
     train_peak_min_interval: float = 0.75

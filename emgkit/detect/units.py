@@ -734,12 +734,13 @@ def _cofiring_share(ta: np.ndarray, tb: np.ndarray, w: int) -> float:
 
 
 def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, reach_s: float,
-                       max_share: float) -> np.ndarray:
+                       max_share: float, sources: np.ndarray | None = None) -> np.ndarray:
     """Rows (bool mask) within ``reach_s`` of another unit's discharge at least 1 / ``max_share``
     times as large (``snr``, peak in noise SD): the remnant a varying MUAP leaves after its own
     unit's fit, which another template fits inside the same MUAP. A doublet's second discharge is
     the same unit, about as large; two units overlapping that unequally at rest are rare. Rows
-    without a size (NaN) neither go nor make others go. 0 marks none."""
+    without a size (NaN) neither go nor make others go, nor do rows outside ``sources`` (when
+    given) make others go. 0 marks none."""
     t = np.asarray(times, dtype=np.float64)
     u = np.asarray(units)
     size = np.asarray(snr, dtype=np.float64)
@@ -748,14 +749,15 @@ def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, re
         return drop
     order = np.argsort(t, kind="stable")
     ts, us, ss = t[order], u[order], np.where(np.isfinite(size[order]), size[order], -np.inf)
+    cover = ss if sources is None else np.where(np.asarray(sources, dtype=bool)[order], ss, -np.inf)
     # The largest other-unit neighbour within reach, k rows away on either side (k stays small).
     largest = np.full(ts.size, -np.inf)
     for k in range(1, ts.size):
         close = (ts[k:] - ts[:-k] <= reach_s) & (us[k:] != us[:-k])
         if not (ts[k:] - ts[:-k] <= reach_s).any():
             break
-        largest[k:] = np.where(close, np.maximum(largest[k:], ss[:-k]), largest[k:])
-        largest[:-k] = np.where(close, np.maximum(largest[:-k], ss[k:]), largest[:-k])
+        largest[k:] = np.where(close, np.maximum(largest[k:], cover[:-k]), largest[k:])
+        largest[:-k] = np.where(close, np.maximum(largest[:-k], cover[k:]), largest[:-k])
     drop[order] = np.isfinite(ss) & (largest * max_share > ss)
     return drop
 
