@@ -514,12 +514,12 @@ def _detect(recording, params, *, hash_input: bool):
                                        "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
+        broad = _broad_units(bank, p.spikes)
         if gc.kind != "needle" and len(dis):
             # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which
             # another template then fits within the same MUAP. A far field spread over a grid
             # (the ECG) makes no remnants: a MUAP beside a QRS is its own.
             u_dis = dis["unit"].to_numpy()
-            broad = _broad_units(bank, p.spikes)
             in_bank = (u_dis >= 0) & (u_dis < broad.size)
             far_field = np.zeros(len(dis), dtype=bool)
             far_field[in_bank] = broad[u_dis[in_bank]]
@@ -570,7 +570,7 @@ def _detect(recording, params, *, hash_input: bool):
             fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
                                               segs, p, next_event, families=unit_families(bank),
-                                              broad=_broad_units(bank, p.spikes), n_channels=len(gc.channels),
+                                              broad=broad, n_channels=len(gc.channels),
                                               beats=None if gc.common_power is None else
                                               common_power_beats(gc.common_power, gc.common_step / fs, p.patterns),
                                               periodic=periodic, trains=trains_read)

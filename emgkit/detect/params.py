@@ -334,9 +334,9 @@ class UnitParams:
     #: waveform window of another unit's discharge more than 1 / this times its size (peak in
     #: noise SD) is a remnant of that MUAP (`units.remnant_discharges`). Independent simulator,
     #: bipolar, 3 seeds: dense fasciculation 0.701/0.850/0.753 → 0.711/0.872/0.794, sparse
-    #: 0.810/0.814/0.754 → 0.805/0.828/0.754, the others within ±0.005 (grids: −0.06…+0.01, not
-    #: applied; they merge lone phases by `spikes.grid_lone_merge_ms`). Within a whole window
-    #: rather than half (a surface MUAP's tail lasts past 10 ms: half the remnants lay 10–13 ms
+    #: 0.810/0.814/0.754 → 0.805/0.828/0.754, the others within ±0.005 (grids then: −0.06…+0.01,
+    #: so at first not applied there; they also merge lone phases by
+    #: `spikes.grid_lone_merge_ms`). Within a whole window rather than half (a surface MUAP's tail lasts past 10 ms: half the remnants lay 10–13 ms
     #: away): dense fasciculation 0.797 → 0.821, sparse 0.806 → 0.829, cramp 0.766 → 0.790,
     #: no bipolar cell lower by more than 0.001; emgkit's bipolar cases +0.002…+0.005. On grids
     #: too once a far field spread over the grid (`_broad_units`, the ECG) makes no remnants (a
