@@ -301,3 +301,34 @@ def test_a_unit_is_timed_and_reported_on_its_largest_electrode_in_microvolts():
     assert bank.main_channel.tolist() == [1]            # the fits' reference: largest in σ units
     assert bank.timing_channel.tolist() == [0]
     assert bank.peak_offset.tolist() == [20]
+
+
+def _pair_signal(parts, n=300, seed=0):
+    """One channel of unit-σ noise with (shape, start) MUAPs added."""
+    x = np.random.default_rng(seed).normal(0, 1, n)
+    for shape, start in parts:
+        x[start:start + shape.size] += shape
+    return lambda a, b: x[None, a:b] if a >= 0 and b <= n else None
+
+
+def test_doublet_fitted_as_two_units_becomes_one_units_doublet():
+    from emgkit.detect.units import same_unit_pairs
+    a = muap(w=41, width=4.0) * 15
+    b = muap(w=41, width=5.0, phase=-0.5) * 15      # a similar unit that fitted the overlapped second MUAP
+    bank = bank_of(a, b)
+    lags = (4, 40)                                   # 2–20 ms at 2 kHz
+    read = _pair_signal([(a, 100), (0.85 * a, 112)])
+    samples = np.array([100 + bank.peak_offset[0], 112 + bank.peak_offset[1] + 1])
+    units, times = same_unit_pairs(samples, np.array([0, 1]), read, bank, lags, 3, 0.4, 1.6)
+    assert units.tolist() == [0, 0]
+    assert np.abs(times - (np.array([100, 112]) + bank.peak_offset[0])).max() <= 1
+    # Two different units that fire within a doublet's interval keep their own labels.
+    read = _pair_signal([(a, 100), (b, 112)])
+    samples = np.array([100 + bank.peak_offset[0], 112 + bank.peak_offset[1]])
+    units, times = same_unit_pairs(samples, np.array([0, 1]), read, bank, lags, 3, 0.4, 1.6)
+    assert units.tolist() == [0, 1] and times.tolist() == samples.tolist()
+    # Never onto another discharge of the unit: here unit 0 already has one where the second would go.
+    read = _pair_signal([(a, 100), (0.85 * a, 112)])
+    samples = np.array([100, 112, 113]) + bank.peak_offset[[0, 1, 0]]
+    units, times = same_unit_pairs(samples, np.array([0, 1, 0]), read, bank, lags, 3, 0.4, 1.6)
+    assert units.tolist() == [0, 1, 0] and times.tolist() == samples.tolist()

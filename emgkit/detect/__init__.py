@@ -309,6 +309,43 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
     return dis, new_units, read
 
 
+def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: float, p) -> pd.DataFrame:
+    """Rest discharges a doublet's interval apart fitted by two units, relabelled where one unit's
+    template explains both (``units.same_unit_pairs``); other rows unchanged. Not within periodic
+    spans: a high-frequency train's discharges lie a doublet's interval apart too, and its
+    discharges are read from the signal (``_train_rows``)."""
+    from .._intervals import in_intervals
+    from .segment import state_of_times
+    from .units import same_unit_pairs
+
+    dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
+    t = dis["time"].to_numpy()
+    rest = np.nonzero((state_of_times(t, segs) == "rest") & ~in_intervals(t, periodic))[0]
+    if rest.size < 2:
+        return dis
+    n = rest.size
+    samples = np.round(dis["time"].to_numpy()[rest] * fs).astype(np.int64)
+    units = dis["unit"].to_numpy()[rest]
+
+    def read_sd(a, b):
+        x = read_filtered(a, b) if a >= 0 else None
+        return None if x is None or x.shape[1] != b - a else x / bank.sigma[:, None]
+
+    lags = tuple(int(round(v * fs / 1000)) for v in p.patterns.group_isi_ms)
+    shift = max(1, int(round(p.units.same_unit_max_shift_ms * fs / 1000)))
+    new_units, new_samples = same_unit_pairs(samples, units, read_sd, bank, lags, shift,
+                                             p.units.min_scale, p.units.max_scale)
+    changed = (new_units != units) | (new_samples != samples)
+    if changed.any():
+        rows = rest[changed]
+        dis.loc[rows, "unit"] = new_units[changed]
+        dis.loc[rows, "time"] = new_samples[changed] / fs
+        dis.loc[rows, "ch"] = bank.timing_channel[new_units[changed]]
+        dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
+    log.debug("same-unit pairs: %d of %d rest discharges relabelled", int(changed.sum()), n)
+    return dis
+
+
 def _detect(recording, params, *, hash_input: bool):
     from .. import __version__
     from ..io import read
@@ -526,6 +563,8 @@ def _detect(recording, params, *, hash_input: bool):
             remnant = remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
                                          w / fs, p.units.remnant_max_share, sources=~far_field)
             dis = dis[~remnant].reset_index(drop=True)
+        if gc.kind != "needle" and p.units.same_unit_pairs and bank.n_units and len(dis) > 1:
+            dis = _same_unit_rows(dis, segs, periodic, bank, read_filtered, fs, p)
         trains_read = []
         if periodic:
             # The quietest tenth of the muscle's valid windows (their noise, not a train's ripple;

@@ -287,6 +287,18 @@ class UnitParams:
     #: ...and when it has at most this share of the members of each unit fitted in it: overlaps
     #: at one lag are rare beside their units (a unit of its own fires about as often) [ENG].
     compound_max_share: float = 0.25
+    #: On surface electrodes two rest discharges `PatternParams.group_isi_ms` apart fitted by two
+    #: different units are refitted together: when one unit's template at both times explains the
+    #: window at least as well, both are that unit's (a doublet's overlapping MUAPs distort the
+    #: first fit, and the second's residual is fitted by a unit of similar shape) [ENG]. The second
+    #: copy is searched over every doublet interval (a unit's two templates may be timed at
+    #: different phases). Not within periodic spans (a train's discharges are read from the
+    #: signal). Independent simulator, 3 seeds: doublet event F1 0.562 → 0.614, multiplet 0.481 →
+    #: 0.494, fasciculation 0.730 → 0.741; dense fasciculation bipolar doublets 0.62 → 0.72;
+    #: discharge F1 unchanged but cramp bipolar 0.790 → 0.783. Injection into real records identical.
+    same_unit_pairs: bool = True
+    #: ...each copy searched within this many ms of its discharge's time.
+    same_unit_max_shift_ms: float = 1.5
     #: Active regions longer than this (s) are peeled in overlapping pieces (bounded memory).
     peel_piece_s: float = 2.0
     #: At most this many peeling iterations per active region.
@@ -368,6 +380,7 @@ class UnitParams:
         _range("units.unmix_min_share", 0.0, 1.0, self.unmix_min_share)
         _range("units.train_peak_floor_sd", 0.0, 1e3, self.train_peak_floor_sd)
         _range("units.remnant_max_share", 0.0, 1.0, self.remnant_max_share)
+        _range("units.same_unit_max_shift_ms", 0.0, 20.0, self.same_unit_max_shift_ms)
         _range("units.train_peak_min_interval", 0.0, 1.0, self.train_peak_min_interval)
         _range("units.train_peak_min_share", 0.0, 1.0, self.train_peak_min_share)
         if self.train_band and not (len(self.train_band) == 2 and 0 < self.train_band[0] < 1 < self.train_band[1]):

@@ -762,6 +762,100 @@ def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, re
     return drop
 
 
+def _explained(c1: float, c2: float, g11: float, g12: float, g22: float, lo: float, hi: float) -> float:
+    """Energy two templates with these data (c) and Gram (g) products explain at their
+    least-squares scales; −inf when a scale leaves [lo, hi] or the pair is degenerate."""
+    det = g11 * g22 - g12 * g12
+    if not det > 1e-9 * g11 * g22:
+        return -np.inf
+    a1 = (g22 * c1 - g12 * c2) / det
+    a2 = (g11 * c2 - g12 * c1) / det
+    if not (lo <= a1 <= hi and lo <= a2 <= hi):
+        return -np.inf
+    return a1 * c1 + a2 * c2
+
+
+def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitBank, lags: tuple,
+                    max_shift: int, min_scale: float, max_scale: float):
+    """Surface doublets fitted as two units: relabel each pair one unit's template explains better.
+
+    A surface MUAP lasts 10–30 ms, so a doublet's two discharges overlap; peeling fits the first
+    imperfectly and then the second's residual with another unit of similar shape, and the
+    doublet reads as two fasciculations. For each two consecutive discharges ``lags`` (min, max
+    samples) apart, fitted by different units of ``bank``, the window is explained by least
+    squares as template A at the first time and B at the second, as A at both or as B at both
+    (each copy searched within ``max_shift`` samples, its scale within [``min_scale``,
+    ``max_scale``]); when one unit at both times explains at least as much energy as the two
+    units, both discharges become that unit's, timed at its fitted copies. ``samples`` (sorted)
+    are discharge times at each unit's ``peak_offset``; ``read_sd(start, stop)`` returns the
+    band-passed group (c, stop − start) in noise σ units, or None out of range. Returns new
+    (units, samples) arrays; rows outside the bank are left alone.
+    """
+    units = np.asarray(units, dtype=np.int64).copy()
+    samples = np.asarray(samples, dtype=np.int64).copy()
+    K, _, w = bank.templates.shape
+    lo_lag, hi_lag = lags
+    for i in range(samples.size - 1):
+        j = i + 1
+        a_unit, b_unit = int(units[i]), int(units[j])
+        if a_unit == b_unit or not (0 <= a_unit < K and 0 <= b_unit < K):
+            continue
+        if not lo_lag <= samples[j] - samples[i] <= hi_lag:
+            continue
+        starts = {k: (int(samples[i]) - int(bank.peak_offset[k]), int(samples[j]) - int(bank.peak_offset[k]))
+                  for k in (a_unit, b_unit)}
+        first = min(min(v) for v in starts.values()) - max_shift - hi_lag
+        stop = max(max(v) for v in starts.values()) + w + max_shift + hi_lag
+        x = read_sd(first, stop)
+        if x is None or not np.all(np.isfinite(x)):
+            continue
+        rows = bank.masks[a_unit] | bank.masks[b_unit]
+        x = x[rows].astype(np.float64)
+        T = {k: bank.templates[k][rows].astype(np.float64) for k in (a_unit, b_unit)}
+        n_pos = x.shape[1] - w + 1
+        # Each template's product with the data at every start, and with itself and the other at
+        # every lag (index lag + w − 1: the first at s, the second at s + lag).
+        view = np.lib.stride_tricks.sliding_window_view(x, w, axis=1)            # (c, n_pos, w)
+        corr = {k: np.einsum("cpw,cw->p", view, T[k]) for k in T}
+        gram = {(k1, k2): sum(np.correlate(T[k1][c], T[k2][c], mode="full") for c in range(x.shape[0]))
+                for k1 in T for k2 in T}
+        near = np.arange(-max_shift, max_shift + 1)
+        spread = np.arange(lo_lag, hi_lag + 1)
+
+        def best(k1, k2, p1s, p2s):
+            top, at = -np.inf, None
+            for p1, p2 in zip(p1s - first, p2s - first):
+                lag = p2 - p1
+                if not (0 <= p1 < n_pos and 0 <= p2 < n_pos):
+                    continue
+                g12 = gram[k1, k2][lag + w - 1] if abs(lag) < w else 0.0
+                bound = (min_scale, max_scale) if k1 == k2 else (-np.inf, np.inf)
+                e = _explained(corr[k1][p1], corr[k2][p2], gram[k1, k1][w - 1], g12, gram[k2, k2][w - 1], *bound)
+                if e > top:
+                    top, at = e, (int(p1 + first), int(p2 + first))
+            return top, at
+
+        # Two units, each near its own discharge; or one unit near its own discharge and again a
+        # doublet interval later (or earlier): a unit's two templates may be timed at different phases.
+        p1s, p2s = np.meshgrid(starts[a_unit][0] + near, starts[b_unit][1] + near, indexing="ij")
+        two, _ = best(a_unit, b_unit, p1s.ravel(), p2s.ravel())
+        p1s, lag = np.meshgrid(starts[a_unit][0] + near, spread, indexing="ij")
+        same_a = best(a_unit, a_unit, p1s.ravel(), (p1s + lag).ravel())
+        p2s, lag = np.meshgrid(starts[b_unit][1] + near, spread, indexing="ij")
+        same_b = best(b_unit, b_unit, (p2s - lag).ravel(), p2s.ravel())
+        (e, at), k = max([(same_a, a_unit), (same_b, b_unit)], key=lambda v: v[0][0])
+        if at is None or e < two:
+            continue
+        # Not onto another discharge of the same unit (a unit does not fire twice within lo_lag).
+        new_times = np.array(at) + bank.peak_offset[k]
+        around = np.r_[max(i - 3, 0):i, j + 1:min(j + 4, samples.size)]
+        if np.any((units[around] == k) & (np.abs(samples[around][:, None] - new_times[None, :]) < lo_lag).any(axis=1)):
+            continue
+        units[i] = units[j] = k
+        samples[i], samples[j] = new_times
+    return units, samples
+
+
 @dataclass
 class PeeledDischarges:
     samples: np.ndarray      # int64, at the unit template's peak
