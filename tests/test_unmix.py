@@ -119,3 +119,26 @@ def test_recorded_peak_picks_the_larger_phase_of_the_raw_muap():
     nan_signal = signal.copy()
     nan_signal[:] = np.nan
     assert recorded_peak_offsets(lambda a, b, ch: nan_signal[a:b], times, labels, bank, BEFORE)[0] == 20
+
+
+def test_robust_recorded_peak_keeps_a_broad_last_phase():
+    # A monopolar grid MUAP: a sharp first phase, then a broad larger one lasting past the window,
+    # which a quadratic fitted to the context on both sides partly takes for slow content.
+    filtered_tmpl = 6.0 * np.exp(-0.5 * ((np.arange(W) - 52) / 5.0) ** 2)
+    filtered_tmpl[20] = -10.0
+    bank = _finalise(filtered_tmpl[None, None].astype(np.float32), np.array([5]), np.ones(1, np.float32))
+    t = np.arange(3 * W) - W - 52
+    raw_shape = 9.0 * np.exp(-0.5 * (t / 7.0) ** 2)
+    raw_shape[W + 20] -= 7.0
+    times = np.arange(1000, 6000, 500)
+    signal = np.random.default_rng(0).normal(0, 0.1, 7000) + 300.0
+    for s in times:
+        signal[s - BEFORE - W:s - BEFORE + 2 * W] += raw_shape
+    signal[times[3] - 5:times[3] + 5] += 200.0          # one member overlapped by a large artefact
+
+    def read_window(a, b, ch):
+        return signal[a:b]
+
+    assert recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE)[0] == 20
+    got = recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE, robust=True)
+    assert abs(got[0] - 52) <= 1

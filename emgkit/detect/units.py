@@ -344,7 +344,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
 
 def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
                           before: int, min_shift: int = 1, max_members: int = 48, min_phase: float = 0.5,
-                          min_margin: float = 1.1) -> np.ndarray:
+                          min_margin: float = 1.1, robust: bool = False) -> np.ndarray:
     """Per template: the sample in its window where the unit's MUAP *as recorded* peaks.
 
     Discharge times are at the MUAP's largest |peak| (the convention of expert annotations
@@ -354,7 +354,10 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     windows of the unit's main channel, each less a quadratic fitted to a window of context
     on either side (mains and other units average out). Only members with no other
     candidate within a window take part (a cramp's or a contraction's overlaps would pose as
-    phases; candidates labelled −2, the unit's own other phases, do not count). The recorded
+    phases; candidates labelled −2, the unit's own other phases, do not count). With ``robust``
+    the shape is instead the median of the windows, each less the median of the window of
+    context before it: a quadratic fitted to the context on both sides takes part of a long
+    MUAP's broad last phase for slow content and flattens it. The recorded
     peak is taken only where the band-passed template also has a phase of at least
     ``min_phase`` × its peak (the swap of two similar phases, not a move to a neighbour's
     MUAP), at least ``min_shift`` samples from the band-passed peak (another phase, not the
@@ -387,14 +390,20 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
             continue
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, max_members)).astype(np.int64)]
         total = np.zeros(w + 2 * edge)
-        n = 0
+        windows = []
         for i in idx:
             a = int(samples[i]) - before - edge
             x = read_window(a, a + w + 2 * edge, int(bank.timing_channel[k]))
             if x is None or not np.all(np.isfinite(x)):
                 continue
-            total += x - basis @ (fit @ x[outside])
-            n += 1
+            if robust:
+                windows.append(x - np.median(x[:edge]))
+            else:
+                total += x - basis @ (fit @ x[outside])
+                windows.append(None)
+        n = len(windows)
+        if robust and n:
+            total = np.median(np.array(windows), axis=0)
         if n >= 3:
             recorded = np.abs(total[edge:edge + w])
             peak = int(np.argmax(recorded))
