@@ -330,3 +330,32 @@ def test_a_continuous_rhythm_off_the_muscles_most_common_interval_is_still_found
     t = out["time"].to_numpy()
     assert in_cont[np.isin(t, main)].mean() > 0.9 and in_cont[np.isin(t, other)].mean() > 0.8
     assert (ev["kind"] == "fasciculation").sum() <= fps.size + 2
+
+
+def test_lone_discharge_continuing_a_myokymic_bursts_rhythm_is_no_fasciculation():
+    # A slow myokymic unit (5.5 Hz bursts of 5) whose first MUAP was fitted by another template:
+    # that lone discharge lies one intraburst interval before the burst, and is part of it.
+    import pandas as pd
+
+    from emgkit.detect.events import classify_muscle
+    from emgkit.detect.params import DetectionParams
+
+    isi = 1 / 5.5
+    starts = np.array([2.0, 6.0, 10.5, 14.0])
+    burst = np.concatenate([s + np.arange(5) * isi for s in starts])
+    lone = starts - isi                                   # each burst's first discharge, another unit
+    far = np.array([19.0])                                # a genuine fasciculation, far from any burst
+    times = np.r_[burst, lone, far]
+    units = np.r_[np.zeros(burst.size, int), np.arange(1, lone.size + 1), [9]]
+    order = np.argsort(times)
+    dis = pd.DataFrame({"time": times[order], "unit": units[order], "ch": 0, "amplitude": 100.0,
+                        "state": "rest", "snr": 20.0})
+    segs = pd.DataFrame(columns=["muscle", "state", "start", "end"])
+    params = DetectionParams()
+    _, ev, _ = classify_muscle(dis, "m", "surface", np.zeros(10, bool), segs, params, 0, n_channels=1)
+    assert (ev["kind"] == "myokymic").sum() == 4
+    assert ev.loc[ev["kind"] == "fasciculation", "start"].tolist() == [19.0]
+    # Off: the pieces count as fasciculations.
+    off = params.replace(patterns={"burst_rhythm_tolerance": 0.0})
+    _, ev, _ = classify_muscle(dis, "m", "surface", np.zeros(10, bool), segs, off, 0, n_channels=1)
+    assert (ev["kind"] == "fasciculation").sum() == 5

@@ -74,6 +74,16 @@ def test_regular_firing_is_a_look_alike():
     assert "voluntary" in kinds(ev) and "fasciculation" not in kinds(ev)[:1]
 
 
+def test_slow_regular_bursts_set_off_by_silence_are_myokymic_not_continuous():
+    # Bursts of 10 discharges at a steady 6 Hz (1.5 s, as long as a voluntary run) every ~4 s:
+    # a myokymic discharge; 5 s of the same firing without silence stays a look-alike.
+    bursts = [s + np.arange(10) / 6.0 for s in (1.0, 5.2, 9.1, 13.3)]
+    _, ev = classify_unit(np.concatenate(bursts), P)
+    assert kinds(ev) == ["myokymic"] * 4
+    _, ev = classify_unit(1.0 + np.arange(31) / 6.0, P)
+    assert kinds(ev) == ["continuous"]
+
+
 def test_empty_and_single():
     labels, ev = classify_unit(np.array([]), P)
     assert labels.size == 0 and ev == []

@@ -163,13 +163,22 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
     neuromyotonic train are split over several templates; a lone discharge of another template
     within such a burst, or within one group interval (``group_isi_ms``) of its ends, cannot be
     shown to be isolated, and most often is a piece of that burst. It stays a discharge without an
-    event, like the other remains of split bursts.
+    event, like the other remains of split bursts. So does one lying about one intraburst interval
+    (± ``burst_rhythm_tolerance`` of it) before a myokymic burst's first discharge or after its
+    last: it continues the burst's rhythm (a slow burst's first or last MUAP, fitted by another
+    template, is otherwise a "fasciculation" one interval from it).
     """
     out = np.zeros(len(single), dtype=bool)
-    bursts = [(r["start"], r["end"], r["unit"]) for r in rows if r["kind"] in BURST_KINDS]
+    pad = pattern_params.group_isi_ms[1] / 1000
+    bursts = [(r["start"] - pad, r["end"] + pad, r["unit"]) for r in rows if r["kind"] in BURST_KINDS]
+    tol = pattern_params.burst_rhythm_tolerance
+    for r in rows:
+        if r["kind"] == "myokymic" and r["n_discharges"] >= 2 and r["end"] > r["start"] and tol > 0:
+            isi = (r["end"] - r["start"]) / (r["n_discharges"] - 1)
+            bursts.append((r["start"] - (1 + tol) * isi, r["start"] - (1 - tol) * isi, r["unit"]))
+            bursts.append((r["end"] + (1 - tol) * isi, r["end"] + (1 + tol) * isi, r["unit"]))
     if not single or not bursts:
         return out
-    pad = pattern_params.group_isi_ms[1] / 1000
     start, end, owner = (np.array(v, dtype=np.float64) for v in zip(*bursts))
     t = np.array([t_all[members[0]] for members, _ in single], dtype=np.float64)
     unit = np.array([k for _, k in single], dtype=np.float64)
@@ -179,10 +188,10 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
         return np.searchsorted(np.sort(a), times, side="right") - np.searchsorted(np.sort(b), times, side="left")
 
     # Bursts of any unit around each discharge, less those of its own unit.
-    count = covering(t, start - pad, end + pad)
+    count = covering(t, start, end)
     for k in np.intersect1d(unit, owner):
         mine, own = unit == k, owner == k
-        count[mine] -= covering(t[mine], start[own] - pad, end[own] + pad)
+        count[mine] -= covering(t[mine], start[own], end[own])
     out[:] = count > 0
     return out
 

@@ -92,6 +92,14 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         if t[b + 1] - t[a] < p.voluntary_min_run_s:
             continue
         seg = isi[a:b + 1]
+        # Shorter than continuous firing and set off by silence on both sides: a burst (step 4
+        # names it myokymic when bursts recur), not a look-alike.
+        if t[b + 1] - t[a] < p.continuous_min_duration_s:
+            before = t[a] - t[a - 1] if a > 0 else np.inf
+            after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
+            silence = p.myokymic_silence_factor * seg.mean()
+            if before >= silence and after >= silence:
+                continue
         cov = seg.std() / seg.mean()
         if cov < p.continuous_max_cov:
             claim(CONTINUOUS, a, b + 1)
