@@ -142,3 +142,23 @@ def test_robust_recorded_peak_keeps_a_broad_last_phase():
     assert recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE)[0] == 20
     got = recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE, robust=True)
     assert abs(got[0] - 52) <= 1
+
+
+def test_recorded_peak_moves_only_where_the_members_agree():
+    # Two near-equal phases; one member's neighbour raises the mean at the second: the mean alone
+    # would move the time, the members (paired t) do not support it.
+    filtered_tmpl = np.zeros(W)
+    filtered_tmpl[20], filtered_tmpl[40] = -10.0, 8.0
+    bank = _finalise(filtered_tmpl[None, None].astype(np.float32), np.array([5]), np.ones(1, np.float32))
+    raw_shape = np.zeros(W)
+    raw_shape[20], raw_shape[40] = -9.0, 8.5
+    times = np.arange(1000, 3500, 500)
+    signal = render([times], [raw_shape], 4000, noise=0.05)
+    signal[times[2] - BEFORE + 40] += 12.0
+    labels = np.zeros(times.size, np.int64)
+    read_window = lambda a, b, ch: signal[a:b]
+    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, min_t=0.0)[0] == 40
+    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, min_t=2.0)[0] == 20
+    # Every member larger there: it moves.
+    signal = render([times], [np.where(np.arange(W) == 40, 11.0, raw_shape)], 4000, noise=0.05)
+    assert recorded_peak_offsets(lambda a, b, ch: signal[a:b], times, labels, bank, BEFORE, min_t=2.0)[0] == 40

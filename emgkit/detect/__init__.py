@@ -400,7 +400,8 @@ def _detect(recording, params, *, hash_input: bool):
             bank.peak_offset = recorded_peak_offsets(
                 read_window, gc.samples, labels, bank, gc.before,
                 min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
-                robust=p.units.recorded_peak_robust_grids and len(gc.channels) >= p.spikes.grid_min_channels)
+                robust=p.units.recorded_peak_robust_grids and len(gc.channels) >= p.spikes.grid_min_channels,
+                min_t=p.units.recorded_peak_min_t)
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]

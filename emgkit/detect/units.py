@@ -266,6 +266,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                 np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
     sums = []
     counts = []
+    born, born_order = [], []   # when each template was founded (eviction order at the cap)
     tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
     parts = _TemplateParts(tmpl, masks, X.dtype)
@@ -281,12 +282,26 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                 masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
                 parts.update(k, tmpl[k], masks[k])
                 continue
+        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         if len(tmpl) >= _MAX_TEMPLATES:
-            continue  # bounded cost: waveforms like no one else's stay unassigned (kept as lone candidates)
+            # Bounded cost. At the cap the oldest template still holding only the waveform that
+            # founded it (an overlap, noise) makes way: in a busy record the contraction's
+            # overlaps would otherwise take every place before a rest unit's first discharge
+            # (the real grid record: 189 of 256 such, units injected at rest left unsorted).
+            single = np.nonzero(np.asarray(counts) == 1)[0]
+            if not single.size:
+                continue  # waveforms like no one else's stay unassigned (kept as lone candidates)
+            k = int(single[np.argmin(np.asarray(born)[single])])
+            sums[k], born[k] = xs[len(shifts) // 2].astype(np.float64), len(born_order)
+            born_order.append(k)
+            tmpl[k], masks[k] = X[i], m
+            parts.update(k, tmpl[k], masks[k])
+            continue
         sums.append(xs[len(shifts) // 2].astype(np.float64))
         counts.append(1)
+        born.append(len(born_order))
+        born_order.append(len(born) - 1)
         tmpl = np.concatenate([tmpl, X[i][None]])
-        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
         parts.append(tmpl[-1], m)
     pre_tmpl, pre_counts = tmpl, np.asarray(counts, float)
@@ -342,9 +357,19 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     return (labels, bank, member_lag) if return_lag else (labels, bank)
 
 
+def _larger_in_members(windows: np.ndarray, new: int, old: int, sign: np.ndarray, min_t: float) -> bool:
+    """Whether the members' signed values at ``new`` exceed those at ``old`` by more than their
+    spread allows: a paired t statistic of at least ``min_t`` (0 skips the test)."""
+    if min_t <= 0:
+        return True
+    d = sign[new] * windows[:, new] - sign[old] * windows[:, old]
+    spread = d.std(ddof=1) / np.sqrt(d.size)
+    return bool(d.mean() >= min_t * spread) if spread > 0 else bool(d.mean() > 0)
+
+
 def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
                           before: int, min_shift: int = 1, max_members: int = 48, min_phase: float = 0.5,
-                          min_margin: float = 1.1, robust: bool = False) -> np.ndarray:
+                          min_margin: float = 1.1, robust: bool = False, min_t: float = 0.0) -> np.ndarray:
     """Per template: the sample in its window where the unit's MUAP *as recorded* peaks.
 
     Discharge times are at the MUAP's largest |peak| (the convention of expert annotations
@@ -362,7 +387,10 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     ``min_phase`` × its peak (the swap of two similar phases, not a move to a neighbour's
     MUAP), at least ``min_shift`` samples from the band-passed peak (another phase, not the
     same apex nudged by noise in a mean of few windows), and standing ``min_margin`` × above
-    the recorded value there. ``samples`` must be sorted. ``read_window(start, stop,
+    the recorded value there; from a mean (not ``robust``), also larger in the members than their
+    spread allows (paired t ≥ ``min_t``: a mean of a few windows, each with other units' MUAPs
+    and noise, often ranks two near-equal phases wrongly; the median's members keep slow content
+    that would swamp such a test). ``samples`` must be sorted. ``read_window(start, stop,
     channel)`` returns raw µV (NaN where invalid, None when out of range). Templates with
     fewer than 3 such members keep their band-passed peak.
     """
@@ -389,27 +417,23 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         if idx.size < 3:
             continue
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, max_members)).astype(np.int64)]
-        total = np.zeros(w + 2 * edge)
         windows = []
         for i in idx:
             a = int(samples[i]) - before - edge
             x = read_window(a, a + w + 2 * edge, int(bank.timing_channel[k]))
             if x is None or not np.all(np.isfinite(x)):
                 continue
-            if robust:
-                windows.append(x - np.median(x[:edge]))
-            else:
-                total += x - basis @ (fit @ x[outside])
-                windows.append(None)
+            windows.append(x - np.median(x[:edge]) if robust else x - basis @ (fit @ x[outside]))
         n = len(windows)
-        if robust and n:
-            total = np.median(np.array(windows), axis=0)
         if n >= 3:
-            recorded = np.abs(total[edge:edge + w])
+            windows = np.array(windows)[:, edge:edge + w]
+            total = np.median(windows, axis=0) if robust else windows.mean(axis=0)
+            recorded = np.abs(total)
             peak = int(np.argmax(recorded))
             main = np.abs(bank.templates[k, bank.timing_channel[k]])
             if (abs(peak - offsets[k]) >= min_shift and main[peak] >= min_phase * main[offsets[k]]
-                    and recorded[peak] >= min_margin * recorded[offsets[k]]):
+                    and recorded[peak] >= min_margin * recorded[offsets[k]]
+                    and (robust or _larger_in_members(windows, peak, int(offsets[k]), np.sign(total), min_t))):
                 offsets[k] = peak
     return offsets
 
@@ -771,17 +795,16 @@ def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, re
     return drop
 
 
-def _explained(c1: float, c2: float, g11: float, g12: float, g22: float, lo: float, hi: float) -> float:
+def _explained(c1, c2, g11: float, g12, g22: float, lo: float, hi: float) -> np.ndarray:
     """Energy two templates with these data (c) and Gram (g) products explain at their
-    least-squares scales; −inf when a scale leaves [lo, hi] or the pair is degenerate."""
+    least-squares scales (arrays); −inf where a scale leaves [lo, hi] or the pair is degenerate."""
     det = g11 * g22 - g12 * g12
-    if not det > 1e-9 * g11 * g22:
-        return -np.inf
+    ok = det > 1e-9 * g11 * g22
+    det = np.where(ok, det, 1.0)
     a1 = (g22 * c1 - g12 * c2) / det
     a2 = (g11 * c2 - g12 * c1) / det
-    if not (lo <= a1 <= hi and lo <= a2 <= hi):
-        return -np.inf
-    return a1 * c1 + a2 * c2
+    ok &= (a1 >= lo) & (a1 <= hi) & (a2 >= lo) & (a2 <= hi)
+    return np.where(ok, a1 * c1 + a2 * c2, -np.inf)
 
 
 def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitBank, lags: tuple,
@@ -832,17 +855,17 @@ def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitB
         spread = np.arange(lo_lag, hi_lag + 1)
 
         def best(k1, k2, p1s, p2s):
-            top, at = -np.inf, None
-            for p1, p2 in zip(p1s - first, p2s - first):
-                lag = p2 - p1
-                if not (0 <= p1 < n_pos and 0 <= p2 < n_pos):
-                    continue
-                g12 = gram[k1, k2][lag + w - 1] if abs(lag) < w else 0.0
-                bound = (min_scale, max_scale) if k1 == k2 else (-np.inf, np.inf)
-                e = _explained(corr[k1][p1], corr[k2][p2], gram[k1, k1][w - 1], g12, gram[k2, k2][w - 1], *bound)
-                if e > top:
-                    top, at = e, (int(p1 + first), int(p2 + first))
-            return top, at
+            p1s, p2s = p1s - first, p2s - first
+            inside = (p1s >= 0) & (p1s < n_pos) & (p2s >= 0) & (p2s < n_pos)
+            p1s, p2s = p1s[inside], p2s[inside]
+            if p1s.size == 0:
+                return -np.inf, None
+            lag = p2s - p1s
+            g12 = np.where(np.abs(lag) < w, gram[k1, k2][np.clip(lag + w - 1, 0, 2 * w - 2)], 0.0)
+            bound = (min_scale, max_scale) if k1 == k2 else (-np.inf, np.inf)
+            e = _explained(corr[k1][p1s], corr[k2][p2s], gram[k1, k1][w - 1], g12, gram[k2, k2][w - 1], *bound)
+            i = int(np.argmax(e))
+            return (float(e[i]), (int(p1s[i] + first), int(p2s[i] + first))) if np.isfinite(e[i]) else (-np.inf, None)
 
         # Two units, each near its own discharge; or one unit near its own discharge and again a
         # doublet interval later (or earlier): a unit's two templates may be timed at different phases.
