@@ -266,7 +266,6 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                 np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
     sums = []
     counts = []
-    born, born_order = [], []   # when each template was founded (eviction order at the cap)
     tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
     parts = _TemplateParts(tmpl, masks, X.dtype)
@@ -282,26 +281,12 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                 masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
                 parts.update(k, tmpl[k], masks[k])
                 continue
-        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         if len(tmpl) >= _MAX_TEMPLATES:
-            # Bounded cost. At the cap the oldest template still holding only the waveform that
-            # founded it (an overlap, noise) makes way: in a busy record the contraction's
-            # overlaps would otherwise take every place before a rest unit's first discharge
-            # (the real grid record: 189 of 256 such, units injected at rest left unsorted).
-            single = np.nonzero(np.asarray(counts) == 1)[0]
-            if not single.size:
-                continue  # waveforms like no one else's stay unassigned (kept as lone candidates)
-            k = int(single[np.argmin(np.asarray(born)[single])])
-            sums[k], born[k] = xs[len(shifts) // 2].astype(np.float64), len(born_order)
-            born_order.append(k)
-            tmpl[k], masks[k] = X[i], m
-            parts.update(k, tmpl[k], masks[k])
-            continue
+            continue  # bounded cost: waveforms like no one else's stay unassigned (kept as lone candidates)
         sums.append(xs[len(shifts) // 2].astype(np.float64))
         counts.append(1)
-        born.append(len(born_order))
-        born_order.append(len(born) - 1)
         tmpl = np.concatenate([tmpl, X[i][None]])
+        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
         parts.append(tmpl[-1], m)
     pre_tmpl, pre_counts = tmpl, np.asarray(counts, float)
