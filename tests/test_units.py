@@ -332,4 +332,3 @@ def test_doublet_fitted_as_two_units_becomes_one_units_doublet():
     samples = np.array([100, 112, 113]) + bank.peak_offset[[0, 1, 0]]
     units, times = same_unit_pairs(samples, np.array([0, 1, 0]), read, bank, lags, 3, 0.4, 1.6)
     assert units.tolist() == [0, 1, 0] and times.tolist() == samples.tolist()
-
