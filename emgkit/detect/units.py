@@ -800,10 +800,13 @@ def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitB
     imperfectly and then the second's residual with another unit of similar shape, and the
     doublet reads as two fasciculations. For each two consecutive discharges ``lags`` (min, max
     samples) apart, fitted by different units of ``bank``, the window is explained by least
-    squares as template A at the first time and B at the second, as A at both or as B at both
-    (each copy searched within ``max_shift`` samples, its scale within [``min_scale``,
-    ``max_scale``]); when one unit at both times explains at least as much energy as the two
-    units, both discharges become that unit's, timed at its fitted copies. ``samples`` (sorted)
+    squares as template A at the first time and B at the second (each within ``max_shift``
+    samples of its discharge), or as A at its discharge and again any doublet interval later, or
+    as B at its discharge and any doublet interval earlier (a unit's two templates may be timed
+    at different phases; one unit's scales within [``min_scale``, ``max_scale``]); when one unit
+    at both times explains at least as much energy as the two units, both discharges become that
+    unit's, timed at its fitted copies, unless the unit already fires within ``lags[0]`` of
+    either. ``samples`` (sorted)
     are discharge times at each unit's ``peak_offset``; ``read_sd(start, stop)`` returns the
     band-passed group (c, stop − start) in noise σ units, or None out of range. Returns new
     (units, samples) arrays; rows outside the bank are left alone.
@@ -849,8 +852,9 @@ def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitB
             g12 = np.where(np.abs(lag) < w, gram[k1, k2][np.clip(lag + w - 1, 0, 2 * w - 2)], 0.0)
             bound = (min_scale, max_scale) if k1 == k2 else (-np.inf, np.inf)
             e = _explained(corr[k1][p1s], corr[k2][p2s], gram[k1, k1][w - 1], g12, gram[k2, k2][w - 1], *bound)
-            i = int(np.argmax(e))
-            return (float(e[i]), (int(p1s[i] + first), int(p2s[i] + first))) if np.isfinite(e[i]) else (-np.inf, None)
+            top = int(np.argmax(e))
+            return (float(e[top]), (int(p1s[top] + first), int(p2s[top] + first))) if np.isfinite(e[top]) \
+                else (-np.inf, None)
 
         # Two units, each near its own discharge; or one unit near its own discharge and again a
         # doublet interval later (or earlier): a unit's two templates may be timed at different phases.
