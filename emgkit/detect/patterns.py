@@ -59,6 +59,14 @@ def classify_fibre(times: np.ndarray, params: PatternParams | None = None, kind:
     return labels, events
 
 
+def _silent_around(t: np.ndarray, a: int, b: int, silence: float) -> bool:
+    """Whether the discharges ``t[a..b+1]`` (the run of intervals ``a..b``) are set off by at
+    least ``silence`` (s) from the unit's discharges before and after them."""
+    before = t[a] - t[a - 1] if a > 0 else np.inf
+    after = t[b + 2] - t[b + 1] if b + 2 < t.size else np.inf
+    return bool(before >= silence and after >= silence)
+
+
 def classify_unit(times: np.ndarray, params: PatternParams | None = None):
     """Group one motor unit's discharge times into events.
 
@@ -94,12 +102,9 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         seg = isi[a:b + 1]
         # Shorter than continuous firing and set off by silence on both sides: a burst (step 4
         # names it myokymic when bursts recur), not a look-alike.
-        if t[b + 1] - t[a] < p.continuous_min_duration_s:
-            before = t[a] - t[a - 1] if a > 0 else np.inf
-            after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
-            silence = p.myokymic_silence_factor * seg.mean()
-            if before >= silence and after >= silence:
-                continue
+        if t[b + 1] - t[a] < p.continuous_min_duration_s and \
+                _silent_around(t, a, b, p.myokymic_silence_factor * seg.mean()):
+            continue
         cov = seg.std() / seg.mean()
         if cov < p.continuous_max_cov:
             claim(CONTINUOUS, a, b + 1)
@@ -129,11 +134,7 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         # definition (de Carvalho & Swash): two fasciculations, not a burst whose rate is uniform.
         if b == a and isi[a] > p.isolated_isi_ms / 1000:
             continue
-        mean_isi = isi[a:b + 1].mean()
-        before = t[a] - t[a - 1] if a > 0 else np.inf
-        after = t[b + 2] - t[b + 1] if b + 2 < n else np.inf
-        silence = p.myokymic_silence_factor * mean_isi
-        if before >= silence and after >= silence:
+        if _silent_around(t, a, b, p.myokymic_silence_factor * isi[a:b + 1].mean()):
             bursts.append((a, b + 1))
     if len(bursts) >= p.myokymic_min_bursts:
         # Once a unit's recurring bursts are established, a burst need not be set off by
