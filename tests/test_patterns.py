@@ -84,6 +84,18 @@ def test_slow_regular_bursts_set_off_by_silence_are_myokymic_not_continuous():
     assert kinds(ev) == ["continuous"]
 
 
+def test_a_myokymic_units_two_discharge_burst_at_its_own_rate_is_no_doublet():
+    # Bursts at ~57–60 Hz (intervals 17.5 and 16.5 ms, the latter also a doublet's interval):
+    # once the unit's bursts are established, its pairs at that interval are bursts too.
+    bursts = [s + np.arange(3) * 0.0175 for s in (1.0, 2.1, 3.3)]
+    pairs = [s + np.array([0.0, 0.0165]) for s in (4.4, 5.6)]
+    _, ev = classify_unit(np.concatenate(bursts + pairs), P)
+    assert kinds(ev) == ["myokymic"] * 5
+    # Without the established bursts the pairs stay doublets.
+    _, ev = classify_unit(np.concatenate(pairs), P)
+    assert kinds(ev) == ["doublet"] * 2
+
+
 def test_empty_and_single():
     labels, ev = classify_unit(np.array([]), P)
     assert labels.size == 0 and ev == []

@@ -446,7 +446,11 @@ class PatternParams:
     #: another template, not a fasciculation (0 turns it off) [ENG]. Independent simulator, 3 seeds:
     #: fasciculation events found on myokymia grid 24 → 13 (13 true), hyperexcitable bipolar 153 →
     #: 132 (82 true); with the burst rule at `voluntary_min_run_s` fasciculation event F1 0.747 →
-    #: 0.751, myokymic 0.882 → 0.888.
+    #: 0.751, myokymic 0.882 → 0.888. Also, per unit: once a unit's myokymic bursts are established, a
+    #: group at its own intraburst interval (± this share) set off by silence is one of its bursts,
+    #: not a doublet or multiplet (a burst at ~60 Hz has doublet intervals): doublet event F1 0.627 →
+    #: 0.639, multiplet 0.497 → 0.523, myokymic 0.888 → 0.893 (hyperexcitable bipolar 161 → 172 of
+    #: 210 found; hyperexcitable grid 6 → 12 false).
     burst_rhythm_tolerance: float = 0.25
     #: Voluntary firing: 5–25 Hz with ISI CoV 0.1–0.25 (textbook); runs of regular firing lasting at
     #: least `voluntary_min_run_s` are not spontaneous, unless shorter than continuous firing

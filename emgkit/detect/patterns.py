@@ -146,6 +146,19 @@ def classify_unit(times: np.ndarray, params: PatternParams | None = None):
         if sum(b - a + 1 >= n_min for a, b in bursts) >= p.myokymic_min_bursts:
             claimed = set(bursts)
             bursts += [(a, b + 1) for a, b in pieces if b + 2 - a >= n_min and (a, b + 1) not in claimed]
+            # A group at the unit's own intraburst interval (± `burst_rhythm_tolerance`), set off by
+            # silence, is one of its bursts, not a doublet: a burst at ~60 Hz has doublet intervals.
+            if p.burst_rhythm_tolerance > 0:
+                own = np.median(np.concatenate([isi[a:b] for a, b in bursts]))
+                lo_i, hi_i = (1 - p.burst_rhythm_tolerance) * own, (1 + p.burst_rhythm_tolerance) * own
+                taken = np.zeros(n, dtype=bool)
+                for a, b in bursts:
+                    taken[a:b + 1] = True
+                for a, b in group_runs:
+                    seg = isi[a:b + 1]
+                    if (not taken[a:b + 2].any() and free[a:b + 2].all() and np.all((seg >= lo_i) & (seg <= hi_i))
+                            and _silent_around(t, a, b, p.myokymic_silence_factor * seg.mean())):
+                        bursts.append((a, b + 1))
         for a, b in sorted(bursts):
             claim(MYOKYMIC, a, b)
     for a, b in group_runs:
