@@ -446,7 +446,7 @@ class PatternParams:
     #: another template, not a fasciculation (0 turns it off) [ENG]. Independent simulator, 3 seeds:
     #: fasciculation events found on myokymia grid 24 → 13 (13 true), hyperexcitable bipolar 153 →
     #: 132 (82 true); with the burst rule at `voluntary_min_run_s` fasciculation event F1 0.747 →
-    #: 0.751, myokymic 0.882 → 0.888. Also, per unit: once a unit's myokymic bursts are established, a
+    #: 0.751, myokymic 0.882 → 0.888. Also on every electrode: once a unit's myokymic bursts are established, a
     #: group at its own intraburst interval (± this share) set off by silence is one of its bursts,
     #: not a doublet or multiplet (a burst at ~60 Hz has doublet intervals): doublet event F1 0.627 →
     #: 0.639, multiplet 0.497 → 0.523, myokymic 0.888 → 0.893 (hyperexcitable bipolar 161 → 172 of
