@@ -609,8 +609,9 @@ def _detect(recording, params, *, hash_input: bool):
             bounds = np.searchsorted(ru[order], np.arange(next_unit + 1))
             times = [rt[order[bounds[k]:bounds[k + 1]]] for k in range(next_unit)]
             fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
+        families = unit_families(bank, min_correlation=p.patterns.family_min_correlation)
         dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
-                                              segs, p, next_event, families=unit_families(bank),
+                                              segs, p, next_event, families=families,
                                               broad=broad, n_channels=len(gc.channels),
                                               beats=None if gc.common_power is None else
                                               common_power_beats(gc.common_power, gc.common_step / fs, p.patterns),
