@@ -332,3 +332,29 @@ def test_doublet_fitted_as_two_units_becomes_one_units_doublet():
     samples = np.array([100, 112, 113]) + bank.peak_offset[[0, 1, 0]]
     units, times = same_unit_pairs(samples, np.array([0, 1, 0]), read, bank, lags, 3, 0.4, 1.6)
     assert units.tolist() == [0, 1, 0] and times.tolist() == samples.tolist()
+
+
+def test_a_rest_unit_gets_a_template_after_a_busy_stretch_fills_the_template_cap():
+    # Hundreds of large one-off waveforms (a contraction's overlaps) come first in the greedy
+    # pass and fill every template place; the rest unit's discharges, smaller, come after.
+    from emgkit.detect.spikes import GroupCandidates
+    from emgkit.detect.units import _MAX_TEMPLATES, cluster_candidates
+
+    rng = np.random.default_rng(7)
+    w, before, sigma = 41, 20, 5.0
+    n_busy, n_unit = _MAX_TEMPLATES + 40, 12
+    kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
+    busy = np.stack([np.convolve(rng.normal(0, 1, w), kernel, "same") for _ in range(n_busy)])
+    busy *= (rng.uniform(40, 80, n_busy) * sigma / np.abs(busy).max(axis=1))[:, None]
+    unit = muap(w=w, width=3.0) * 12 * sigma / np.abs(muap(w=w, width=3.0)).max()
+    snippets = np.concatenate([busy, unit[None] + rng.normal(0, sigma, (n_unit, w))])[:, None, :]
+    n = len(snippets)
+    gc = GroupCandidates(muscle="m", channels=np.array([0]), kind="surface",
+                         samples=np.arange(n, dtype=np.int64) * 1000 + 500, main_channel=np.zeros(n, np.int64),
+                         peak_uv=np.abs(snippets[:, 0]).max(axis=1).astype(np.float32),
+                         snippets=snippets.astype(np.float16), before=before, after=w - before - 1, window=1000,
+                         window_power=np.zeros(1), window_bad=np.zeros(1), window_count=np.zeros(1))
+    labels, bank = cluster_candidates(gc, np.array([sigma]), 2000.0, UnitParams())
+    mine = labels[n_busy:]
+    assert (mine >= 0).all() and np.unique(mine).size == 1
+    assert bank.counts[mine[0]] >= n_unit

@@ -593,6 +593,17 @@ class SegmentParams:
     #: train spreads it over a few templates, while the merged discharges of many units firing
     #: together (cramp, strong voluntary effort) also chain into a "train" [ENG].
     train_max_units: float = 8.0
+    #: ...on needles, whose units are sorted reliably (a needle train is one unit, at most split
+    #: over a few templates): a steady contraction's sorted discharges on 4–8 effective units
+    #: chained into a "train" once busy records keep room for rest units' templates (N2001C03BB54:
+    #: 0.4 s of contraction released, 4 "fasciculations") [ENG]. With that eviction
+    #: (`units.cluster_candidates`) and this limit, independent simulator, 3 seeds: voluntary time
+    #: recall 0.962 → 0.978, doublet 0.639 → 0.643, multiplet 0.523 → 0.532, myokymic 0.893 → 0.890;
+    #: voluntary_rest bipolar 0.679 → 0.826, cramp needle 0.727 → 0.800, cramp grid 0.362 → 0.397,
+    #: cramp bipolar 0.783 → 0.679 (a unit timed at its other near-equal phase), voluntary_rest needle
+    #: 0.895 → 0.810 and grid 0.333 → 0.238 (17 and 15 true discharges); units injected into busy real
+    #: needle records 703 → 744 of 754 found; N2001 controls 21/22 as before.
+    needle_train_max_units: float = 4.0
     #: On muscles with at least this many channels (HD grids) a train chained over all candidates
     #: is spontaneous only where its windows also repeat (`train_periodicity`): a strong grid
     #: contraction gives ~90 candidates/s on few templates, which chain like a train (independent
@@ -730,6 +741,7 @@ class SegmentParams:
         _range("segments.recruitment_margin_s", 0.0, 60.0, self.recruitment_margin_s)
         _range("segments.unsorted_max_sorted_share", 0.0, 1.0, self.unsorted_max_sorted_share)
         _range("segments.train_periodicity", 0.0, 1.0, self.train_periodicity)
+        _range("segments.needle_train_max_units", 1.0, 1000.0, self.needle_train_max_units)
         _range("segments.grid_train_min_channels", 1, 1 << 20, self.grid_train_min_channels)
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
         _range("segments.train_test_quiet_percentile", 0.0, 100.0, self.train_test_quiet_percentile)

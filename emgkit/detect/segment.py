@@ -371,7 +371,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # templates) chain like a train too: there only the periodicity test below releases them.
     grid = gc.channels.size >= params.grid_train_min_channels and read_window is not None \
         and params.train_periodicity < 1
-    for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, params.train_max_units,
+    max_units = params.needle_train_max_units if gc.kind == "needle" else params.train_max_units
+    for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, max_units,
                                        sorted_only=grid):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     periodic = np.zeros(n_win, dtype=bool)

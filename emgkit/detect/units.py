@@ -266,6 +266,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                 np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
     sums = []
     counts = []
+    born, n_founded = [], 0   # when each template was founded (the oldest one-waveform one makes way at the cap)
     tmpl = np.zeros((0, c, wd), np.float32)
     masks = np.zeros((0, c), bool)
     parts = _TemplateParts(tmpl, masks, X.dtype)
@@ -281,12 +282,26 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                 masks[k] = np.abs(tmpl[k]).max(axis=1) > _SIGNIFICANT_SD
                 parts.update(k, tmpl[k], masks[k])
                 continue
+        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         if len(tmpl) >= _MAX_TEMPLATES:
-            continue  # bounded cost: waveforms like no one else's stay unassigned (kept as lone candidates)
+            # Bounded cost. At the cap the oldest template still holding only the waveform that
+            # founded it (an overlap, noise) makes way: in a busy record a contraction's overlaps
+            # would otherwise take every place before a rest unit's first discharge (real OTB grid:
+            # 189 of 256 such; units injected at rest were left unsorted).
+            single = np.nonzero(np.asarray(counts) == 1)[0]
+            if not single.size:
+                continue  # waveforms like no one else's stay unassigned (kept as lone candidates)
+            k = int(single[np.argmin(np.asarray(born)[single])])
+            sums[k], born[k] = xs[len(shifts) // 2].astype(np.float64), n_founded
+            n_founded += 1
+            tmpl[k], masks[k] = X[i], m
+            parts.update(k, tmpl[k], masks[k])
+            continue
         sums.append(xs[len(shifts) // 2].astype(np.float64))
         counts.append(1)
+        born.append(n_founded)
+        n_founded += 1
         tmpl = np.concatenate([tmpl, X[i][None]])
-        m = np.abs(X[i]).max(axis=1) > _SIGNIFICANT_SD
         masks = np.concatenate([masks, m[None]])
         parts.append(tmpl[-1], m)
     pre_tmpl, pre_counts = tmpl, np.asarray(counts, float)
