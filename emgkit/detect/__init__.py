@@ -323,8 +323,7 @@ def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: 
     rest = np.nonzero((state_of_times(t, segs) == "rest") & ~in_intervals(t, periodic))[0]
     if rest.size < 2:
         return dis
-    n = rest.size
-    samples = np.round(dis["time"].to_numpy()[rest] * fs).astype(np.int64)
+    samples = np.round(t[rest] * fs).astype(np.int64)
     units = dis["unit"].to_numpy()[rest]
 
     def read_sd(a, b):
@@ -342,7 +341,7 @@ def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: 
         dis.loc[rows, "time"] = new_samples[changed] / fs
         dis.loc[rows, "ch"] = bank.timing_channel[new_units[changed]]
         dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
-    log.debug("same-unit pairs: %d of %d rest discharges relabelled", int(changed.sum()), n)
+    log.debug("same-unit pairs: %d of %d rest discharges relabelled", int(changed.sum()), rest.size)
     return dis
 
 
