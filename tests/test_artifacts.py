@@ -359,3 +359,18 @@ def test_lone_discharge_continuing_a_myokymic_bursts_rhythm_is_no_fasciculation(
     off = params.replace(patterns={"burst_rhythm_tolerance": 0.0})
     _, ev, _ = classify_muscle(dis, "m", "surface", np.zeros(10, bool), segs, off, 0, n_channels=1)
     assert (ev["kind"] == "fasciculation").sum() == 5
+
+
+def test_beats_missed_by_every_unit_are_put_back_one_per_complex():
+    from emgkit.detect.patterns import beats_put_back
+
+    rr = 0.8
+    true = 1.0 + rr * np.arange(12)
+    found = np.r_[true[:7], true[6] + 0.004, true[8], true[11]]   # an S wave 4 ms after an R; gaps
+    put = beats_put_back(found, P)
+    complexes = put[np.r_[True, np.diff(put) > P.qrs_max_ms / 1000]]
+    np.testing.assert_allclose(complexes, true, atol=0.005)
+    assert put.size == true.size + 1                                   # the S wave's time is kept
+    # A gap that is no whole number of beat intervals, or more than ecg_max_missed_beats, stays open.
+    odd = np.r_[true[:6], true[5] + 2.5 * rr, true[5] + 8 * rr]
+    np.testing.assert_allclose(beats_put_back(odd, P), odd)

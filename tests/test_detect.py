@@ -135,7 +135,24 @@ def test_spike_on_chunk_edge_found_once():
     np.testing.assert_allclose(times, expected, atol=0.0003)
 
 
-@pytest.mark.parametrize("case", ["flat", "nan_run", "mains", "offset", "clipped"])
+def test_discharges_near_the_recording_edges_are_found():
+    # A 10-s EMGLAB record lost 5 % of its firings to a 250-ms guard at each end.
+    fs = 10000.0
+    x = np.random.default_rng(3).normal(0, 5, 40000)
+    t = np.arange(-50, 51) / fs
+    spike = -400 * (t / 3e-4) * np.exp(-0.5 * (t / 3e-4) ** 2) + 150 * np.exp(-0.5 * (t / 3e-4) ** 2)
+    centres = np.array([600, 20000, 40000 - 700])   # 60 ms from the start, 70 ms from the end
+    for centre in centres:
+        x[centre - 50:centre + 51] += spike
+    rec = Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric"))
+    res = detect(rec, DetectionParams().replace(preprocess={"mains_hz": None}), hash_input=False)
+    times = np.sort(res.discharges.time.to_numpy())
+    expected = (centres + np.abs(spike).argmax() - 50) / fs
+    assert len(times) == 3
+    np.testing.assert_allclose(times, expected, atol=0.0003)
+
+
+@pytest.mark.parametrize("case", ["flat", "nan_run", "mains", "offset", "clipped", "settling"])
 def test_pathological_input_gives_result_without_invented_events(case):
     fs = 4000.0
     rng = np.random.default_rng(0)
@@ -151,6 +168,9 @@ def test_pathological_input_gives_result_without_invented_events(case):
         x = x + 1e5
     elif case == "clipped":
         x = np.clip(rng.normal(0, 400, n), -300, 300)
+    elif case == "settling":   # an amplifier settling at the start, a step at the end
+        x[:int(fs)] += 3000 * np.exp(-np.arange(int(fs)) / (0.03 * fs))
+        x[-int(0.02 * fs):] += 2000
     rec = Recording.from_array(x[None], fs, electrodes=Electrode("surface_bipolar"))
     res = detect(rec)
     assert len(res.summary) == 1
@@ -171,7 +191,7 @@ def test_r00108_expert_firings(shared_data):
     Expert times are moved to each unit's MUAP peak (``Annotations.firings_at_peaks``): EMGlab
     times a firing where the expert aligned the template, 1.8 ms after the largest phase for
     unit 7, while emgkit times discharges at the peak. The issue asks for sensitivity ≥ 0.95;
-    today's detector reaches 0.78–0.89 on six of these units (0.72 on unit 7, whose two phases
+    today's detector reaches 0.87–0.96 on six of these units (0.74 on unit 7, whose two phases
     of nearly equal size, 958 and 834 µV, take turns at being the largest). This test holds the
     floor it reaches so a regression shows; the gap is in the issue note.
     """
@@ -187,7 +207,7 @@ def test_r00108_expert_firings(shared_data):
         tt = g.time.to_numpy()
         sens.append((nearest_gap(found, tt) <= 0.001).mean())
     assert len(sens) >= 5
-    assert np.median(sens) >= 0.8 and min(sens) >= 0.65
+    assert np.median(sens) >= 0.88 and min(sens) >= 0.7
     # A steady 10 % MVC contraction: mostly voluntary, not fasciculations.
     summary = res.summary.iloc[0]
     assert summary.voluntary_s >= 0.8 * summary.duration_s

@@ -67,6 +67,23 @@ def test_one_unit_trains_keeps_a_neuromyotonic_train_and_drops_many_units_chaini
     assert many == []
 
 
+def test_needle_train_needs_its_busiest_unit_at_a_train_rate():
+    # Four contracting units at 25 Hz, interleaved: a 0.5-s run at ~100 Hz detected rate on
+    # four units (effective units ≤ 4), none of them fast (N2001C01BB51).
+    rng = np.random.default_rng(1)
+    parts = [1.0 + k * 0.01 + np.arange(13) / 25 + rng.normal(0, 0.002, 13) for k in range(4)]
+    times = np.concatenate(parts)
+    units = np.concatenate([np.full(p.size, k) for k, p in enumerate(parts)])
+    order = np.argsort(times)
+    times, units = times[order], units[order]
+    pp = PatternParams()
+    assert len(one_unit_trains(times, units, pp, max_units=4)) == 1      # chains without the check
+    assert one_unit_trains(times, units, pp, max_units=4, own_rate=True) == []
+    # A 200-Hz train split over two templates in turn is still one unit's train.
+    train = 2.0 + np.arange(200) / 200.0
+    assert len(one_unit_trains(train, np.arange(200) % 2, pp, max_units=4, own_rate=True)) == 1
+
+
 def test_plateau_share_separates_rise_and_fall_from_held_effort():
     rise_fall = np.r_[np.linspace(0.1, 1, 10), np.linspace(1, 0.1, 10)] ** 2 * 1000    # power ~ amplitude²
     held = np.r_[np.linspace(0.1, 1, 2), np.ones(16), np.linspace(1, 0.1, 2)] ** 2 * 1000

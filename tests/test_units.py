@@ -358,3 +358,30 @@ def test_a_rest_unit_gets_a_template_after_a_busy_stretch_fills_the_template_cap
     mine = labels[n_busy:]
     assert (mine >= 0).all() and np.unique(mine).size == 1
     assert bank.counts[mine[0]] >= n_unit
+
+
+def test_a_needle_template_timed_at_its_second_near_equal_peak_joins_its_unit():
+    """R00108 unit 7: peaks of 958 and 834 µV 1.9 ms apart; its discharges split into two units, one
+    timed at each peak (1.9 ms apart). The copy shifted by the peaks' distance joins the larger unit,
+    its members lagged by that distance; a unit of another shape and a one-peaked unit stay."""
+    from emgkit.detect.units import _merge_phase_copies
+
+    t = np.arange(-60, 61)
+
+    def two_peaks(first, second, centre):   # peaks 19 samples apart, the window centred on one
+        return 20 * (first * np.exp(-0.5 * ((t - centre) / 3) ** 2)
+                     + second * np.exp(-0.5 * ((t - centre - 19) / 3) ** 2)
+                     - 0.3 * np.exp(-0.5 * ((t - centre - 9) / 4) ** 2))
+
+    a = two_peaks(1.0, 0.87, 0)          # timed at its larger peak
+    copy = two_peaks(0.95, 1.0, -19)     # members where noise made the second peak the larger one
+    other = 20 * np.exp(-0.5 * (t / 3) ** 2) - 12 * np.exp(-0.5 * ((t - 8) / 4) ** 2)
+    full = np.stack([a, copy, other])[:, None, :].astype(np.float32)
+    labels = np.r_[np.zeros(40), np.ones(30), np.full(20, 2), -1].astype(np.int64)
+    lag = np.zeros(labels.size, np.int64)
+    merged, new, new_lag = _merge_phase_copies(full, labels, lag, 0.25, 0.7, 50, 60, 2, 3)
+    assert len(merged) == 2
+    assert (new[:70] == 0).all() and (new[70:90] == 1).all() and new[-1] == -1
+    assert (new_lag[40:70] == 19).all() and (new_lag[:40] == 0).all() and (new_lag[70:] == 0).all()
+    # Peaks farther apart than max_lag: not the same MUAP's phases.
+    assert len(_merge_phase_copies(full, labels, lag, 0.25, 0.7, 10, 60, 2, 3)[0]) == 3

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .._intervals import in_intervals
-from .patterns import (FASCICULATION, beats_with_missed, chains_chance_p, classify_fibre, classify_unit, ecg_unit,
-                       find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked)
+from .patterns import (FASCICULATION, beats_put_back, beats_with_missed, chains_chance_p, classify_fibre,
+                       classify_unit, ecg_unit, find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked)
 
 #: Events during which a surface electrode cannot show another unit's discharge to be isolated.
 BURST_KINDS = ("doublet", "multiplet", "myokymic", "neuromyotonic")
@@ -138,7 +138,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     rest[pos[chained]] = False
     if not beats:
         return
-    beats = np.unique(np.concatenate(beats))
+    beats = beats_put_back(np.concatenate(beats), pp)
     for idx in others:
         idx = idx[rest[idx]]
         locked, p_chance = qrs_locked(t_all[idx], beats, pp)

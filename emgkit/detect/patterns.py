@@ -408,6 +408,29 @@ def beats_with_missed(chain_times: np.ndarray, max_missed: int | None = None) ->
     return np.concatenate(out)
 
 
+def beats_put_back(beats: np.ndarray, params: PatternParams | None = None) -> np.ndarray:
+    """A muscle's beat times (from several units and chains) with the beats none of them caught put
+    back: one time per QRS complex; a gap of 2 … ``ecg_max_missed_beats`` + 1 beat intervals, each
+    within ``ecg_rr_tolerance`` of the typical one (the median interval at heart rates), is filled
+    evenly. A beat found past a chain's end would otherwise put the beats missed between them
+    inside the span ``qrs_locked`` judges, as unlocked."""
+    p = params or PatternParams()
+    b = np.unique(np.asarray(beats, dtype=np.float64))
+    if b.size < 3:
+        return b
+    complexes = b[qrs_complexes(b, p.qrs_max_ms)]
+    gaps = np.diff(complexes)
+    heart = (gaps >= 1 / p.ecg_rate_hz[1]) & (gaps <= 1 / p.ecg_rate_hz[0])
+    if not heart.any():
+        return b
+    rr = float(np.median(gaps[heart]))
+    m = np.rint(gaps / rr).astype(np.int64)
+    fill = (m >= 2) & (m <= p.ecg_max_missed_beats + 1) \
+        & (np.abs(gaps / np.maximum(m, 1) - rr) <= p.ecg_rr_tolerance * rr)
+    added = [complexes[i] + gaps[i] * np.arange(1, m[i]) / m[i] for i in np.nonzero(fill)[0]]
+    return np.unique(np.concatenate([b] + added)) if added else b
+
+
 def qrs_locked(times: np.ndarray, beats: np.ndarray, params: PatternParams | None = None):
     """(mask of ``times`` within ± ``qrs_max_ms``/2 of a beat, one-sided binomial p of that many by chance).
 

@@ -95,28 +95,42 @@ def tonic_cover(times: np.ndarray, n_win: int, window_s: float, rate_hz: tuple, 
 
 
 def one_unit_trains(times: np.ndarray, unit_ids: np.ndarray, pattern_params: PatternParams,
-                    max_units: float) -> list[tuple[int, int]]:
+                    max_units: float, own_rate: bool = False) -> list[tuple[int, int]]:
     """``patterns.find_trains`` over a muscle's sorted discharges, keeping trains of one unit.
 
     A train whose discharges spread over more than ``max_units`` effective units is many units
-    firing together (cramp, strong effort), not a neuromyotonic discharge.
+    firing together (cramp, strong effort), not a neuromyotonic discharge. With ``own_rate`` the
+    train's busiest unit must itself fire at a train's detected rate (median interval at most
+    1 / ``neuromyotonic_min_detected_rate_hz``): a few contracting units at 10–40 Hz each chain
+    into a fast run too, but none of them is fast.
     """
-    return [(a, b) for a, b in find_trains(times, pattern_params)
-            if _effective_units(unit_ids[a:b + 1], np.zeros(b + 1 - a, dtype=np.int64), 1)[0] <= max_units]
+    out = []
+    for a, b in find_trains(times, pattern_params):
+        units = unit_ids[a:b + 1]
+        if _effective_units(units, np.zeros(units.size, dtype=np.int64), 1)[0] > max_units:
+            continue
+        if own_rate:
+            ids, n = np.unique(units, return_counts=True)
+            own = times[a:b + 1][units == ids[np.argmax(n)]]
+            if own.size < 3 or np.median(np.diff(own)) > 1 / pattern_params.neuromyotonic_min_detected_rate_hz:
+                continue
+        out.append((a, b))
+    return out
 
 
 def one_unit_train_spans(candidate_times: np.ndarray, times: np.ndarray, unit_ids: np.ndarray,
                          pattern_params: PatternParams, max_units: float,
-                         sorted_only: bool = False) -> list[tuple[float, float]]:
+                         sorted_only: bool = False, own_rate: bool = False) -> list[tuple[float, float]]:
     """(start, end) s of one unit's high-frequency trains, found over all of a muscle's candidates.
 
     The overlapping MUAPs of a 150–300 Hz train (Bednařík & Kadaňka 2001) often fit no template,
     so the sorted discharges (``times``, ``unit_ids``, sorted) alone leave gaps that break the
     train; the candidates keep it whole. The train is one unit's when the sorted discharges
     within it spread over at most ``max_units`` effective units (see :func:`one_unit_trains`).
-    With ``sorted_only`` the sorted discharges' trains alone.
+    With ``sorted_only`` the sorted discharges' trains alone; ``own_rate``: see :func:`one_unit_trains`.
     """
-    spans = [(times[a], times[b]) for a, b in one_unit_trains(times, unit_ids, pattern_params, max_units)]
+    spans = [(times[a], times[b]) for a, b in one_unit_trains(times, unit_ids, pattern_params, max_units,
+                                                              own_rate=own_rate)]
     if sorted_only:
         return spans
     cand = np.sort(np.asarray(candidate_times, dtype=np.float64))
@@ -373,7 +387,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         and params.train_periodicity < 1
     max_units = params.needle_train_max_units if gc.kind == "needle" else params.train_max_units
     for t0, t1 in one_unit_train_spans(cand_times, all_times, all_units, pattern_params, max_units,
-                                       sorted_only=grid):
+                                       sorted_only=grid,
+                                       own_rate=gc.kind == "needle" and params.needle_train_own_rate):
         voluntary[int(t0 // ws): int(t1 // ws) + 1] = False
     periodic = np.zeros(n_win, dtype=bool)
     lags = np.zeros(n_win)

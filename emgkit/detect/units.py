@@ -345,6 +345,11 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                        dataclasses.replace(params, merge_distance=params.merge_full_distance),
                                        return_map=True)
         labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
+    if params.phase_copy_distance > 0 and gc.kind == "needle" and len(full) > 1:
+        full, labels, member_lag = _merge_phase_copies(
+            full, labels, member_lag, params.phase_copy_distance, params.phase_copy_min_ratio,
+            int(round(params.phase_copy_max_ms * fs / 1000)), gc.before,
+            max(1, int(round(params.max_shift_ms * fs / 1000))), params.min_recurring)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(full)), sigma)
     # Members caught at another phase, in their unit's timing and alignment.
     samples = gc.samples - member_lag
@@ -355,6 +360,72 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     log.info("units: %s: %d candidates -> %d templates (%d unassigned)", gc.muscle, n, bank.n_units,
              int((labels < 0).sum()))
     return (labels, bank, member_lag) if return_lag else (labels, bank)
+
+
+def _phase_copy_distance(a: np.ndarray, b: np.ndarray, s: int) -> float:
+    """Normalised distance of b(t) from a(t + s) over their overlap, plus the share shifted out."""
+    w = a.shape[-1]
+    if abs(s) >= w:
+        return np.inf
+    x = a[..., max(s, 0): w + min(s, 0)]
+    y = b[..., max(-s, 0): w - max(s, 0)]
+    num = float(((x - y) ** 2).sum())
+    den = float((x ** 2).sum() + (y ** 2).sum())
+    return num / max(den, 1e-12) + abs(s) / w
+
+
+def _merge_phase_copies(full: np.ndarray, labels: np.ndarray, member_lag: np.ndarray, max_distance: float,
+                        min_ratio: float, max_lag: int, centre: int, max_off: int, min_members: int):
+    """Fold a template that is another's MUAP timed at its second, near-equal phase into that one.
+
+    A MUAP with two same-sign peaks of nearly equal size (≥ ``min_ratio``, ≤ ``max_lag`` samples
+    apart) is caught at either, and its discharges split into two units whose templates are the
+    same waveform shifted by the peaks' distance, timed that far apart (EMGLAB R00108 unit 7:
+    peaks of 958 and 834 µV 1.9 ms apart). Where template b matches a shifted by the distance of
+    one of a's such peaks (normalised distance ≤ ``max_distance``), b's members join a, their lag
+    the shift. The larger unit (more members) stays.
+    """
+    K, c, w = full.shape
+    counts = np.bincount(labels[labels >= 0], minlength=K)
+    order = np.argsort(-counts, kind="stable")
+    alive = np.ones(K, dtype=bool)
+    into = np.arange(K)
+    shift = np.zeros(K, dtype=np.int64)
+    ch = np.abs(full).max(axis=2).argmax(axis=1)
+    main = np.abs(full[np.arange(K), ch]).argmax(axis=1)
+    # Only templates of recurring units timed at their window's centre (noise and overlaps are not).
+    clean = (counts >= min_members) & (np.abs(main - centre) <= max_off)
+    for a in order:
+        if not alive[a] or not clean[a]:
+            continue
+        x = full[a, ch[a]]
+        pa = int(main[a])
+        sign = np.sign(x[pa])
+        y = sign * x
+        # Other phases of the same sign: the largest within ± max_off of themselves.
+        peaks = [p for p in range(max_off, w - max_off) if y[p] == y[p - max_off: p + max_off + 1].max()
+                 and y[p] >= min_ratio * y[pa] and 2 * max_off < abs(p - pa) <= max_lag]
+        if not peaks:
+            continue
+        for b in order:
+            if b == a or not alive[b] or not clean[b] or counts[b] > counts[a] or ch[b] != ch[a]:
+                continue
+            xb = full[b, ch[b]]
+            pb = int(main[b])
+            if np.sign(xb[pb]) != sign:
+                continue
+            best = min((_phase_copy_distance(full[a], full[b], p - pb), p - pb) for p in peaks)
+            if best[0] <= max_distance:
+                alive[b], into[b], shift[b] = False, a, best[1]
+    if alive.all():
+        return full, labels, member_lag
+    keep = np.nonzero(alive)[0]
+    remap = np.full(K, -1, dtype=np.int64)
+    remap[keep] = np.arange(keep.size)
+    old = np.maximum(labels, 0)
+    member_lag = np.where(labels >= 0, member_lag + shift[old], member_lag)
+    labels = np.where(labels >= 0, remap[into[old]], labels)
+    return full[keep], labels, member_lag
 
 
 def _larger_in_members(windows: np.ndarray, new: int, old: int, sign: np.ndarray, min_t: float) -> bool:
