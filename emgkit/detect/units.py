@@ -363,7 +363,8 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
 
 
 def _phase_copy_distance(a: np.ndarray, b: np.ndarray, s: int) -> float:
-    """Normalised distance of b(t) from a(t + s) over their overlap, plus the share shifted out."""
+    """Normalised distance of b(t) from a(t + s) over their overlap, plus the share shifted out
+    (``_merge_shifted``'s measure at one shift, both energies taken over the overlap)."""
     w = a.shape[-1]
     if abs(s) >= w:
         return np.inf
