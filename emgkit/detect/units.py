@@ -341,9 +341,13 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     counts_full = np.bincount(labels[labels >= 0], minlength=len(keep)).astype(float)
     if params.merge_full_templates and gc.kind == "needle" and len(keep) > 1:
         masks_full = np.abs(full).max(axis=2) > _SIGNIFICANT_SD
-        full, _, into, _, _ = _merge_shifted(full, counts_full, masks_full, w,
+        full, _, into, full_lag, _ = _merge_shifted(full, counts_full, masks_full, w,
                                        dataclasses.replace(params, merge_distance=params.merge_full_distance),
                                        return_map=True)
+        # A copy's members take its lag, in the unit's timing as after the early merge; a lag within
+        # the alignment search (± max_shift_ms) is the same phase, left as it is.
+        full_lag = np.where(np.abs(full_lag) > max(1, int(round(params.max_shift_ms * fs / 1000))), full_lag, 0)
+        member_lag = np.where(labels >= 0, member_lag + full_lag[np.maximum(labels, 0)], member_lag)
         labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
     if params.phase_copy_distance > 0 and gc.kind == "needle" and len(full) > 1:
         full, labels, member_lag = _merge_phase_copies(
