@@ -235,16 +235,12 @@ def test_merge_map_sends_a_shifted_copy_to_its_unit():
     assert lag[0] == lag[2] == 0 and abs(lag[1]) == 12   # the copy matched 12 samples (1.2 ms) off
 
 
-def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
-    """A MUAP with two peaks of nearly equal size: noise decides which one a candidate is centred on,
-    so its windows come in two alignments 1.5 ms apart. Clustering must end with one unit holding
-    every candidate, not one unit and half of its discharges unassigned (which then count as lone
-    discharges: "fasciculations")."""
+def two_phase_needle_unit(sigma=5.0, before=60, after=60):
+    """80 candidates of one needle MUAP with two peaks of nearly equal size, each centred on one of
+    them (noise decides which): (GroupCandidates, the MUAP on samples −200..200, before)."""
     from emgkit.detect.spikes import GroupCandidates
-    from emgkit.detect.units import cluster_candidates
 
     rng = np.random.default_rng(4)
-    sigma, before, after = 5.0, 60, 60
     t = np.arange(-200, 201)
     wave = 60 * (np.exp(-0.5 * ((t + 7) / 2.5) ** 2) + 0.97 * np.exp(-0.5 * ((t - 8) / 2.5) ** 2)
                  - 0.5 * np.exp(-0.5 * (t / 3.0) ** 2))               # peaks at −7 and +8 (0.7 and 0.8 ms)
@@ -257,12 +253,25 @@ def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
                          peak_uv=np.abs(snippets[:, 0, before]).astype(np.float32), snippets=snippets,
                          before=before, after=after, window=5000, window_power=np.zeros(1), window_bad=np.zeros(1),
                          window_count=np.zeros(1))
+    return gc, wave, before
+
+
+def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
+    """A MUAP with two peaks of nearly equal size: noise decides which one a candidate is centred on,
+    so its windows come in two alignments 1.5 ms apart. Clustering must end with one unit holding
+    every candidate, not one unit and half of its discharges unassigned (which then count as lone
+    discharges: "fasciculations")."""
+    from emgkit.detect.units import cluster_candidates
+
+    sigma = 5.0
+    gc, wave, before = two_phase_needle_unit(sigma)
+    n = len(gc.samples)
     labels, bank, lag = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(), return_lag=True)
     assert bank.n_units == 1 and (labels == 0).all()
     # In the unit's timing every candidate sits on the same phase, and the template is that MUAP.
     aligned = gc.samples - lag - np.arange(n) * 5000
     assert np.unique(aligned).size == 1 and abs(int(aligned[0])) in (7, 8)
-    ref = wave[200 + aligned[0] - before: 200 + aligned[0] + after + 1]
+    ref = wave[200 + aligned[0] - before: 200 + aligned[0] + gc.after + 1]
     assert np.sqrt(np.mean((bank.templates[0, 0] * sigma - ref) ** 2)) < 0.3 * sigma
     # Assigned only to the merged template (± max_shift_ms), the other alignment's half is left out.
     labels, _ = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(assign_merged_copies=False))
@@ -274,23 +283,11 @@ def test_copies_merged_at_full_resolution_put_their_members_in_the_units_timing(
     full-resolution templates: the members of the copy take its lag, so every candidate sits on one
     phase in the unit's timing (independent simulator, hyperexcitable needle seed 1: 6 → 2
     fasciculations found for 2 true)."""
-    from emgkit.detect.spikes import GroupCandidates
     from emgkit.detect.units import cluster_candidates
 
-    rng = np.random.default_rng(4)
-    sigma, before, after = 5.0, 60, 60
-    t = np.arange(-200, 201)
-    wave = 60 * (np.exp(-0.5 * ((t + 7) / 2.5) ** 2) + 0.97 * np.exp(-0.5 * ((t - 8) / 2.5) ** 2)
-                 - 0.5 * np.exp(-0.5 * (t / 3.0) ** 2))
-    centres = np.where(rng.random(80) < 0.5, -7, 8)
-    snippets = np.stack([wave[200 + c - before: 200 + c + after + 1] for c in centres])[:, None, :]
-    snippets = (snippets + rng.normal(0, sigma, snippets.shape)).astype(np.float16)
-    n = len(centres)
-    gc = GroupCandidates(muscle="m", channels=np.array([0]), kind="needle",
-                         samples=np.arange(n, dtype=np.int64) * 5000 + centres, main_channel=np.zeros(n, np.int64),
-                         peak_uv=np.abs(snippets[:, 0, before]).astype(np.float32), snippets=snippets,
-                         before=before, after=after, window=5000, window_power=np.zeros(1), window_bad=np.zeros(1),
-                         window_count=np.zeros(1))
+    sigma = 5.0
+    gc, _, _ = two_phase_needle_unit(sigma)
+    n = len(gc.samples)
     only_full = UnitParams(merge_distance=0.0, assign_merged_copies=False, phase_copy_distance=0.0,
                            merge_full_distance=0.2)
     labels, bank, lag = cluster_candidates(gc, np.array([sigma]), FS, only_full, return_lag=True)

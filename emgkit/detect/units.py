@@ -339,6 +339,7 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     # simulator, myokymia needle: two copies 0.7 ms apart, one burst split into "fasciculations").
     # Needles only (see UnitParams.merge_full_templates).
     counts_full = np.bincount(labels[labels >= 0], minlength=len(keep)).astype(float)
+    align_search = max(1, int(round(params.max_shift_ms * fs / 1000)))   # samples, full resolution
     if params.merge_full_templates and gc.kind == "needle" and len(keep) > 1:
         masks_full = np.abs(full).max(axis=2) > _SIGNIFICANT_SD
         full, _, into, full_lag, _ = _merge_shifted(full, counts_full, masks_full, w,
@@ -346,14 +347,13 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                        return_map=True)
         # A copy's members take its lag, in the unit's timing as after the early merge; a lag within
         # the alignment search (± max_shift_ms) is the same phase, left as it is.
-        full_lag = np.where(np.abs(full_lag) > max(1, int(round(params.max_shift_ms * fs / 1000))), full_lag, 0)
+        full_lag = np.where(np.abs(full_lag) > align_search, full_lag, 0)
         member_lag = np.where(labels >= 0, member_lag + full_lag[np.maximum(labels, 0)], member_lag)
         labels = np.where(labels >= 0, into[np.maximum(labels, 0)], labels)
     if params.phase_copy_distance > 0 and gc.kind == "needle" and len(full) > 1:
         full, labels, member_lag = _merge_phase_copies(
             full, labels, member_lag, params.phase_copy_distance, params.phase_copy_min_ratio,
-            int(round(params.phase_copy_max_ms * fs / 1000)), gc.before,
-            max(1, int(round(params.max_shift_ms * fs / 1000))), params.min_recurring)
+            int(round(params.phase_copy_max_ms * fs / 1000)), gc.before, align_search, params.min_recurring)
     bank = _finalise(full, np.bincount(labels[labels >= 0], minlength=len(full)), sigma)
     # Members caught at another phase, in their unit's timing and alignment.
     samples = gc.samples - member_lag
