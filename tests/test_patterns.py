@@ -222,6 +222,8 @@ def test_periodic_chains_share_no_discharges():
     ("patterns", "burst_rhythm_tolerance", 1.0), ("patterns", "family_min_correlation", 0.0),
     ("segments", "needle_train_max_units", 0.5), ("units", "phase_copy_distance", -0.1),
     ("units", "phase_copy_min_ratio", 1.5), ("units", "phase_copy_max_ms", -1.0),
+    ("units", "train_envelope_floor_sd", -1.0), ("units", "train_envelope_periods", 0.0),
+    ("units", "train_envelope_min_share", 1.5),
 ])
 def test_out_of_range_params_are_named(stage, name, value):
     from emgkit import ParameterError

@@ -137,3 +137,28 @@ def test_a_surface_train_is_read_at_its_own_rate_not_at_half_of_it():
     # No sub-multiple faster than the highest train rate; the band off, nothing changes.
     assert fundamental_interval(x, fs, 2 / 240.0, 200.0, core=core) == pytest.approx(2 / 240.0)
     assert fundamental_interval(x, fs, 2 / 240.0, 350.0, UnitParams(train_band=()), core=core) == 2 / 240.0
+
+
+def test_a_ripple_of_two_noise_sd_is_read_cycle_by_cycle_from_its_band_amplitude():
+    from emgkit.detect.trains import train_band
+    fs, rate = 2048.0, 220.0
+    interval, core = 1 / rate, slice(int(0.8 * fs), int(2.0 * fs))
+    for seed in (10, 11, 12):
+        rng = np.random.default_rng(seed)
+        train = jittered_train(rng, 0.8, 1.2, rate)
+        # A small surface train: its ripple in the band of its rate stands ~2.3–2.5 noise SD high.
+        x = add_muaps(rng.normal(0.0, 1.0, int(2.8 * fs)), train, surface_muap(2.0, fs), fs)
+        quiet = train_band(rng.normal(0.0, 1.0, int(0.5 * fs)), fs, interval)
+        band_sigma = 1.4826 * np.median(np.abs(quiet - np.median(quiet)))
+        found = train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma) / fs
+        assert np.mean(nearest_gap(np.sort(found), train) <= 0.003) >= 0.85
+        assert found.size <= 1.05 * train.size
+        assert found.min() >= train[0] - 0.015 and found.max() <= train[-1] + 0.015
+        # Peak by peak, the noise hides many of its cycles.
+        single = train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma,
+                                  unit_params=UnitParams(train_envelope_floor_sd=0.0)) / fs
+        assert np.mean(nearest_gap(np.sort(single), train) <= 0.003) < 0.6
+    # Band-passed noise alone averages 1.25 SD: 100 s of it hold no train.
+    for seed in range(20):
+        noise = np.random.default_rng(100 + seed).normal(0.0, 1.0, int(5 * fs))
+        assert train_discharges(noise, fs, interval, 1.0, band_sigma=band_sigma).size == 0

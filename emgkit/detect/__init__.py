@@ -276,7 +276,7 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
                 y = train_band(noise[0], fs, interval, p.units)
                 band_sigma = 1.4826 * float(np.median(np.abs(y - np.median(y))))
         peaks = train_discharges(data[main], fs, interval, float(sigma[main]), p.patterns, p.units,
-                                 core=slice(c0, c1), band_sigma=band_sigma)
+                                 core=slice(c0, c1), band_sigma=band_sigma, by_cycle=surface)
         if peaks.size == 0:
             continue
         times = (peaks + a) / fs

@@ -52,10 +52,26 @@ def fundamental_interval(x: np.ndarray, fs: float, interval_s: float, max_rate_h
     return best
 
 
+def _chained(peaks: np.ndarray, fs: float, pp: PatternParams) -> np.ndarray:
+    """``peaks`` (sample indices) kept where they chain into a train as the events stage defines
+    one; the signal is periodic here by construction, so no regularity test."""
+    kept = [peaks[a:b + 1] for a, b in find_trains(peaks / fs, pp, periodic=[(-np.inf, np.inf)])]
+    return np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+
+
+def band_envelope(y: np.ndarray, fs: float, interval_s: float, periods: float) -> np.ndarray:
+    """Amplitude of ``y`` (a `train_band` reading) averaged over ``periods`` train intervals."""
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import hilbert
+
+    width = max(1, int(round(periods * interval_s * fs)))
+    return uniform_filter1d(np.abs(hilbert(y)), width, mode="nearest")
+
+
 def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
                      pattern_params: PatternParams | None = None,
                      unit_params: UnitParams | None = None, core: slice = slice(None),
-                     band_sigma: float | None = None) -> np.ndarray:
+                     band_sigma: float | None = None, by_cycle: bool = True) -> np.ndarray:
     """Sample indices in ``x`` (one channel's filtered signal, µV) of a train's discharges.
 
     Peaks of one polarity at least ``unit_params.train_peak_floor_sd`` × ``sigma`` high, and at
@@ -68,7 +84,11 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     out. The polarity giving more such peaks wins (a train's MUAP has one dominant phase).
     Where ``band_sigma`` (the noise SD of ``train_band`` of a quiet stretch of this channel) is
     given (and `UnitParams.train_band` is not empty), the band-passed signal is read the same
-    way against it, and the reading with more discharges wins.
+    way against it and, with ``by_cycle`` (surface electrodes), also cycle by cycle: each of its
+    peaks where its amplitude averaged over `train_envelope_periods` intervals stands
+    `train_envelope_floor_sd` × ``band_sigma`` high and at least `train_envelope_min_share` of its
+    90th percentile in ``core`` (a surface ripple of 2–3 noise SD loses single peaks to the noise,
+    but not its cycle amplitude). The reading with more discharges wins.
     """
     pp = pattern_params or PatternParams()
     up = unit_params or UnitParams()
@@ -76,20 +96,28 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     if x.size < 3 or not (interval_s > 0) or not (sigma > 0):
         return np.zeros(0, dtype=np.int64)
     distance = max(1, int(np.floor(up.train_peak_min_interval * interval_s * fs)))
+    lo, hi = core.indices(x.size)[:2]
     readings = [(x, sigma)]
+    band = None
     if up.train_band and band_sigma is not None and band_sigma > 0:
-        readings.append((train_band(x, fs, interval_s, up), band_sigma))
+        band = train_band(x, fs, interval_s, up)
+        readings.append((band, band_sigma))
     best = np.zeros(0, dtype=np.int64)
     for (signal, noise), sign in ((r, sign) for r in readings for sign in (1.0, -1.0)):
         peaks, props = find_peaks(sign * signal, height=up.train_peak_floor_sd * noise, distance=distance)
-        lo, hi = core.indices(x.size)[:2]
         typical = props["peak_heights"][(peaks >= lo) & (peaks < hi)]
         if typical.size:
             peaks = peaks[props["peak_heights"] >= up.train_peak_min_share * np.percentile(typical, 90)]
-        # The events stage's definition of a train; the signal is periodic here by construction,
-        # so no regularity test (``periodic`` covers everything).
-        kept = [peaks[a:b + 1] for a, b in find_trains(peaks / fs, pp, periodic=[(-np.inf, np.inf)])]
-        found = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+        found = _chained(peaks, fs, pp)
         if found.size > best.size:
             best = found
+    if by_cycle and band is not None and up.train_envelope_floor_sd > 0 and hi > lo:
+        envelope = band_envelope(band, fs, interval_s, up.train_envelope_periods)
+        level = max(up.train_envelope_floor_sd * band_sigma,
+                    up.train_envelope_min_share * float(np.percentile(envelope[lo:hi], 90)))
+        for sign in (1.0, -1.0):
+            peaks, _ = find_peaks(sign * band, distance=distance)
+            found = _chained(peaks[envelope[peaks] >= level], fs, pp)
+            if found.size > best.size:
+                best = found
     return best.astype(np.int64)
