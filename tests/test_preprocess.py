@@ -202,3 +202,19 @@ def test_higher_mains_harmonics_are_removed_where_the_recording_has_them():
     clean = Recording.from_array((rng.normal(0, 5.0, t.size) + 20 * np.sin(2 * np.pi * 50 * t))[None], fs,
                                  electrodes=Electrode("surface_bipolar"))
     assert plan_preprocessing(clean).mains_freqs.size == 3
+
+
+def test_mains_is_found_under_an_offset_and_drift_that_differ_between_probe_windows():
+    # A raw surface recording: electrode offset and slow drift of hundreds of µV, a 60-Hz line of a
+    # few µV. The probe windows, joined as read, step from one offset to the next; their steps'
+    # broad spectrum must not bury the line.
+    fs, rng = 1000.0, np.random.default_rng(4)
+    t = np.arange(int(60 * fs)) / fs
+    drift = 1500.0 + 400 * np.sin(2 * np.pi * 0.07 * t + 1) + 150 * np.sin(2 * np.pi * 0.5 * t)
+    x = rng.normal(0, 2.0, t.size) + 3.0 * np.sin(2 * np.pi * 60 * t) + drift
+    rec = Recording.from_array(x[None].astype(np.float32), fs, electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(rec).mains_hz == pytest.approx(60.0, abs=0.5)
+    # The same drift with no line: no mains is found.
+    quiet = Recording.from_array((rng.normal(0, 2.0, t.size) + drift)[None].astype(np.float32), fs,
+                                 electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(quiet).mains_hz is None

@@ -142,8 +142,10 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     starts = np.linspace(0, max(rec.n_samples - win, 0), n_win).astype(np.int64)
     mains = params.mains_hz
     # Raw windows' spectrum: for the mains line ("auto") and, on surface electrodes, its harmonics.
-    raw_probe = [rec.get_data(s, min(s + win, rec.n_samples), channels=emg) for s in starts[: min(8, n_win)]] \
-        if mains == "auto" or (mains and kind != "needle") else []
+    # Each window detrended: joined as they are, their offsets and drift make steps whose broad
+    # spectrum buries the line (a 60-Hz line 14× its neighbourhood measured 2.4×).
+    raw_probe = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)), axis=-1)
+                 for s in starts[: min(8, n_win)]] if mains == "auto" or (mains and kind != "needle") else []
     raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
     spectrum = _mean_spectrum(raw_probe, fs) if raw_probe is not None else None
     if mains == "auto":
@@ -162,7 +164,7 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
         freqs = dsp.mains_harmonics(prep.mains_hz, fs, params.mains_harmonics)
         # Surface: higher harmonics where the recording has them (odd ones from rectifier loads):
         # their residue repeats at 150–300 Hz like a neuromyotonic train (PreprocessParams).
-        more = present_harmonics(raw_probe, fs, prep.mains_hz, params.mains_detect_ratio, params.mains_harmonics + 1,
+        more = present_harmonics(raw_probe, fs, prep.mains_hz, params.mains_harmonic_ratio, params.mains_harmonics + 1,
                                  params.mains_max_harmonic, hi, spectrum) \
             if raw_probe is not None and kind != "needle" else []
         prep.mains_freqs = np.r_[freqs, prep.mains_hz * np.asarray(more, dtype=np.float64)]
