@@ -162,3 +162,66 @@ def test_a_ripple_of_two_noise_sd_is_read_cycle_by_cycle_from_its_band_amplitude
     for seed in range(20):
         noise = np.random.default_rng(100 + seed).normal(0.0, 1.0, int(5 * fs))
         assert train_discharges(noise, fs, interval, 1.0, band_sigma=band_sigma).size == 0
+
+
+def test_a_second_units_train_on_electrodes_of_its_own_is_found_beside_the_first():
+    from emgkit.detect.trains import second_train
+    rng = np.random.default_rng(8)
+    n = int(1.5 * FS)
+    first = jittered_train(rng, 0.0, 1.5, 290.0)
+    second = jittered_train(rng, 0.1, 1.3, 206.0)
+    grid = rng.normal(0.0, 1.0, (20, n))
+    for ch in range(10):              # the first unit's electrodes, largest on 0
+        add_muaps(grid[ch], first, surface_muap(12.0 / (1 + ch)))
+    for ch in range(10, 20):          # the second unit's, largest on 15
+        add_muaps(grid[ch], second, surface_muap(10.0 / (1 + abs(ch - 15))))
+    found = second_train(grid, FS, 0, 1 / 290.0)
+    assert found is not None and 10 <= found[0] < 20
+    assert found[1] == pytest.approx(1 / 206.0, rel=0.06)
+    # One train alone, seen on several electrodes: no second one (nor its interval's multiples).
+    alone = rng.normal(0.0, 1.0, (20, n))
+    for ch in range(20):
+        add_muaps(alone[ch], first, surface_muap(12.0 / (1 + ch)))
+    assert second_train(alone, FS, 0, 1 / 290.0) is None
+    assert second_train(rng.normal(0.0, 1.0, (20, n)), FS, 0, 1 / 290.0) is None
+
+
+def test_two_units_trains_overlapping_on_a_grid_are_both_read():
+    import pandas as pd
+
+    from emgkit.detect import _train_rows
+    from emgkit.detect.params import DetectionParams
+    from emgkit.detect.segment import PeriodicSpan
+
+    rng = np.random.default_rng(9)
+    duration = 3.0
+    first = jittered_train(rng, 0.6, 1.2, 290.0)
+    second = jittered_train(rng, 0.8, 0.8, 206.0)
+    grid = rng.normal(0.0, 1.0, (20, int(duration * FS)))
+    for ch in range(10):
+        add_muaps(grid[ch], first, surface_muap(12.0 / (1 + ch)))
+    for ch in range(10, 20):
+        add_muaps(grid[ch], second, surface_muap(10.0 / (1 + abs(ch - 15))))
+
+    def read_filtered(a, b, rows=None):
+        if not 0 <= a < b <= grid.shape[1]:
+            return None
+        return grid[:, a:b] if rows is None else grid[rows, a:b]
+
+    rows = pd.DataFrame({"time": [], "unit": [], "ch": [], "amplitude": [], "state": [], "snr": []})
+    # Segmentation gives the span the interval of the train on its loudest electrode.
+    core = grid[:, int(0.75 * FS):int(1.5 * FS)]
+    loudest = int(np.argmax(np.sum(core * core, axis=1)))
+    span = [PeriodicSpan(0.75, 1.5, 1 / 290.0 if loudest < 10 else 1 / 206.0)]
+    quiet = ((int(2.5 * FS), int(3.0 * FS)),)
+    p = DetectionParams()
+    assert grid.shape[0] >= p.spikes.grid_min_channels
+    found, new_units, read = _train_rows(rows, span, read_filtered, np.ones(20), FS, duration, p, 0, quiet,
+                                         surface=True)
+    assert len(read) == 2 and len(new_units) == 2
+    for train in (first, second):
+        times = np.sort(found["time"].to_numpy())
+        assert np.mean(nearest_gap(times, train) <= 0.003) >= 0.9
+    # Each train is one unit of its own, read on its own electrodes.
+    units = found.groupby("unit")["ch"].first()
+    assert sorted(units.map(lambda ch: ch >= 10)) == [False, True]

@@ -249,8 +249,10 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
     samples of the muscle's quiet windows, on which the noise of the band-passed reading is
     measured (the one nearest the span). On ``surface`` electrodes the train is read at the
     sub-multiple of the span's interval that holds its power (``trains.fundamental_interval``).
+    On HD grids a second unit's train at another interval, on electrodes of its own
+    (``trains.second_train``), is read as well; rows of the span's first train take no part in it.
     """
-    from .trains import fundamental_interval, train_band, train_discharges
+    from .trains import second_train
 
     new_units = {}
     read = []
@@ -264,49 +266,81 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
         data = np.nan_to_num(np.asarray(data, dtype=np.float64))
         c0, c1 = int(span.start * fs) - a, int(span.end * fs) - a
         main = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
-        interval = span.interval
-        if surface:
-            interval = fundamental_interval(data[main], fs, interval, p.segments.train_rate_hz[1], p.units,
-                                            core=slice(c0, c1))
-        band_sigma = None
-        if p.units.train_band and len(quiet):
-            q0, q1 = min(quiet, key=lambda q: abs(q[0] - a))
-            noise = read_filtered(q0, q1, rows=[main])
-            if noise is not None:
-                y = train_band(noise[0], fs, interval, p.units)
-                band_sigma = 1.4826 * float(np.median(np.abs(y - np.median(y))))
-        peaks = train_discharges(data[main], fs, interval, float(sigma[main]), p.patterns, p.units,
-                                 core=slice(c0, c1), band_sigma=band_sigma, by_cycle=surface)
-        if peaks.size == 0:
+        dis, unit, times, interval = _read_train(dis, data[main], a, slice(c0, c1), main, span.interval,
+                                                 read_filtered, sigma, fs, p, next_unit + len(new_units),
+                                                 quiet, surface, (), new_units)
+        if unit is None:
             continue
-        times = (peaks + a) / fs
         read.append((float(times[0]), float(times[-1])))
-        near = interval * 0.5
-        t = dis["time"].to_numpy()
-        inside = np.nonzero((t >= times[0] - near) & (t <= times[-1] + near))[0]
-        on = _gaps(times, t[inside]) <= near
-        units = dis["unit"].to_numpy()[inside]
-        if on.sum() >= 3:
-            values, counts = np.unique(units[on], return_counts=True)
-            unit = int(values[np.argmax(counts)])
-            # The wave peaks at one phase of the unit's MUAP; the unit's discharges are timed at
-            # its template's peak: the train takes the unit's timing.
-            times = times + float(np.median(_offsets(times, t[inside[on & (units == unit)]])))
-            on = _gaps(times, t[inside]) <= near
-        else:
-            unit = next_unit + len(new_units)
-            idx = peaks[:, None] + np.arange(-int(near * fs), int(near * fs) + 1)[None, :]
-            idx = np.clip(idx, 0, data.shape[1] - 1)
-            new_units[unit] = (main, np.median(data[main][idx], axis=0))
-        drop = inside[~on & (units == unit)]
-        free = _gaps(np.sort(t[inside[on]]), times) > near
-        half = max(1, int(near * fs))
-        amp = np.array([np.ptp(data[main, max(0, k - half):k + half + 1]) for k in peaks[free]])
-        added = pd.DataFrame({"time": times[free], "unit": unit, "ch": main, "amplitude": amp, "state": "rest",
-                              "snr": np.abs(data[main, peaks[free]]) / max(float(sigma[main]), 1e-12)})
-        dis = pd.concat([dis.drop(index=dis.index[drop]), added], ignore_index=True) \
-            .sort_values("time", kind="stable").reset_index(drop=True)
+        if not (surface and data.shape[0] >= p.spikes.grid_min_channels and p.units.grid_second_trains):
+            continue
+        other = second_train(data[:, c0:c1], fs, main, interval, p.segments)
+        if other is None:
+            continue
+        added_units = dict(new_units)
+        more, unit2, times2, _ = _read_train(dis, data[other[0]], a, slice(c0, c1), other[0], other[1],
+                                             read_filtered, sigma, fs, p, next_unit + len(new_units),
+                                             quiet, surface, (unit,), added_units)
+        # The first train read again (its other electrodes, a multiple of its interval) fires at
+        # its rate: no second train.
+        if unit2 is None or times2.size < 3 or abs(np.log(np.median(np.diff(times2)) / np.median(np.diff(times)))) \
+                < np.log(p.segments.train_interval_step):
+            continue
+        dis = more
+        new_units.update(added_units)
+        read.append((float(times2[0]), float(times2[-1])))
     return dis, new_units, read
+
+
+def _read_train(dis, x, a, core, ch, interval, read_filtered, sigma, fs, p, new_unit, quiet, surface,
+                claimed, new_units):
+    """One train read from channel ``ch``'s signal ``x`` (starting at sample ``a``) into the rows
+    (``_train_rows``); rows of the ``claimed`` units take no part. Returns (rows, unit, times,
+    interval read at); unit None where no train was read. A new unit's (channel, waveform) goes
+    into ``new_units``."""
+    from .trains import fundamental_interval, train_band, train_discharges
+
+    if surface:
+        interval = fundamental_interval(x, fs, interval, p.segments.train_rate_hz[1], p.units, core=core)
+    band_sigma = None
+    if p.units.train_band and len(quiet):
+        q0, q1 = min(quiet, key=lambda q: abs(q[0] - a))
+        noise = read_filtered(q0, q1, rows=[ch])
+        if noise is not None:
+            y = train_band(noise[0], fs, interval, p.units)
+            band_sigma = 1.4826 * float(np.median(np.abs(y - np.median(y))))
+    peaks = train_discharges(x, fs, interval, float(sigma[ch]), p.patterns, p.units,
+                             core=core, band_sigma=band_sigma, by_cycle=surface)
+    if peaks.size == 0:
+        return dis, None, None, interval
+    times = (peaks + a) / fs
+    near = interval * 0.5
+    t = dis["time"].to_numpy()
+    inside = np.nonzero((t >= times[0] - near) & (t <= times[-1] + near)
+                        & ~np.isin(dis["unit"].to_numpy(), claimed))[0]
+    on = _gaps(times, t[inside]) <= near
+    units = dis["unit"].to_numpy()[inside]
+    if on.sum() >= 3:
+        values, counts = np.unique(units[on], return_counts=True)
+        unit = int(values[np.argmax(counts)])
+        # The wave peaks at one phase of the unit's MUAP; the unit's discharges are timed at
+        # its template's peak: the train takes the unit's timing.
+        times = times + float(np.median(_offsets(times, t[inside[on & (units == unit)]])))
+        on = _gaps(times, t[inside]) <= near
+    else:
+        unit = new_unit
+        idx = peaks[:, None] + np.arange(-int(near * fs), int(near * fs) + 1)[None, :]
+        idx = np.clip(idx, 0, x.size - 1)
+        new_units[unit] = (ch, np.median(x[idx], axis=0))
+    drop = inside[~on & (units == unit)]
+    free = _gaps(np.sort(t[inside[on]]), times) > near
+    half = max(1, int(near * fs))
+    amp = np.array([np.ptp(x[max(0, k - half):k + half + 1]) for k in peaks[free]])
+    added = pd.DataFrame({"time": times[free], "unit": unit, "ch": ch, "amplitude": amp, "state": "rest",
+                          "snr": np.abs(x[peaks[free]]) / max(float(sigma[ch]), 1e-12)})
+    dis = pd.concat([dis.drop(index=dis.index[drop]), added], ignore_index=True) \
+        .sort_values("time", kind="stable").reset_index(drop=True)
+    return dis, unit, times, interval
 
 
 def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: float, p) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from .params import PatternParams, UnitParams
+from .params import PatternParams, SegmentParams, UnitParams
 from .patterns import find_trains
 
 
@@ -121,3 +121,39 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
             if found.size > best.size:
                 best = found
     return best.astype(np.int64)
+
+
+#: Relative tolerance (log) of a multiple of a train's interval where its autocorrelation peaks again.
+_MULTIPLE_TOLERANCE = float(np.log(1.08))
+
+
+def second_train(core: np.ndarray, fs: float, main: int, interval_s: float,
+                 segment_params: SegmentParams | None = None) -> tuple[int, float] | None:
+    """(channel, interval s) of a second unit's train beside the one at ``interval_s`` on channel
+    ``main``, or None: the channel of ``core`` (channels × samples, where the signal was found
+    periodic) whose windows (`SegmentParams.window_s`) repeat best (``segment.window_periodicity``
+    ≥ `train_periodicity`) at an interval that is neither ``interval_s`` nor a multiple or
+    sub-multiple of it (within `train_interval_step` of it, within 8 % of twice, thrice, a half or a
+    third of it: the autocorrelation of one train peaks at each multiple of its interval). On an
+    HD grid two units' trains often overlap in time, each largest on electrodes of its own."""
+    from .segment import window_periodicity
+
+    sp = segment_params or SegmentParams()
+    window = max(1, int(round(sp.window_s * fs)))
+    tolerance = np.log(sp.train_interval_step)
+    best, best_score = None, sp.train_periodicity
+    for ch in range(core.shape[0]):
+        if ch == main:
+            continue
+        for start in range(0, max(core.shape[1] - window // 2, 1), window):
+            x = core[ch, start:start + window]
+            if x.size < window // 2:
+                continue
+            score, lag = window_periodicity(x, fs, sp.train_rate_hz)
+            if not score >= best_score or not lag > 0:
+                continue
+            ratio = np.log(lag / fs / interval_s)
+            if abs(ratio) < tolerance or any(abs(ratio - np.log(k)) < _MULTIPLE_TOLERANCE for k in (1 / 3, 1 / 2, 2, 3)):
+                continue
+            best, best_score = (ch, lag / fs), score
+    return best
