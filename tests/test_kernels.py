@@ -231,6 +231,7 @@ def test_group_statistics_match_their_twins():
             twin = dsp.window_power(x, win, start, stop, rows, kernel=False, return_loudest=True)
             np.testing.assert_array_equal(fast[1], twin[1])
             np.testing.assert_allclose(fast[2], twin[2], rtol=1e-12)
+            np.testing.assert_array_equal(fast[3], twin[3])
             sub = np.arange(6) if rows is None else np.asarray(rows)
             np.testing.assert_allclose(dsp.window_median_power(x, win, scale[sub], start, stop, rows),
                                        dsp.window_median_power(x, win, scale[sub], start, stop, rows, kernel=False),
@@ -242,11 +243,14 @@ def test_group_statistics_match_their_twins():
     loud[1, 200:300] = 1.0                                                # steady over a whole window
     loud[2, 200:300] = 0.5                                                # and a weaker steady row
     loud[0, 250:260] = 8.0                                                # under a louder burst
-    power, loudest, steady = dsp.window_power(loud, 100, return_loudest=True)
+    power, loudest, steady, steady_row = dsp.window_power(loud, 100, return_loudest=True)
     assert loudest.tolist() == [2, 0, 0]                                  # ties: the first
     np.testing.assert_allclose(power, [2.5 / 3, 1.6 / 3, (6.4 + 1.0 + 0.25) / 3])
     # Over rows, the most power in a row's quietest quarter: a 10-sample burst fills one quarter.
     np.testing.assert_allclose(steady, [0.0, 0.0, 1.0])
+    # ...on the steady row, not the loudest (row 0's burst); 0 where no row is steady.
+    assert steady_row.tolist() == [0, 0, 1]
+    assert dsp.window_power(loud, 100, return_loudest=True, kernel=False)[3].tolist() == [0, 0, 1]
     assert dsp.window_median_power(x, 100, np.ones(6), 5, 5).shape == (0,)
     # A broad event (every channel) raises the median; the same power on one channel does not.
     y = np.zeros((5, 300), np.float32)

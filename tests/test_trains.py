@@ -225,3 +225,44 @@ def test_two_units_trains_overlapping_on_a_grid_are_both_read():
     # Each train is one unit of its own, read on its own electrodes.
     units = found.groupby("unit")["ch"].first()
     assert sorted(units.map(lambda ch: ch >= 10)) == [False, True]
+
+
+def test_a_small_train_beside_a_louder_units_discharge_is_found_and_read_on_its_own_electrode():
+    import pandas as pd
+
+    from emgkit.detect import _train_rows, dsp
+    from emgkit.detect.params import DetectionParams, SegmentParams
+    from emgkit.detect.segment import PeriodicSpan, periodic_windows
+    from emgkit.detect.trains import train_band
+
+    rng = np.random.default_rng(11)
+    duration = 3.0
+    train = jittered_train(rng, 0.5, 2.0, 222.0)
+    grid = rng.normal(0.0, 1.0, (20, int(duration * FS)))
+    for ch in range(4, 8):                     # a small unit's train, largest on electrode 5
+        add_muaps(grid[ch], train, surface_muap(8.0 / (1 + abs(ch - 5))))
+    for ch in range(14, 18):                   # another unit's large discharges, one per window
+        add_muaps(grid[ch], np.arange(0.6, 2.6, 0.5), surface_muap(120.0 / (1 + abs(ch - 15))))
+    core = grid[:, int(0.5 * FS):int(2.5 * FS)]
+    assert np.argmax(np.sum(train_band(core, FS, 1 / 222.0) ** 2, axis=1)) == 15   # even at the train's rate
+    sp = SegmentParams()
+    win = int(round(sp.window_s * FS))
+    power, loudest, steady, steady_loudest = dsp.window_power(grid, win, return_loudest=True)
+    inside = [1, 2, 3, 4]                      # windows within the train
+    assert all(loudest[inside] == 15) and all(steady_loudest[inside] == 5)
+
+    def read_window(a, b, rows=None):
+        return grid[:, a:b] if rows is None else grid[rows, a:b]
+
+    test = np.zeros(power.size, dtype=bool)
+    test[inside] = True
+    only_loudest = periodic_windows(test, read_window, win, FS, sp, loudest=loudest)
+    both = periodic_windows(test, read_window, win, FS, sp, loudest=loudest, steady_loudest=steady_loudest)
+    assert not only_loudest[inside].any() and both[inside].all()
+
+    # The train is read on its own electrode, where it holds the power at its rate.
+    rows = pd.DataFrame({"time": [], "unit": [], "ch": [], "amplitude": [], "state": [], "snr": []})
+    found, _, _ = _train_rows(rows, [PeriodicSpan(0.5, 2.5, 1 / 222.0)], read_window, np.ones(20), FS, duration,
+                              DetectionParams(), 0, ((0, int(0.4 * FS)),), surface=True)
+    assert np.mean(nearest_gap(np.sort(found["time"].to_numpy()), train) <= 0.003) >= 0.9
+    assert set(found["ch"]) == {5}

@@ -249,10 +249,12 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
     samples of the muscle's quiet windows, on which the noise of the band-passed reading is
     measured (the one nearest the span). On ``surface`` electrodes the train is read at the
     sub-multiple of the span's interval that holds its power (``trains.fundamental_interval``).
+    The train is read on the span's loudest channel or on the one that repeats best at its
+    interval (``trains.periodic_channel``), whichever reads more discharges.
     On HD grids a second unit's train at another interval, on electrodes of its own
     (``trains.second_train``), is read as well; rows of the span's first train take no part in it.
     """
-    from .trains import second_train
+    from .trains import periodic_channel, second_train
 
     new_units = {}
     read = []
@@ -265,10 +267,18 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
             continue
         data = np.nan_to_num(np.asarray(data, dtype=np.float64))
         c0, c1 = int(span.start * fs) - a, int(span.end * fs) - a
-        main = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
-        dis, unit, times, interval = _read_train(dis, data[main], a, slice(c0, c1), main, span.interval,
-                                                 read_filtered, sigma, fs, p, next_unit + len(new_units),
-                                                 quiet, surface, (), new_units)
+        # The train is read on the loudest channel or where the signal repeats best at its
+        # interval, whichever reads more of it: on a grid another unit's discharges can make
+        # the loudest electrode of the span.
+        loudest = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
+        best = None
+        for ch in dict.fromkeys((loudest, periodic_channel(data[:, c0:c1], fs, span.interval))):
+            scratch = dict(new_units)
+            got = _read_train(dis, data[ch], a, slice(c0, c1), ch, span.interval, read_filtered, sigma, fs, p,
+                              next_unit + len(new_units), quiet, surface, (), scratch)
+            if best is None or (got[2] is not None and (best[0][2] is None or got[2].size > best[0][2].size)):
+                best = (got, scratch, ch)
+        (dis, unit, times, interval), new_units, main = best
         if unit is None:
             continue
         read.append((float(times[0]), float(times[-1])))

@@ -1067,12 +1067,14 @@ _QUARTERS = 4
 def window_power(x, rows, start, stop, win):
     """Mean x² over ``rows`` and each ``win`` samples of [start, stop) (NaN counts as 0; the last
     window may be shorter), per window the position in ``rows`` of the row with most power
-    (the first of equals), and the steady power: over rows, the largest mean x² of a row's
-    quietest of ``_QUARTERS`` equal parts of the window."""
+    (the first of equals), the steady power: over rows, the largest mean x² of a row's
+    quietest of ``_QUARTERS`` equal parts of the window, and the position of that row (the first
+    of equals; 0 where every row's is 0)."""
     n_win = (stop - start + win - 1) // win
     out = np.zeros(n_win)
     loudest = np.zeros(n_win, dtype=np.int64)
     steady = np.zeros(n_win)
+    steady_row = np.zeros(n_win, dtype=np.int64)
     for w in prange(n_win):
         i0 = start + w * win
         i1 = min(stop, i0 + win)
@@ -1095,9 +1097,10 @@ def window_power(x, rows, start, stop, win):
                 loudest[w] = k
             if quietest < np.inf and quietest > best_steady:
                 best_steady = quietest
+                steady_row[w] = k
         out[w] = total / (rows.shape[0] * (i1 - i0))
         steady[w] = best_steady
-    return out, loudest, steady
+    return out, loudest, steady, steady_row
 
 
 @jit(parallel=True)

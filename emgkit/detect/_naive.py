@@ -233,16 +233,19 @@ def window_power(x, rows, start, stop, win):
     sq = np.nan_to_num(x[rows, start:stop].astype(np.float64) ** 2)
     edges = np.arange(0, stop - start, win)
     if not edges.size:
-        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
     per_row = np.add.reduceat(sq, edges, axis=1)
     lengths = np.diff(np.r_[edges, stop - start])
     loudest = np.argmax(per_row, axis=0).astype(np.int64)
     steady = np.empty(edges.size)
+    steady_row = np.zeros(edges.size, dtype=np.int64)
     for w, (e, n) in enumerate(zip(edges, lengths)):
         cuts = [n * q // 4 for q in range(5)]
         parts = [sq[:, e + a:e + b].mean(axis=1) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        steady[w] = np.min(parts, axis=0).max()
-    return per_row.sum(axis=0) / (len(rows) * lengths), loudest, steady
+        quietest = np.min(parts, axis=0)
+        steady[w] = quietest.max()
+        steady_row[w] = int(np.argmax(quietest)) if steady[w] > 0 else 0
+    return per_row.sum(axis=0) / (len(rows) * lengths), loudest, steady, steady_row
 
 
 def window_median_power(x, rows, scale, start, stop, win):

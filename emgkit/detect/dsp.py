@@ -412,23 +412,25 @@ def window_power(x, win: int, start: int = 0, stop: int | None = None, rows=None
                  return_loudest: bool = False):
     """Mean x² over channels ``rows`` (default all) and each ``win`` samples of ``start:stop``
     (NaN counts as 0; the last window may be shorter). float64 (n_windows,). With
-    ``return_loudest`` also each window's channel (position in ``rows``) with most power and
-    the steady power, over channels the largest mean x² of a channel's quietest quarter of the
-    window (a MUAP fills one quarter, a train all four): (power, loudest, steady)."""
+    ``return_loudest`` also each window's channel (position in ``rows``) with most power, the
+    steady power, over channels the largest mean x² of a channel's quietest quarter of the
+    window (a MUAP fills one quarter, a train all four), and that channel: (power, loudest,
+    steady, steady_loudest)."""
     block, _ = _as_block(x)
     rows = _rows(block, rows)
     start, stop = _span(start, stop, block.shape[1], "window")
     win = _count("win", win, 1)
     if rows.size == 0 or stop == start:
         n = -(-(stop - start) // win) if rows.size else 0
-        return (np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n)) if return_loudest else np.zeros(n)
+        return (np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64)) \
+            if return_loudest else np.zeros(n)
     if not kernel:
         from . import _naive
 
-        power, loudest, steady = _naive.window_power(block, rows, start, stop, win)
+        power, loudest, steady, steady_loudest = _naive.window_power(block, rows, start, stop, win)
     else:
-        power, loudest, steady = _kernels().window_power(block, rows, start, stop, win)
-    return (power, loudest, steady) if return_loudest else power
+        power, loudest, steady, steady_loudest = _kernels().window_power(block, rows, start, stop, win)
+    return (power, loudest, steady, steady_loudest) if return_loudest else power
 
 
 def window_median_power(x, win: int, scale, start: int = 0, stop: int | None = None, rows=None,

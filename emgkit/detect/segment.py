@@ -217,14 +217,18 @@ def window_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> tuple[float,
 
 
 def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
-                     max_read_s: float = 20.0, return_lags: bool = False, loudest: np.ndarray | None = None):
+                     max_read_s: float = 20.0, return_lags: bool = False, loudest: np.ndarray | None = None,
+                     steady_loudest: np.ndarray | None = None):
     """Per window: True where ``test`` is set and the window repeats at a train's interval
     (``window_periodicity`` ≥ ``params.train_periodicity`` on its channel with most power).
     With ``return_lags`` also returns each periodic window's interval L in samples (0 elsewhere).
 
     Runs of tested windows are read at once (a filtered read carries margins), ``max_read_s`` at
     most. With ``loudest`` (each window's channel with most power, as ``dsp.window_power`` gives
-    it) only those channels are read: ``read_window(start, stop, rows)``.
+    it) only those channels are read: ``read_window(start, stop, rows)``; with ``steady_loudest``
+    (each window's channel of most steady power) that channel is tested too, and the better
+    score counts: on a grid another unit's discharge can make a window's loudest electrode while
+    a small train fills the window on its own electrodes.
     """
     out = np.zeros(test.size, dtype=bool)
     lags = np.zeros(test.size)
@@ -232,7 +236,10 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
     for a, b in runs(test):
         for p0 in range(a, b + 1, step):
             p1 = min(b + 1, p0 + step)
-            rows = None if loudest is None else np.unique(loudest[p0:p1])
+            rows = None
+            if loudest is not None:
+                rows = np.unique(np.r_[loudest[p0:p1], [] if steady_loudest is None else steady_loudest[p0:p1]]
+                                 .astype(np.int64))
             block = read_window(p0 * window, p1 * window) if rows is None else \
                 read_window(p0 * window, p1 * window, rows)
             if block is None:
@@ -242,9 +249,13 @@ def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, para
                 x = block[:, (i - p0) * window:(i - p0 + 1) * window]
                 if x.shape[1] < window // 2:
                     continue
-                main = int(np.argmax(np.einsum("ij,ij->i", x, x))) if rows is None else \
-                    int(np.searchsorted(rows, loudest[i]))
-                score, lag = window_periodicity(x[main], fs, params.train_rate_hz)
+                if rows is None:
+                    tried = [int(np.argmax(np.einsum("ij,ij->i", x, x)))]
+                else:
+                    tried = [int(np.searchsorted(rows, loudest[i]))]
+                    if steady_loudest is not None and steady_loudest[i] != loudest[i]:
+                        tried.append(int(np.searchsorted(rows, steady_loudest[i])))
+                score, lag = max(window_periodicity(x[ch], fs, params.train_rate_hz) for ch in tried)
                 out[i] = score >= params.train_periodicity
                 lags[i] = lag if out[i] else 0
     return (out, lags) if return_lags else out
@@ -411,8 +422,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         if gc.kind == "needle":
             loud &= gc.window_count / ws >= params.train_test_min_rate_hz
         tested = voluntary | busy | loud
+        steady_loudest = gc.window_steady_loudest if params.train_test_steady_channel else None
         periodic, lags = periodic_windows(tested, read_window, gc.window, fs, params,
-                                          return_lags=True, loudest=gc.window_loudest)
+                                          return_lags=True, loudest=gc.window_loudest,
+                                          steady_loudest=steady_loudest)
         # A train goes on beside a periodic window where it no longer makes the window loud or
         # busy (its MUAPs wane, on a grid a small unit barely moves the mean power): the windows
         # next to periodic ones are tested too, until no new one is periodic.
@@ -422,7 +435,8 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                 break
             tested |= beside
             more, more_lags = periodic_windows(beside, read_window, gc.window, fs, params,
-                                               return_lags=True, loudest=gc.window_loudest)
+                                               return_lags=True, loudest=gc.window_loudest,
+                                               steady_loudest=steady_loudest)
             periodic |= more
             lags = np.where(more, more_lags, lags)
         voluntary &= ~periodic

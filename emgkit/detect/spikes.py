@@ -66,6 +66,7 @@ class GroupCandidates:
     common_step: int = 0
     window_loudest: np.ndarray | None = None   # per window, the group channel (position) with most power
     window_steady_power: np.ndarray | None = None   # per window, max over channels of the quietest quarter's mean x² (µV²)
+    window_steady_loudest: np.ndarray | None = None  # per window, the channel (position in the group) of that steady power
 
 
 class SpilledWaveforms:
@@ -491,6 +492,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
                                         WAVEFORM_RAM_BYTES // len(prep.groups)),
             window_power=np.zeros(n_windows), window_bad=np.zeros(n_windows), window_count=np.zeros(n_windows),
             window_loudest=np.zeros(n_windows, dtype=np.int64), window_steady_power=np.zeros(n_windows),
+            window_steady_loudest=np.zeros(n_windows, dtype=np.int64),
         ))
         spans.append(excl)
     # HD grids detect on spatial energy (see GridStatistic); other groups on the channel envelope.
@@ -526,10 +528,12 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             thr = thresholds[gc.channels]
             # Window statistics over the core of the chunk.
             w0 = start // win
-            power, loudest, steady = dsp.window_power(x, win, start - lo, stop - lo, return_loudest=True)
+            power, loudest, steady, steady_loudest = dsp.window_power(x, win, start - lo, stop - lo,
+                                                                      return_loudest=True)
             gc.window_power[w0:w0 + power.size] = power
             gc.window_loudest[w0:w0 + power.size] = loudest
             gc.window_steady_power[w0:w0 + power.size] = steady
+            gc.window_steady_loudest[w0:w0 + power.size] = steady_loudest
             if bad is not None:
                 bc = bad[gc.channels][:, core].astype(np.float64)
                 nw = power.size

@@ -18,18 +18,18 @@ from .patterns import find_trains
 
 
 def train_band(x: np.ndarray, fs: float, interval_s: float, unit_params: UnitParams | None = None) -> np.ndarray:
-    """``x`` band-passed around a train's rate 1 / ``interval_s`` (`UnitParams.train_band`;
-    2nd-order Butterworth, zero phase, upper edge at most 0.45 × ``fs``)."""
+    """``x`` (samples last) band-passed around a train's rate 1 / ``interval_s``
+    (`UnitParams.train_band`; 2nd-order Butterworth, zero phase, upper edge at most 0.45 × ``fs``)."""
     up = unit_params or UnitParams()
     x = np.nan_to_num(np.asarray(x, dtype=np.float64))
     if not up.train_band or not interval_s > 0:
         return np.zeros_like(x)
     rate = 1.0 / interval_s
     low, high = up.train_band[0] * rate, min(up.train_band[1] * rate, 0.45 * fs)
-    if not 0 < low < high or x.size < 16:
+    if not 0 < low < high or x.shape[-1] < 16:
         return np.zeros_like(x)
     sos = butter(2, [low, high], btype="band", fs=fs, output="sos")
-    return sosfiltfilt(sos, x, padlen=min(x.size - 1, 3 * int(np.ceil(fs / low))))
+    return sosfiltfilt(sos, x, axis=-1, padlen=min(x.shape[-1] - 1, 3 * int(np.ceil(fs / low))))
 
 
 def fundamental_interval(x: np.ndarray, fs: float, interval_s: float, max_rate_hz: float,
@@ -121,6 +121,33 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
             if found.size > best.size:
                 best = found
     return best.astype(np.int64)
+
+
+def periodic_channel(core: np.ndarray, fs: float, interval_s: float) -> int:
+    """The channel of ``core`` (channels × samples) that repeats best at ``interval_s``: the
+    largest smallest normalised autocorrelation at one, two and three intervals (linearly
+    interpolated between samples). A train is read there: on a grid another unit's discharges can
+    hold more power, even at the train's rate, but do not repeat at its interval."""
+    x = np.nan_to_num(np.asarray(core, dtype=np.float64))
+    if x.ndim != 2 or x.shape[0] == 1 or not interval_s > 0:
+        return 0
+    n = x.shape[1]
+    lag = interval_s * fs
+    if n < 3 * lag + 2:
+        return int(np.argmax(np.einsum("ij,ij->i", x, x)))
+    x = x - x.mean(axis=1, keepdims=True)
+    spec = np.fft.rfft(x, 2 * n, axis=1)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, 2 * n, axis=1)[:, :n]
+    zero = ac[:, 0]
+    ac = ac / np.where(zero > 0, zero, 1.0)[:, None]
+    score = np.full(x.shape[0], np.inf)
+    for k in (1, 2, 3):
+        at = k * lag
+        i = int(np.floor(at))
+        frac = at - i
+        score = np.minimum(score, (1 - frac) * ac[:, i] + frac * ac[:, i + 1])
+    score[zero <= 0] = -np.inf
+    return int(np.argmax(score))
 
 
 #: Relative tolerance (log) of a multiple of a train's interval where its autocorrelation peaks again.
