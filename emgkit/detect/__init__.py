@@ -271,14 +271,13 @@ def _train_rows(dis: pd.DataFrame, spans, read_filtered, sigma: np.ndarray, fs: 
         # interval, whichever reads more of it: on a grid another unit's discharges can make
         # the loudest electrode of the span.
         loudest = int(np.argmax(np.einsum("ij,ij->i", data[:, c0:c1], data[:, c0:c1])))
-        best = None
+        readings = []
         for ch in dict.fromkeys((loudest, periodic_channel(data[:, c0:c1], fs, span.interval))):
             scratch = dict(new_units)
             got = _read_train(dis, data[ch], a, slice(c0, c1), ch, span.interval, read_filtered, sigma, fs, p,
                               next_unit + len(new_units), quiet, surface, (), scratch)
-            if best is None or (got[2] is not None and (best[0][2] is None or got[2].size > best[0][2].size)):
-                best = (got, scratch, ch)
-        (dis, unit, times, interval), new_units, main = best
+            readings.append((0 if got[2] is None else got[2].size, got, scratch, ch))
+        _, (dis, unit, times, interval), new_units, main = max(readings, key=lambda r: r[0])
         if unit is None:
             continue
         read.append((float(times[0]), float(times[-1])))
