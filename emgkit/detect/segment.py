@@ -160,6 +160,19 @@ def plateau_share(power: np.ndarray) -> float:
 _PERIODICITY_RATE_HZ = 8000.0
 
 
+def normalised_autocorrelation(x: np.ndarray, up: int = 1) -> np.ndarray:
+    """Autocorrelation of each row of ``x`` (samples last, mean removed) over lags 0 … n − 1 in
+    steps of 1/``up`` sample (zero-padded spectrum), divided by its value at lag 0; NaN for a
+    row that is constant."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    n = x.shape[-1]
+    spec = np.fft.rfft(x, 2 * n, axis=-1)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, 2 * n * up, axis=-1)[..., :n * up]
+    zero = ac[..., :1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(zero > 0, ac / zero, np.nan)
+
+
 def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool = False):
     """How strongly ``x`` (one channel's window) repeats at one interval of a high-frequency train.
 
@@ -180,13 +193,9 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
     hi = min(int(np.floor(up * fs / rate_hz[0])), (up * n - 1) // 3)
     if hi < lo:
         return (0.0, 0.0) if return_lag else 0.0
-    x = x - x.mean()
-    spec = np.fft.rfft(x, 2 * n)
-    power = spec.real ** 2 + spec.imag ** 2
-    ac = np.fft.irfft(power, 2 * n * up)[:n * up] if up > 1 else np.fft.irfft(power, 2 * n)[:n]
-    if not ac[0] > 0:
+    ac = normalised_autocorrelation(x, up)
+    if not np.isfinite(ac[0]):
         return (0.0, 0.0) if return_lag else 0.0
-    ac = ac / ac[0]
     lags = np.arange(lo, hi + 1)
     score = np.minimum(np.minimum(ac[lags], ac[2 * lags]), ac[3 * lags])
     # A train's autocorrelation peaks at its interval; slow content (an ECG's QRS, wander under

@@ -135,19 +135,16 @@ def periodic_channel(core: np.ndarray, fs: float, interval_s: float) -> int:
     lag = interval_s * fs
     if n < 3 * lag + 2:
         return int(np.argmax(np.einsum("ij,ij->i", x, x)))
-    x = x - x.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(x, 2 * n, axis=1)
-    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, 2 * n, axis=1)[:, :n]
-    zero = ac[:, 0]
-    ac = ac / np.where(zero > 0, zero, 1.0)[:, None]
+    from .segment import normalised_autocorrelation
+
+    ac = normalised_autocorrelation(x)
     score = np.full(x.shape[0], np.inf)
     for k in (1, 2, 3):
         at = k * lag
         i = int(np.floor(at))
         frac = at - i
         score = np.minimum(score, (1 - frac) * ac[:, i] + frac * ac[:, i + 1])
-    score[zero <= 0] = -np.inf
-    return int(np.argmax(score))
+    return int(np.argmax(np.nan_to_num(score, nan=-np.inf)))
 
 
 #: Relative tolerance (log) of a multiple of a train's interval where its autocorrelation peaks again.
