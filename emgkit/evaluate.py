@@ -92,7 +92,8 @@ class Scores:
         recall, f1, rate_true, rate_found (discharges/min of rest time), rate_error.
     rates : per muscle and kind: n_true, n_found, rest_min_true, rest_min_found,
         rate_true, rate_found (per min of rest time), rate_diff, rate_error.
-    segments : per muscle: voluntary time recall/precision and the share of
+    segments : per muscle: voluntary time recall/precision (true contraction time on a
+        truly flat channel left out: no signal there to recognise) and the share of
         true rest time the result excluded.
     tolerance : seconds.
     """
@@ -568,8 +569,11 @@ def _score_segments(t_seg, f_seg, muscles, duration, tol_ms) -> pd.DataFrame:
         f_vol = _intervals(f_seg, muscle, duration, "voluntary")
         t_excl = _intervals(t_seg, muscle, duration)
         f_excl = _intervals(f_seg, muscle, duration)
-        vol_true, vol_found = _covered_seconds(t_vol), _covered_seconds(f_vol)
-        vol_both = _covered_seconds(t_vol, f_vol)
+        # Contraction time on a truly flat (disconnected) channel holds no signal to recognise.
+        t_flat = _intervals(t_seg, muscle, duration, "flat")
+        vol_true = _covered_seconds(t_vol) - _covered_seconds(t_vol, t_flat)
+        vol_found = _covered_seconds(f_vol)
+        vol_both = _covered_seconds(t_vol, f_vol) - _covered_seconds(t_vol, f_vol, t_flat)
         rest_true = duration - _covered_seconds(t_excl)
         # true rest wrongly excluded = found-excluded time minus the part that is truly excluded
         rest_excluded = _covered_seconds(f_excl) - _covered_seconds(f_excl, t_excl)

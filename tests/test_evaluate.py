@@ -434,3 +434,12 @@ def test_simulated_truth_against_itself(electrode, tolerance_ms):
     for summary in truth.summary.itertuples():
         r = row(scores.rates, muscle=summary.muscle, kind="rest_discharges")
         assert r.rest_min_true * 60 == pytest.approx(summary.rest_time_s, abs=1e-6)
+
+
+def test_voluntary_time_on_a_flat_channel_is_not_asked_for():
+    # A contraction 10–20 s whose channel is disconnected 14–20 s: only 10–14 s can be recognised.
+    truth = obj(seg=pd.concat([segments([(10, 20)]), segments([(14, 20)], "flat")], ignore_index=True),
+                duration=60.0)
+    found = obj(seg=pd.concat([segments([(10, 13)]), segments([(14, 20)], "invalid")], ignore_index=True))
+    s = row(evaluate(truth, found, MS).segments, muscle="biceps")
+    assert s.voluntary_true_s == pytest.approx(4) and s.voluntary_recall == pytest.approx(3 / 4)

@@ -4,7 +4,8 @@ import pytest
 
 from emgkit.detect import dsp
 from emgkit.detect.params import DetectionParams
-from emgkit.detect.preprocess import filtered, filtered_spans, plan_preprocessing, present_harmonics
+from emgkit.detect.preprocess import (_channel_spectra, _line_ratio, filtered, filtered_spans, plan_preprocessing,
+                                      present_harmonics)
 from emgkit.recording import Electrode, Recording
 
 FS = 2048.0
@@ -218,3 +219,30 @@ def test_mains_is_found_under_an_offset_and_drift_that_differ_between_probe_wind
     quiet = Recording.from_array((rng.normal(0, 2.0, t.size) + drift)[None].astype(np.float32), fs,
                                  electrodes=Electrode("surface_bipolar"))
     assert plan_preprocessing(quiet).mains_hz is None
+
+
+def test_mains_on_one_muscle_of_four_is_found_and_probed_over_the_whole_recording():
+    # Four bipolar muscles; only the second picks up a 60-Hz line (5 µV in 4 µV noise). The other
+    # three are busy (broadband activity of 40 µV RMS), so in the mean spectrum over the muscles
+    # the line stands under the detection ratio: each muscle's spectrum is judged.
+    fs, rng = 2048.0, np.random.default_rng(8)
+    n = int(30 * fs)
+    t = np.arange(n) / fs
+    x = rng.normal(0, 4.0, (4, n))
+    x[[0, 2, 3]] += rng.normal(0, 40.0, (3, n))
+    x[1] += 5.0 * np.sin(2 * np.pi * 60 * t)
+    rec = Recording.from_array(x.astype(np.float32), fs, channels=["a", "b", "c", "d"],
+                               muscles=["a", "b", "c", "d"], electrodes=Electrode("surface_bipolar"))
+    spectra = _channel_spectra(x[:, :int(4 * fs)], fs)
+    assert _line_ratio(spectra[0], spectra[1].mean(axis=0), 60.0) < DetectionParams().preprocess.mains_detect_ratio
+    assert plan_preprocessing(rec).mains_hz == pytest.approx(60.0, abs=0.5)
+    # A line under a loud burst of activity in the recording's first 6 s (where all the probe
+    # windows used to lie) is found: the probe windows spread over the whole recording.
+    y = rng.normal(0, 4.0, (1, n)) + 12.0 * np.sin(2 * np.pi * 50 * t)
+    y[0, : int(6 * fs)] += rng.normal(0, 150.0, int(6 * fs))
+    late = Recording.from_array(y.astype(np.float32), fs, electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(late).mains_hz == pytest.approx(50.0, abs=0.5)
+    # Busy muscles with no line anywhere: no mains.
+    none = Recording.from_array(x[[0, 2, 3]].astype(np.float32), fs, channels=["a", "c", "d"],
+                                muscles=["a", "c", "d"], electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(none).mains_hz is None

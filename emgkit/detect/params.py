@@ -65,6 +65,12 @@ class PreprocessParams:
     #: simulator, neuromyotonia bipolar seed 2 at 1 kHz, read at 2.4× and left in: its trains were
     #: not found periodic; discharge F1 0.772 → 0.826).
     mains_detect_ratio: float = 4.0
+    #: ...or on any one channel this many times: each muscle's electrodes pick up mains of their
+    #: own size (emgkit's simulated Isaacs bipolar seed 0: a triceps line 198× its neighbourhood
+    #: was 5× in the mean over four muscles and left in, the muscle's noise read as 14 µV for 7).
+    #: One channel's spectrum is noisier than the mean: on 64 noise-only grid channels the largest
+    #: ratio reached 4.1 [ENG].
+    mains_channel_ratio: float = 10.0
     #: ...and a higher harmonic (`mains_max_harmonic`) fitted where its line stands this many times
     #: above its neighbourhood: on the detrended spectrum weak lines (4–8×, a few tenths of a µV)
     #: pass the fundamental's ratio, and fitting them moved borderline decisions — independent
@@ -118,6 +124,7 @@ class PreprocessParams:
         _range("preprocess.mains_harmonics", 1, 20, self.mains_harmonics)
         _range("preprocess.mains_max_harmonic", 1, 50, self.mains_max_harmonic)
         _range("preprocess.mains_detect_ratio", 1.0, 1e6, self.mains_detect_ratio)
+        _range("preprocess.mains_channel_ratio", 1.0, 1e6, self.mains_channel_ratio)
         _range("preprocess.mains_harmonic_ratio", 1.0, 1e6, self.mains_harmonic_ratio)
         _range("preprocess.noise_percentile", 0, 100, self.noise_percentile)
         _range("preprocess.noise_reference_percentile", 0, 100, self.noise_reference_percentile)
@@ -660,6 +667,14 @@ class SegmentParams:
     #: myokymic or neuromyotonic unit (AANEM: a single unit's burst or train), even split over
     #: two templates, stays below it; voluntary recruitment spreads discharges over many units.
     min_effective_units: float = 3.0
+    #: ...and at least this many units fire steadily at voluntary rates in the window (tonically,
+    #: see `tonic_min_cover`, or in a regular run). Continuous spontaneous activity of bursting
+    #: units (Isaacs' syndrome: myokymic bursts, multiplets and trains of several units, their
+    #: overlaps spread over many templates) is as dense across as many templates, but no unit of
+    #: it fires steadily at 5–25 Hz [ENG; Gutmann 1991]. Surface electrodes only: within a needle's
+    #: small pickup a contraction's units overlap and are missed within their runs (EMGLAB N2001
+    #: control contractions: 21 → 14 of 22 ≥ 90 % voluntary with it). 0 turns it off.
+    dense_min_steady_units: int = 1
     #: A high-frequency train across a muscle's discharges is one unit's neuromyotonic discharge
     #: (Bednařík & Kadaňka 2001) and exempt from voluntary time only when its discharges fall on
     #: an effective number of units of at most this: template splitting of a waning, overlapping
@@ -837,6 +852,7 @@ class SegmentParams:
         _range("segments.train_test_power_ratio", 0.0, 1e6, self.train_test_power_ratio)
         _range("segments.train_test_quiet_percentile", 0.0, 100.0, self.train_test_quiet_percentile)
         _range("segments.train_interval_step", 1.0, 1e3, self.train_interval_step)
+        _range("segments.dense_min_steady_units", 0, 1000, self.dense_min_steady_units)
         _range("segments.train_test_min_rate_hz", 0.0, 1e6, self.train_test_min_rate_hz)
         if not (0 < self.train_rate_hz[0] < self.train_rate_hz[1]):
             raise ParameterError(f"segments.train_rate_hz must be (low, high) with 0 < low < high; got {self.train_rate_hz}")

@@ -71,33 +71,53 @@ def channel_kind(electrode, fs: float) -> str:
     return "needle" if fs >= 8000 else "surface"
 
 
-def _mean_spectrum(x: np.ndarray, fs: float):
-    """(frequencies, channel-mean Welch power) at ≈ 1 Hz resolution, or None for under 0.5 s."""
+def _channel_spectra(x: np.ndarray, fs: float):
+    """(frequencies, Welch power per channel (channels, frequencies)) at ≈ 1 Hz resolution, or None
+    for under 0.5 s."""
     if x.shape[-1] < int(fs) // 2:
         return None
     nper = int(min(x.shape[-1], 2 ** int(np.ceil(np.log2(fs)))))
     f, p = signal.welch(np.nan_to_num(x), fs=fs, nperseg=nper, axis=-1)
-    return f, (p.mean(axis=0) if p.ndim == 2 else p)
+    return f, np.atleast_2d(p)
 
 
-def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float, half_width: float = 1.0) -> float:
-    """Power of the line at ``f0`` over the median of its neighbourhood (3–10 Hz away)."""
-    line = p[np.abs(f - f0) <= half_width].max(initial=0)
-    near = p[(np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)]
-    return float(line / np.median(near)) if near.size and np.median(near) > 0 else 0.0
+def _mean_spectrum(x: np.ndarray, fs: float, spectra=None):
+    """(frequencies, channel-mean Welch power) at ≈ 1 Hz resolution, or None for under 0.5 s."""
+    spectra = spectra if spectra is not None else _channel_spectra(x, fs)
+    return None if spectra is None else (spectra[0], spectra[1].mean(axis=0))
 
 
-def detect_mains(x: np.ndarray, fs: float, ratio: float, spectrum=None) -> float | None:
-    """50, 60 or None: the mains line whose power stands above its neighbourhood in the mean spectrum
-    (``spectrum``: ``_mean_spectrum(x, fs)`` when already computed)."""
-    spectrum = spectrum if spectrum is not None else _mean_spectrum(x, fs)
-    if spectrum is None or fs < 200:
+def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float, half_width: float = 1.0):
+    """Power of the line at ``f0`` over the median of its neighbourhood (3–10 Hz away); per row of a
+    2-D ``p``."""
+    line = p[..., np.abs(f - f0) <= half_width].max(axis=-1, initial=0)
+    near = np.median(p[..., (np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)], axis=-1) \
+        if ((np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)).any() else np.zeros_like(line)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(near > 0, line / np.where(near > 0, near, 1), 0.0)
+    return float(ratio) if np.ndim(ratio) == 0 else ratio
+
+
+def detect_mains(x: np.ndarray, fs: float, ratio: float, spectra=None, channel_ratio: float | None = None
+                 ) -> float | None:
+    """50, 60 or None: the mains line whose power stands above its neighbourhood by ``ratio`` in
+    the channels' mean spectrum, or by ``channel_ratio`` in any one channel's (``spectra``:
+    ``_channel_spectra(x, fs)`` when already computed; None: the mean only). Each muscle's
+    electrodes pick up mains of their own size, and a line on one muscle of several can stand
+    under ``ratio`` in the mean."""
+    spectra = spectra if spectra is not None else _channel_spectra(x, fs)
+    if spectra is None or fs < 200:
         return None
-    best, best_ratio = None, ratio
+    f, p = spectra
+    best, best_score = None, 1.0
     for f0 in (50.0, 60.0):
-        line = _line_ratio(*spectrum, f0) if f0 < fs / 2 else 0.0
-        if line > best_ratio:
-            best, best_ratio = f0, line
+        if f0 >= fs / 2:
+            continue
+        score = _line_ratio(f, p.mean(axis=0), f0) / ratio
+        if channel_ratio is not None:
+            score = max(score, float(np.max(_line_ratio(f, p, f0))) / channel_ratio)
+        if score > best_score:
+            best, best_score = f0, score
     return best
 
 
@@ -144,12 +164,16 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     # Raw windows' spectrum: for the mains line ("auto") and, on surface electrodes, its harmonics.
     # Each window detrended: joined as they are, their offsets and drift make steps whose broad
     # spectrum buries the line (a 60-Hz line 14× its neighbourhood measured 2.4×).
+    # The windows spread over the whole recording: its first seconds may hold a burst of activity.
+    probe_starts = starts[np.unique(np.linspace(0, n_win - 1, min(8, n_win)).astype(np.int64))]
     raw_probe = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)), axis=-1)
-                 for s in starts[: min(8, n_win)]] if mains == "auto" or (mains and kind != "needle") else []
+                 for s in probe_starts] if mains == "auto" or (mains and kind != "needle") else []
     raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
-    spectrum = _mean_spectrum(raw_probe, fs) if raw_probe is not None else None
+    spectra = _channel_spectra(raw_probe, fs) if raw_probe is not None else None
+    spectrum = _mean_spectrum(raw_probe, fs, spectra) if spectra is not None else None
     if mains == "auto":
-        mains = detect_mains(raw_probe, fs, params.mains_detect_ratio, spectrum) if raw_probe is not None else None
+        mains = detect_mains(raw_probe, fs, params.mains_detect_ratio, spectra, params.mains_channel_ratio) \
+            if raw_probe is not None else None
     sos = dsp.design_sos(fs, band=(lo, hi))
     frozen_run = max(16, int(round(params.frozen_run_ms * fs / 1000))) if params.frozen_run_ms > 0 else 0
     prep = Preprocessing(fs=fs, rec_channel_indices=emg, channels=channels, kind=kinds, groups=[],

@@ -373,7 +373,13 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
     # units: one or two myokymic units bursting back to back are as dense, but stay one or two.
     crowded = gc.window_count / ws >= params.interference_min_rate_hz
     strong = ratio > params.interference_power_ratio
-    dense = crowded & (((active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units))
+    # Dense across several units; on surface electrodes also with a unit firing steadily at
+    # voluntary rates (continuous spontaneous activity of bursting units is as dense). On needles
+    # a contraction's overlapping units are missed within their runs (N2001 control contractions
+    # have few windows with one steady unit): there density alone decides.
+    several = crowded & (active_units >= params.voluntary_min_units) & (effective_units >= params.min_effective_units)
+    min_steady = params.dense_min_steady_units if gc.kind != "needle" else 0
+    dense = crowded & ((several & (np.maximum(tonic_units, regular_units) >= min_steady))
                        # Few units, each firing tonically at voluntary rates: a weak contraction.
                        | ((tonic_units >= params.voluntary_min_units)
                           & (effective_units >= params.tonic_min_effective_units))
@@ -389,6 +395,9 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         if not joined.any():
             break
         dense |= joined
+    # A contraction's onset and end recruit units that do not yet fire steadily: a window dense
+    # across several units beside one joins it (one window each way, not a whole busy record).
+    dense |= several & (np.r_[False, dense[:-1]] | np.r_[dense[1:], False])
     d = dense.astype(np.int64)
     dense &= (d + np.r_[0, d[:-1]] + np.r_[d[1:], 0]) >= 2  # at least two neighbouring windows
     # Voluntary units fire at 5–25 Hz each: a window where most sorted discharges come from units
