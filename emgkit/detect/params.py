@@ -71,6 +71,11 @@ class PreprocessParams:
     #: One channel's spectrum is noisier than the mean: on 64 noise-only grid channels the largest
     #: ratio reached 4.1 [ENG].
     mains_channel_ratio: float = 10.0
+    #: Mains is judged on this many of the recording's noise windows (`noise_window_s`, spread over
+    #: it), the quietest: a contraction's broad spectrum buries a line it does not change.
+    mains_probe_windows: int = 8
+    #: ...leaving out windows under this share of the median window's power (flat: no line there).
+    mains_flat_power: float = 1e-3
     #: ...and a higher harmonic (`mains_max_harmonic`) fitted where its line stands this many times
     #: above its neighbourhood: on the detrended spectrum weak lines (4–8×, a few tenths of a µV)
     #: pass the fundamental's ratio, and fitting them moved borderline decisions — independent
@@ -125,6 +130,8 @@ class PreprocessParams:
         _range("preprocess.mains_max_harmonic", 1, 50, self.mains_max_harmonic)
         _range("preprocess.mains_detect_ratio", 1.0, 1e6, self.mains_detect_ratio)
         _range("preprocess.mains_channel_ratio", 1.0, 1e6, self.mains_channel_ratio)
+        _range("preprocess.mains_probe_windows", 1, 10_000, self.mains_probe_windows)
+        _range("preprocess.mains_flat_power", 0.0, 1.0, self.mains_flat_power)
         _range("preprocess.mains_harmonic_ratio", 1.0, 1e6, self.mains_harmonic_ratio)
         _range("preprocess.noise_percentile", 0, 100, self.noise_percentile)
         _range("preprocess.noise_reference_percentile", 0, 100, self.noise_reference_percentile)

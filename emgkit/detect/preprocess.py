@@ -164,11 +164,19 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     # Raw windows' spectrum: for the mains line ("auto") and, on surface electrodes, its harmonics.
     # Each window detrended: joined as they are, their offsets and drift make steps whose broad
     # spectrum buries the line (a 60-Hz line 14× its neighbourhood measured 2.4×).
-    # The windows spread over the whole recording: its first seconds may hold a burst of activity.
-    probe_starts = starts[np.unique(np.linspace(0, n_win - 1, min(8, n_win)).astype(np.int64))]
-    raw_probe = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)), axis=-1)
-                 for s in probe_starts] if mains == "auto" or (mains and kind != "needle") else []
-    raw_probe = np.concatenate(raw_probe, axis=1) if raw_probe else None
+    # The quietest of the windows spread over the whole recording: a line is judged against the
+    # background it stands in, which a contraction or a burst of activity raises many-fold (a
+    # bipolar muscle whose 12-µV mains stood 2× above a contraction's spectrum), and the
+    # recording's first seconds may be such a stretch. Flat windows (a disconnected electrode)
+    # hold no line.
+    raw_probe = None
+    if mains == "auto" or (mains and kind != "needle"):
+        windows = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)), axis=-1)
+                   for s in starts]
+        power = np.array([float(np.mean(w * w)) for w in windows])
+        alive = np.nonzero(power > params.mains_flat_power * max(float(np.median(power)), 1e-30))[0]
+        quiet = np.sort(alive[np.argsort(power[alive], kind="stable")[:params.mains_probe_windows]])
+        raw_probe = np.concatenate([windows[i] for i in quiet], axis=1) if quiet.size else None
     spectra = _channel_spectra(raw_probe, fs) if raw_probe is not None else None
     spectrum = _mean_spectrum(raw_probe, fs, spectra) if spectra is not None else None
     if mains == "auto":
