@@ -241,3 +241,16 @@ def test_largest_apart_keeps_the_largest_first_and_none_within_reach():
     assert _largest_apart(np.arange(6), samples, size, 5) == [1, 3, 5]
     assert _largest_apart(np.array([0, 2, 4]), samples, size, 5) == [0, 2, 4]
     assert _largest_apart(np.array([], dtype=np.int64), samples, size, 5) == []
+
+
+def test_a_lone_discharge_is_timed_on_its_electrode_of_largest_peak_to_peak():
+    from emgkit.detect import _lone_timing
+
+    # Caught at sample 10 on electrode 0 (its largest |value| in noise SD); electrode 2 holds the
+    # largest peak-to-peak in µV, peaking 4 samples later.
+    snip = np.zeros((3, 21), np.float16)
+    snip[0, 10] = 30.0
+    snip[1, 8], snip[1, 12] = 20.0, -15.0
+    snip[2, 14], snip[2, 17] = -40.0, 25.0
+    assert _lone_timing(snip, 10) == (2, 4)
+    assert _lone_timing(snip[:1], 10) == (0, 0)

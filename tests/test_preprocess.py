@@ -246,3 +246,20 @@ def test_mains_on_one_muscle_of_four_is_found_and_probed_over_the_whole_recordin
     none = Recording.from_array(x[[0, 2, 3]].astype(np.float32), fs, channels=["a", "c", "d"],
                                 muscles=["a", "c", "d"], electrodes=Electrode("surface_bipolar"))
     assert plan_preprocessing(none).mains_hz is None
+
+
+def test_mains_is_judged_on_the_quietest_windows_of_a_busy_recording():
+    # A 5-µV line in 4-µV noise, with broadband activity of 100 µV RMS (a contraction's interference)
+    # in 60 % of the recording's half-seconds: in the mean spectrum over the recording the line stands
+    # ~2× above its neighbourhood; in the quiet windows it stands far above it.
+    fs, rng = 2048.0, np.random.default_rng(9)
+    n = int(30 * fs)
+    t = np.arange(n) / fs
+    x = rng.normal(0, 4.0, n) + 5.0 * np.sin(2 * np.pi * 50 * t)
+    half = int(0.5 * fs)
+    for k in rng.choice(n // half, int(0.6 * (n // half)), replace=False):
+        x[k * half:(k + 1) * half] += rng.normal(0, 100.0, half)
+    spectra = _channel_spectra(x[None], fs)
+    assert _line_ratio(spectra[0], spectra[1][0], 50.0) < DetectionParams().preprocess.mains_detect_ratio
+    rec = Recording.from_array(x[None].astype(np.float32), fs, electrodes=Electrode("surface_bipolar"))
+    assert plan_preprocessing(rec).mains_hz == pytest.approx(50.0, abs=0.5)

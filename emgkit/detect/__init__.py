@@ -58,6 +58,14 @@ def _pieces(intervals, max_len: int, overlap: int):
             p0 = p1 - 2 * overlap
 
 
+def _lone_timing(snippet, before: int) -> tuple[int, int]:
+    """(channel, offset from the candidate's sample) where one discharge's waveform (channels,
+    window; µV, the candidate at ``before``) peaks on its channel of largest peak-to-peak."""
+    x = np.asarray(snippet, dtype=np.float32)
+    ch = int(np.argmax(np.ptp(x, axis=1)))
+    return ch, int(np.argmax(np.abs(x[ch]))) - before
+
+
 def _broad_units(bank, spike_params) -> np.ndarray:
     """Per template: True when it spreads over most of a grid (half its peak on ≥ half the electrodes)."""
     c = bank.templates.shape[1] if bank.n_units else 0
@@ -509,6 +517,10 @@ def _detect(recording, params, *, hash_input: bool):
             # discharge of two, and each fit lies within half a window of both.
             apart = _windows(p.spikes, gc.kind, fs)[2]
             peeling_units = set(common.tolist())
+            # A lone discharge on several electrodes is timed as units are (UnitBank.timing_channel):
+            # at the largest |peak| of its electrode of largest peak-to-peak in µV, not where the
+            # candidate was caught (a propagating grid MUAP peaks on each electrode at another time).
+            multi = len(gc.channels) > 1 and p.units.lone_timing_channel
             lone_rows = []
             # Long active regions are peeled in overlapping pieces; each keeps the discharges of its core.
             max_piece = max(int(p.units.peel_piece_s * fs), 8 * w)
@@ -571,10 +583,11 @@ def _detect(recording, params, *, hash_input: bool):
                     else:
                         lone = _largest_apart(np.asarray(lone), gc.samples, peak_sd, lone_merge)
                 for i in lone:
-                    mc = int(gc.main_channel[i])
+                    mc, at = _lone_timing(gc.snippets[i], gc.before) if multi else (int(gc.main_channel[i]), 0)
                     lone_rows.append((len(peeled_rows), int(gc.samples[i])))
-                    peeled_rows.append((gc.samples[i] / fs, next_unit, mc, float(np.ptp(gc.snippets[i, mc].astype(np.float32))),
-                                        "rest", float(gc.peak_uv[i] / max(sigma[mc], 1e-12))))
+                    peeled_rows.append(((gc.samples[i] + at) / fs, next_unit, mc,
+                                        float(np.ptp(gc.snippets[i, mc].astype(np.float32))),
+                                        "rest", float(gc.peak_uv[i] / max(sigma[gc.main_channel[i]], 1e-12))))
                     # One waveform per lone discharge: its main channel only (a grid has ~10⁴ of
                     # them per hour; all channels would grow memory with the recording's length).
                     templates[(gc.muscle, next_unit)] = gc.snippets[i, mc][None].astype(np.float32)

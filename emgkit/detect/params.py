@@ -391,6 +391,10 @@ class UnitParams:
     #: (independent simulator, 3 seeds: dense fasciculation bipolar 0.824 → 0.846, hyperexcitable
     #: bipolar 0.836 → 0.833, others unchanged; fasciculation events 0.751 → 0.758).
     recorded_peak_min_t: float = 2.0
+    #: On muscles of several electrodes a lone discharge (no template explains it) is timed at the
+    #: largest |peak| of its electrode of largest peak-to-peak in µV, as units are, not where its
+    #: candidate was caught [ENG].
+    lone_timing_channel: bool = True
     #: Templates of units whose discharges overlap each other (a neuromyotonic train at 250 Hz
     #: puts 2–4 discharges in one waveform window; doublets) are re-estimated by least squares over
     #: the whole recording, every member discharge of the overlapping units modelled at once, when
