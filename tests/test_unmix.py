@@ -162,3 +162,32 @@ def test_recorded_peak_moves_only_where_the_members_agree():
     # Every member larger there: it moves.
     signal = render([times], [np.where(np.arange(W) == 40, 11.0, raw_shape)], 4000, noise=0.05)
     assert recorded_peak_offsets(lambda a, b, ch: signal[a:b], times, labels, bank, BEFORE, min_t=2.0)[0] == 40
+
+
+def test_recorded_peak_baseline_context_holds_no_other_discharge():
+    # A grid unit bursting in triplets: a sharp first phase (largest once band-passed) and a broad
+    # larger second phase with a long positive tail. The second and third discharges of each burst
+    # have the previous one's tail in their baseline context, which lowers their recorded shape:
+    # only members whose context is free of other discharges show the recorded peak.
+    filtered_tmpl = np.zeros(W)
+    filtered_tmpl[20], filtered_tmpl[40] = -10.0, 8.0
+    bank = _finalise(filtered_tmpl[None, None].astype(np.float32), np.array([5]), np.ones(1, np.float32))
+    t = np.arange(3 * W)
+    raw_shape = np.zeros(3 * W)
+    raw_shape[W + 20], raw_shape[W + 40] = -7.0, 8.0
+    raw_shape[W + 41:] = 5.0 * np.exp(-(t[W + 41:] - W - 41) / 60.0)       # long last phase
+    gap = int(1.5 * W)
+    starts = np.arange(1000, 20000, 1000)
+    times = np.sort(np.concatenate([starts, starts + gap, starts + 2 * gap]))
+    signal = np.random.default_rng(1).normal(0, 0.1, 21000) + 300.0
+    for s in times:
+        signal[s - BEFORE - W:s - BEFORE + 2 * W] += raw_shape
+
+    def read_window(a, b, ch):
+        return signal[a:b]
+
+    labels = np.zeros(times.size, np.int64)
+    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, robust=True)[0] == 40
+    # The same from the bursts' first discharges alone (what the check keeps).
+    first = np.isin(times, starts)
+    assert recorded_peak_offsets(read_window, times[first], labels[first], bank, BEFORE, robust=True)[0] == 40

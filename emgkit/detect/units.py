@@ -454,8 +454,10 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     shrinks the broader phase). The recorded shape is the mean of up to ``max_members`` raw
     windows of the unit's main channel, each less a quadratic fitted to a window of context
     on either side (mains and other units average out). Only members with no other
-    candidate within a window take part (a cramp's or a contraction's overlaps would pose as
-    phases; candidates labelled −2, the unit's own other phases, do not count). With ``robust``
+    candidate within a window, nor in the context the baseline is read from, take part (a
+    cramp's or a contraction's overlaps would pose as phases, and a burst's previous discharge
+    in the context shifts the baseline; candidates labelled −2, the unit's own other phases, do
+    not count). With ``robust``
     the shape is instead the median of the windows, each less the median of the window of
     context before it: a quadratic fitted to the context on both sides takes part of a long
     MUAP's broad last phase for slow content and flattens it. The recorded
@@ -479,8 +481,10 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     gaps = np.diff(samples[own])
     isolated = np.zeros(samples.size, bool)
     isolated[own] = True
-    isolated[own[1:]] &= gaps >= w
-    isolated[own[:-1]] &= gaps >= w
+    # The baseline's context must hold no other discharge either (a myokymic burst's previous
+    # discharge in the context before shifted the baseline of the next by ~20 µV).
+    isolated[own[1:]] &= gaps >= 2 * w
+    isolated[own[:-1]] &= gaps >= (w if robust else 2 * w)
     # Slow content (wander, movement) is removed by a quadratic fitted to a window's length of
     # context on each side.
     edge = w
