@@ -91,8 +91,8 @@ def _line_ratio(f: np.ndarray, p: np.ndarray, f0: float, half_width: float = 1.0
     """Power of the line at ``f0`` over the median of its neighbourhood (3–10 Hz away); per row of a
     2-D ``p``."""
     line = p[..., np.abs(f - f0) <= half_width].max(axis=-1, initial=0)
-    near = np.median(p[..., (np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)], axis=-1) \
-        if ((np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)).any() else np.zeros_like(line)
+    around = (np.abs(f - f0) > 3) & (np.abs(f - f0) < 10)
+    near = np.median(p[..., around], axis=-1) if around.any() else np.zeros_like(line)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(near > 0, line / np.where(near > 0, near, 1), 0.0)
     return float(ratio) if np.ndim(ratio) == 0 else ratio
@@ -171,8 +171,8 @@ def plan_preprocessing(rec, params: PreprocessParams | None = None) -> Preproces
     # hold no line.
     raw_probe = None
     if mains == "auto" or (mains and kind != "needle"):
-        windows = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)), axis=-1)
-                   for s in starts]
+        windows = [signal.detrend(np.nan_to_num(rec.get_data(s, min(s + win, rec.n_samples), channels=emg)),
+                                  axis=-1).astype(np.float32) for s in starts]
         power = np.array([float(np.mean(w * w)) for w in windows])
         alive = np.nonzero(power > params.mains_flat_power * max(float(np.median(power)), 1e-30))[0]
         quiet = np.sort(alive[np.argsort(power[alive], kind="stable")[:params.mains_probe_windows]])
