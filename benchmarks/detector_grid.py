@@ -5,7 +5,7 @@ Tolerance ±1.5 ms needle, ±3 ms surface (the detector issue's convention). ``v
 rest discharges of clearly visible units only (true main-channel peak-to-peak at least 10× the
 muscle's noise σ as the detector measured it): losses there are the detector's, not the noise's.
 """
-import sys, time, numpy as np, pandas as pd, emgkit, warnings, logging
+import sys, time, types, numpy as np, pandas as pd, emgkit, warnings, logging
 warnings.filterwarnings("ignore")
 cases = [c.split(":") for c in sys.argv[1].split(",")]
 dur = float(sys.argv[2]) if len(sys.argv) > 2 else 30
@@ -20,21 +20,14 @@ for sc, el in cases:
     seg = s.segments
     rates = s.rates[s.rates.kind=="fasciculation"]
     fe = " ".join(f"{r.rate_error:+.2f}" for r in rates.itertuples())
-    vis_hit = vis_n = 0
+    # Recall of the visible units' rest discharges: evaluate's own matching on a truth cut down to them.
     noise = res.summary.set_index("muscle")["noise_uv"]
     amp = truth.units.set_index(["muscle", "unit"])["amplitude"]
-    td = truth.discharges[truth.discharges.state == "rest"]
-    fd = res.discharges[res.discharges.state == "rest"]
-    for m, g in td.groupby("muscle"):
-        visible = np.array([amp[(m, u)] for u in g.unit]) >= 10 * noise.get(m, np.inf)
-        ft = np.sort(fd[fd.muscle == m].time.to_numpy())
-        tt = g.time.to_numpy()[visible]
-        i = np.searchsorted(ft, tt)
-        near = np.full(tt.size, np.inf)
-        for k in (i - 1, i):
-            ok = (k >= 0) & (k < ft.size)
-            near[ok] = np.minimum(near[ok], np.abs(ft[k[ok]] - tt[ok]))
-        vis_hit += int(np.sum(near <= tol))
-        vis_n += int(tt.size)
+    td = truth.discharges
+    visible = np.array([amp[(m, u)] >= 10 * noise.get(m, np.inf) for m, u in zip(td.muscle, td.unit)], bool)
+    seen = emgkit.evaluate(types.SimpleNamespace(discharges=td[visible], segments=truth.segments,
+                                                 duration=truth.duration), res, tolerance=tol).discharges
+    seen = seen[(seen.muscle == "ALL") & (seen.states == "rest")].iloc[0]
+    vis_hit, vis_n = int(seen.tp), int(seen.n_true)
     vis = f"vis {vis_hit / vis_n:.2f} ({vis_n})" if vis_n else "vis n/a"
     print(f"{sc:>9} {el:<7} {dt:5.1f}s disF1 {d.f1:.3f} P {d.precision:.2f} R {d.recall:.2f} ({d.n_true}/{d.n_found}) | {vis} | {evs} | volR {seg.voluntary_recall.min():.2f} restX {seg.rest_excluded_share.max():.3f} | fpErr {fe}", flush=True)
