@@ -5,7 +5,7 @@ import pytest
 from emgkit.detect import dsp
 from emgkit.detect.params import DetectionParams
 from emgkit.detect.preprocess import (_channel_spectra, _line_ratio, filtered, filtered_spans, plan_preprocessing,
-                                      present_harmonics)
+                                      present_harmonics, recorded_windows)
 from emgkit.recording import Electrode, Recording
 
 FS = 2048.0
@@ -263,3 +263,37 @@ def test_mains_is_judged_on_the_quietest_windows_of_a_busy_recording():
     assert _line_ratio(spectra[0], spectra[1][0], 50.0) < DetectionParams().preprocess.mains_detect_ratio
     rec = Recording.from_array(x[None].astype(np.float32), fs, electrodes=Electrode("surface_bipolar"))
     assert plan_preprocessing(rec).mains_hz == pytest.approx(50.0, abs=0.5)
+
+
+def test_recorded_windows_keep_the_muap_as_recorded_less_mains_and_drift():
+    # A broad two-phase surface MUAP under a 30-µV mains line and electrode drift: each window
+    # read for the recorded shape is the MUAP (as recorded, not band-passed) and the noise.
+    rng = np.random.default_rng(5)
+    n = int(20 * FS)
+    t = np.arange(n) / FS
+    tt = (np.arange(int(0.04 * FS)) - int(0.01 * FS)) / FS * 1000         # ms, sharp phase at 0
+    shape = -35 * np.exp(-0.5 * (tt / 1.0) ** 2) + 60 * np.exp(-0.5 * ((tt - 9) / 3.5) ** 2)
+    clean = rng.normal(0, 1.0, n)
+    at = np.arange(int(1 * FS), n - int(1 * FS), int(0.61 * FS))
+    for a in at:
+        clean[a - int(0.01 * FS): a - int(0.01 * FS) + shape.size] += shape
+    x = clean + 30 * np.sin(2 * np.pi * 50.0 * t + 0.3) + 800 + 200 * np.sin(2 * np.pi * 0.3 * t)
+    rec = Recording.from_array(x[None].astype(np.float32), FS, electrodes=Electrode("surface_bipolar"))
+    prep = plan_preprocessing(rec)
+    assert prep.mains_hz == pytest.approx(50.0, abs=0.1)
+    length = shape.size
+    starts = at - int(0.01 * FS)
+    got = recorded_windows(rec, prep, starts, length, 0, highpass_hz=5.0)
+    want = np.stack([clean[a:a + length] for a in starts])
+    err = (got - got[:, :5].mean(axis=1, keepdims=True)) - (want - want[:, :5].mean(axis=1, keepdims=True))
+    assert np.abs(err).max() < 6.0 and np.std(err) < 2.0        # the raw window's mains alone is 30 µV
+    # The broad phase, a 5-Hz high-pass keeps: still the larger one in every window.
+    i_sharp, i_broad = int(0.01 * FS), int(0.01 * FS) + int(round(9e-3 * FS))
+    assert np.all(got[:, i_broad] - got[:, 0] > -(got[:, i_sharp] - got[:, 0]))
+    # Out of the recording, or with invalid samples: a row of NaN, the others unchanged.
+    holed = x.copy()
+    holed[starts[2] + 3] = np.nan
+    rec2 = Recording.from_array(holed[None].astype(np.float32), FS, electrodes=Electrode("surface_bipolar"))
+    rows = recorded_windows(rec2, prep, np.r_[-5, starts[:3], n - 2], length, 0, highpass_hz=5.0)
+    assert np.isnan(rows[[0, 3, 4]]).all() and np.isfinite(rows[1:3]).all()
+    np.testing.assert_allclose(rows[1:3], got[:2], atol=1e-3)

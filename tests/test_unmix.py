@@ -23,6 +23,19 @@ def render(times_by_unit, shapes, n, noise=0.0, seed=0):
     return x
 
 
+def windows_of(signal, reads=None):
+    """``recorded_peak_offsets``' reader over one array: NaN rows outside it."""
+    def read_windows(starts, length, ch):
+        out = np.full((len(starts), length), np.nan)
+        for row, a in enumerate(starts):
+            if reads is not None:
+                reads.append((int(a), int(a) + length, ch))
+            if 0 <= a and a + length <= signal.size:
+                out[row] = signal[a:a + length]
+        return out
+    return read_windows
+
+
 def candidates(x, times_by_unit):
     samples = np.concatenate(times_by_unit)
     labels = np.concatenate([np.full(len(t), k) for k, t in enumerate(times_by_unit)])
@@ -106,19 +119,16 @@ def test_recorded_peak_picks_the_larger_phase_of_the_raw_muap():
     signal = render([times], [raw_shape], 7000) + 300.0 + np.linspace(0, 50, 7000)   # offset and drift
     labels = np.zeros(times.size, np.int64)
     reads = []
+    read_windows = windows_of(signal, reads)
 
-    def read_window(a, b, ch):
-        reads.append((a, b, ch))
-        return signal[a:b]
-
-    got = recorded_peak_offsets(read_window, times, labels, bank, BEFORE)
+    got = recorded_peak_offsets(read_windows, times, labels, bank, BEFORE)
     assert got[0] == 40 and all(ch == 0 for *_, ch in reads)
     # Too few members, or windows unreadable: the band-passed peak stays.
-    assert recorded_peak_offsets(read_window, times[:2], labels[:2], bank, BEFORE)[0] == 20
-    assert recorded_peak_offsets(lambda a, b, ch: None, times, labels, bank, BEFORE)[0] == 20
+    assert recorded_peak_offsets(read_windows, times[:2], labels[:2], bank, BEFORE)[0] == 20
+    assert recorded_peak_offsets(windows_of(signal[:10]), times, labels, bank, BEFORE)[0] == 20
     nan_signal = signal.copy()
     nan_signal[:] = np.nan
-    assert recorded_peak_offsets(lambda a, b, ch: nan_signal[a:b], times, labels, bank, BEFORE)[0] == 20
+    assert recorded_peak_offsets(windows_of(nan_signal), times, labels, bank, BEFORE)[0] == 20
 
 
 def test_robust_recorded_peak_keeps_a_broad_last_phase():
@@ -136,11 +146,9 @@ def test_robust_recorded_peak_keeps_a_broad_last_phase():
         signal[s - BEFORE - W:s - BEFORE + 2 * W] += raw_shape
     signal[times[3] - 5:times[3] + 5] += 200.0          # one member overlapped by a large artefact
 
-    def read_window(a, b, ch):
-        return signal[a:b]
-
-    assert recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE)[0] == 20
-    got = recorded_peak_offsets(read_window, times, np.zeros(times.size, np.int64), bank, BEFORE, robust=True)
+    read_windows = windows_of(signal)
+    assert recorded_peak_offsets(read_windows, times, np.zeros(times.size, np.int64), bank, BEFORE)[0] == 20
+    got = recorded_peak_offsets(read_windows, times, np.zeros(times.size, np.int64), bank, BEFORE, robust=True)
     assert abs(got[0] - 52) <= 1
 
 
@@ -156,12 +164,11 @@ def test_recorded_peak_moves_only_where_the_members_agree():
     signal = render([times], [raw_shape], 4000, noise=0.05)
     signal[times[2] - BEFORE + 40] += 12.0
     labels = np.zeros(times.size, np.int64)
-    read_window = lambda a, b, ch: signal[a:b]
-    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, min_t=0.0)[0] == 40
-    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, min_t=2.0)[0] == 20
+    assert recorded_peak_offsets(windows_of(signal), times, labels, bank, BEFORE, min_t=0.0)[0] == 40
+    assert recorded_peak_offsets(windows_of(signal), times, labels, bank, BEFORE, min_t=2.0)[0] == 20
     # Every member larger there: it moves.
     signal = render([times], [np.where(np.arange(W) == 40, 11.0, raw_shape)], 4000, noise=0.05)
-    assert recorded_peak_offsets(lambda a, b, ch: signal[a:b], times, labels, bank, BEFORE, min_t=2.0)[0] == 40
+    assert recorded_peak_offsets(windows_of(signal), times, labels, bank, BEFORE, min_t=2.0)[0] == 40
 
 
 def test_recorded_peak_baseline_context_holds_no_other_discharge():
@@ -183,11 +190,38 @@ def test_recorded_peak_baseline_context_holds_no_other_discharge():
     for s in times:
         signal[s - BEFORE - W:s - BEFORE + 2 * W] += raw_shape
 
-    def read_window(a, b, ch):
-        return signal[a:b]
-
+    read_windows = windows_of(signal)
     labels = np.zeros(times.size, np.int64)
-    assert recorded_peak_offsets(read_window, times, labels, bank, BEFORE, robust=True)[0] == 40
+    assert recorded_peak_offsets(read_windows, times, labels, bank, BEFORE, robust=True)[0] == 40
     # The same from the bursts' first discharges alone (what the check keeps).
     first = np.isin(times, starts)
-    assert recorded_peak_offsets(read_window, times[first], labels[first], bank, BEFORE, robust=True)[0] == 40
+    assert recorded_peak_offsets(read_windows, times[first], labels[first], bank, BEFORE, robust=True)[0] == 40
+
+
+def test_detect_times_a_surface_unit_at_its_recorded_peak_under_mains():
+    # A bipolar unit whose MUAP has a sharp first phase and a broad, larger second phase 9 ms
+    # later (the largest once band-passed is the sharp one), under a 25-µV mains line: the
+    # discharges are timed at the broad phase, the MUAP's largest |peak| as recorded.
+    import emgkit
+    from emgkit.recording import Electrode, Recording
+
+    fs, rng = 2048.0, np.random.default_rng(7)
+    n = int(60 * fs)
+    t = np.arange(n) / fs
+    tt = (np.arange(int(0.04 * fs)) - int(0.01 * fs)) / fs * 1000              # ms, sharp phase at 0
+    shape = -40 * np.exp(-0.5 * (tt / 1.0) ** 2) + 70 * np.exp(-0.5 * ((tt - 9) / 3.5) ** 2)
+    peak = int(np.argmax(np.abs(shape)))
+    x = rng.normal(0, 4.0, n) + 25 * np.sin(2 * np.pi * 50.0 * t + 0.3)
+    starts = np.cumsum((0.4 + rng.exponential(1.2, 60)) * fs).astype(int)     # fasciculations
+    starts = starts[starts < n - shape.size]
+    for a in starts:
+        x[a:a + shape.size] += shape
+    rec = Recording.from_array(x[None].astype(np.float32), fs, muscles=["tibialis anterior"],
+                               electrodes=Electrode("surface_bipolar"))
+    truth = (starts + peak) / fs
+    found = emgkit.detect(rec, hash_input=False).discharges
+    found = np.sort(found.loc[found["state"] == "rest", "time"].to_numpy())
+    assert found.size == truth.size
+    j = np.clip(np.searchsorted(found, truth), 1, max(found.size - 1, 1))
+    nearest = np.minimum(np.abs(found[j] - truth), np.abs(found[j - 1] - truth))
+    assert np.mean(nearest <= 0.003) >= 0.9

@@ -401,7 +401,7 @@ def _detect(recording, params, *, hash_input: bool):
     from ..io import read
     from ..recording import Recording
     from ..results import DetectionResult, now_iso
-    from .preprocess import filtered, plan_preprocessing
+    from .preprocess import filtered, plan_preprocessing, recorded_windows
     from .segment import recruitment_states, segment_group, state_of_times
     from .._intervals import merge_intervals
     from .spikes import _windows, detect_candidates
@@ -442,16 +442,16 @@ def _detect(recording, params, *, hash_input: bool):
         if p.units.recorded_peak_times and gc.kind != "needle":
             rec_channels = prep.rec_channel_indices[gc.channels]
 
-            def read_window(a, b, ch):
-                if a < 0 or b > rec.n_samples:
-                    return None
-                return rec.get_data(a, b, channels=[int(rec_channels[ch])])[0]
+            def read_windows(starts, length, ch):
+                return recorded_windows(rec, prep, starts, length, int(rec_channels[ch]),
+                                        p.units.recorded_peak_highpass_hz)
 
             bank.peak_offset = recorded_peak_offsets(
-                read_window, gc.samples, labels, bank, gc.before,
+                read_windows, gc.samples, labels, bank, gc.before,
                 min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
                 robust=p.units.recorded_peak_robust_grids and len(gc.channels) >= p.spikes.grid_min_channels,
-                min_t=p.units.recorded_peak_min_t)
+                min_t=p.units.recorded_peak_min_t,
+                context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])))
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]

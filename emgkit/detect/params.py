@@ -391,6 +391,27 @@ class UnitParams:
     #: (independent simulator, 3 seeds: dense fasciculation bipolar 0.824 → 0.846, hyperexcitable
     #: bipolar 0.836 → 0.833, others unchanged; fasciculation events 0.751 → 0.758).
     recorded_peak_min_t: float = 2.0
+    #: The recorded windows are read less the mains sinusoids preprocessing removes and drift
+    #: (high-passed at this many Hz, zero-phase, before the mains fit; 0: not), each with a mains
+    #: fit window of context (`preprocess.recorded_windows`): the independent simulator's surface
+    #: records carry 50/60 Hz lines of tens of µV, at another phase in each window, so a unit's
+    #: members' values at its band-passed peak spread over −4…59 µV (23 ± 3 cleared) and the
+    #: paired t rarely reached `recorded_peak_min_t`. 5 Hz lies below a surface MUAP's slowest
+    #: phase (≥ ~5 ms wide) [ENG]. Independent simulator, 3 seeds, with the context gap below
+    #: (before → after): myokymia bipolar 0.895 → 0.926, dense fasciculation bipolar 0.845 →
+    #: 0.862, hyperexcitable grid 0.927 → 0.948, cramp grid 0.555 → 0.672, dense fasciculation
+    #: grid 0.833 → 0.818, others unchanged. Mains removed without the high-pass: grid 0.933 →
+    #: 0.927 (cramp grid 0.672 → 0.555); the high-pass without mains removal: bipolar 0.880 →
+    #: 0.872 (myokymia bipolar 0.741).
+    recorded_peak_highpass_hz: float = 5.0
+    #: On bipolar muscles the quadratic baseline is fitted to context this share of the waveform
+    #: window away from it: a surface MUAP caught at a sharp early phase runs on ~10 ms past the
+    #: window (independent simulator, dense fasciculation bipolar seed 0: a broad second phase
+    #: 1.7× the first, 9 ms after it), and fitted to that tail the baseline took the phase for
+    #: slow content [ENG]. Independent simulator, 3 seeds, with cleared windows: dense
+    #: fasciculation bipolar 0.839 → 0.862 (0 → 0.5), at 1.0 0.843 (fewer members have that much
+    #: free context). HD grids read the context before the window only (above).
+    recorded_peak_context_gap: float = 0.5
     #: On muscles of several electrodes a lone discharge (no template explains it) is timed at the
     #: largest |peak| of its electrode of largest peak-to-peak in µV, as units are, not where its
     #: candidate was caught [ENG].
@@ -496,6 +517,8 @@ class UnitParams:
         _range("units.merge_full_distance", 0.0, 2.0, self.merge_full_distance)
         _range("units.recorded_peak_min_shift_ms", 0.0, 50.0, self.recorded_peak_min_shift_ms)
         _range("units.recorded_peak_min_t", 0.0, 100.0, self.recorded_peak_min_t)
+        _range("units.recorded_peak_highpass_hz", 0.0, 100.0, self.recorded_peak_highpass_hz)
+        _range("units.recorded_peak_context_gap", 0.0, 4.0, self.recorded_peak_context_gap)
         _range("units.phase_copy_distance", 0.0, 2.0, self.phase_copy_distance)
         _range("units.phase_copy_min_ratio", 0.0, 1.0, self.phase_copy_min_ratio)
         _range("units.phase_copy_max_ms", 0.0, 50.0, self.phase_copy_max_ms)

@@ -276,6 +276,56 @@ def filtered_spans(rec, prep: Preprocessing, spans, clip_run: int = 4) -> list:
     return outs
 
 
+def recorded_windows(rec, prep: Preprocessing, starts, length: int, channel: int,
+                     highpass_hz: float = 0.0) -> np.ndarray:
+    """Windows ``[start, start + length)`` of recording channel ``channel`` as recorded, less
+    drift and mains: (len(starts), length) float64 µV, a row of NaN where a window leaves the
+    recording or holds invalid samples.
+
+    For reading a MUAP's shape as recorded, not band-passed (``units.recorded_peak_offsets``):
+    a mains line of a few tens of µV, at another phase in each window, varies a window's value
+    at a MUAP's phases more than the phases differ. Each window is read with context (one mains
+    fit window, ``prep.mains_window``, on either side, as far as the recording goes),
+    high-passed at ``highpass_hz`` (2nd-order Butterworth, zero-phase; 0: not) so the mains fit
+    sees no drift, and cleared of the sinusoids preprocessing removes, fitted as there away from
+    discharges (``dsp.remove_mains``).
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    out = np.full((starts.size, int(length)), np.nan)
+    n = rec.n_samples
+    mains = prep.mains_freqs.size > 0
+    pad = 0
+    if mains:
+        pad = prep.mains_window
+    if highpass_hz > 0:
+        pad = max(pad, int(np.ceil(2 * prep.fs / highpass_hz)))
+    sos = signal.butter(2, highpass_hz, "highpass", fs=prep.fs, output="sos") if highpass_hz > 0 else None
+    by_span: dict = {}
+    for row, a in enumerate(starts):
+        if a < 0 or a + length > n:
+            continue
+        lo, hi = max(0, int(a) - pad), min(n, int(a) + int(length) + pad)
+        by_span.setdefault(hi - lo, []).append((row, lo, int(a) - lo))
+    # Windows away from the recording's ends share one span length: filtered and fitted together.
+    for span, items in by_span.items():
+        x = np.stack([rec.get_data(lo, lo + span, channels=[channel])[0] for _, lo, _ in items])
+        good = np.all(np.isfinite(x), axis=1)
+        x = x[good]
+        if x.size and (sos is not None or mains):
+            x = x - x.mean(axis=1, keepdims=True)
+            if sos is not None:
+                x = signal.sosfiltfilt(sos, x, axis=1, padlen=min(span - 1, 3 * (2 * len(sos) + 1)))
+            if mains:
+                x32 = np.ascontiguousarray(x, dtype=np.float32)
+                dsp.remove_mains(x32, prep.fs, prep.mains_freqs, 0, prep.mains_window, prep.mains_mask_sd,
+                                 prep.mains_mask_half)
+                x = x32.astype(np.float64)
+        kept = [item for item, ok in zip(items, good) if ok]
+        for (row, _, off), y in zip(kept, x):
+            out[row] = y[off:off + length]
+    return out
+
+
 @dataclass
 class _BridgedSpan:
     """A span's raw samples with context, bad samples bridged, ready to filter."""

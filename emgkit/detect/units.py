@@ -443,9 +443,10 @@ def _larger_in_members(windows: np.ndarray, new: int, old: int, sign: np.ndarray
     return bool(d.mean() >= min_t * spread) if spread > 0 else bool(d.mean() > 0)
 
 
-def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
+def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
                           before: int, min_shift: int = 1, max_members: int = 48, min_phase: float = 0.5,
-                          min_margin: float = 1.1, robust: bool = False, min_t: float = 0.0) -> np.ndarray:
+                          min_margin: float = 1.1, robust: bool = False, min_t: float = 0.0,
+                          context_gap: int = 0) -> np.ndarray:
     """Per template: the sample in its window where the unit's MUAP *as recorded* peaks.
 
     Discharge times are at the MUAP's largest |peak| (the convention of expert annotations
@@ -468,9 +469,13 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     the recorded value there; from a mean (not ``robust``), also larger in the members than their
     spread allows (paired t ≥ ``min_t``: a mean of a few windows, each with other units' MUAPs
     and noise, often ranks two near-equal phases wrongly; the median's members keep slow content
-    that would swamp such a test). ``samples`` must be sorted. ``read_window(start, stop,
-    channel)`` returns raw µV (NaN where invalid, None when out of range). Templates with
-    fewer than 3 such members keep their band-passed peak.
+    that would swamp such a test). Without ``robust`` the context starts ``context_gap``
+    samples from the window on each side: a surface MUAP caught at an early phase runs on past
+    the window, and a quadratic fitted to its tail takes the tail's phase for slow content.
+    ``samples`` must be sorted. ``read_windows(starts, length, channel)`` returns those windows
+    of the recording as recorded, in µV (n, length), a row of NaN where one cannot be read
+    (``preprocess.recorded_windows`` also removes mains and drift). Templates with fewer than 3
+    such members keep their band-passed peak.
     """
     K, _, w = bank.templates.shape
     offsets = bank.peak_offset.copy()
@@ -483,13 +488,15 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
     isolated[own] = True
     # The baseline's context must hold no other discharge either (a myokymic burst's previous
     # discharge in the context before shifted the baseline of the next by ~20 µV).
-    isolated[own[1:]] &= gaps >= 2 * w
-    isolated[own[:-1]] &= gaps >= (w if robust else 2 * w)
+    gap = 0 if robust else max(0, int(context_gap))
+    isolated[own[1:]] &= gaps >= 2 * w + gap
+    isolated[own[:-1]] &= gaps >= (w if robust else 2 * w + gap)
     # Slow content (wander, movement) is removed by a quadratic fitted to a window's length of
-    # context on each side.
+    # context on each side, ``gap`` samples away from the window.
     edge = w
-    pos = np.arange(w + 2 * edge, dtype=np.float64)
-    outside = np.r_[np.arange(edge), np.arange(edge + w, w + 2 * edge)]
+    length = w + 2 * (edge + gap)
+    pos = np.arange(length, dtype=np.float64)
+    outside = np.r_[np.arange(edge), np.arange(length - edge, length)]
     basis = np.vander((pos - pos.mean()) / pos.size, 3)
     fit = np.linalg.pinv(basis[outside])
     for k in range(K):
@@ -497,16 +504,13 @@ def recorded_peak_offsets(read_window, samples: np.ndarray, labels: np.ndarray, 
         if idx.size < 3:
             continue
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, max_members)).astype(np.int64)]
-        windows = []
-        for i in idx:
-            a = int(samples[i]) - before - edge
-            x = read_window(a, a + w + 2 * edge, int(bank.timing_channel[k]))
-            if x is None or not np.all(np.isfinite(x)):
-                continue
-            windows.append(x - np.median(x[:edge]) if robust else x - basis @ (fit @ x[outside]))
-        n = len(windows)
+        x = np.asarray(read_windows(samples[idx].astype(np.int64) - before - edge - gap, length,
+                                    int(bank.timing_channel[k])), dtype=np.float64)
+        x = x[np.all(np.isfinite(x), axis=1)]
+        n = len(x)
         if n >= 3:
-            windows = np.array(windows)[:, edge:edge + w]
+            x = x - np.median(x[:, :edge], axis=1, keepdims=True) if robust else x - (basis @ (fit @ x[:, outside].T)).T
+            windows = x[:, edge + gap:edge + gap + w]
             total = np.median(windows, axis=0) if robust else windows.mean(axis=0)
             recorded = np.abs(total)
             peak = int(np.argmax(recorded))
