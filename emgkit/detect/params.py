@@ -399,7 +399,7 @@ class UnitParams:
     #: paired t rarely reached `recorded_peak_min_t`. 5 Hz lies below a surface MUAP's slowest
     #: phase (≥ ~5 ms wide) [ENG]. Independent simulator, 3 seeds, with the context gap below
     #: (before → after): myokymia bipolar 0.895 → 0.926, dense fasciculation bipolar 0.845 →
-    #: 0.862, hyperexcitable grid 0.927 → 0.948, cramp grid 0.555 → 0.672, dense fasciculation
+    #: 0.866, hyperexcitable grid 0.927 → 0.948, cramp grid 0.555 → 0.672, dense fasciculation
     #: grid 0.833 → 0.818, others unchanged. Mains removed without the high-pass: grid 0.933 →
     #: 0.927 (cramp grid 0.672 → 0.555); the high-pass without mains removal: bipolar 0.880 →
     #: 0.872 (myokymia bipolar 0.741).
