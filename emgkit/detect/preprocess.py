@@ -280,7 +280,7 @@ def recorded_windows(rec, prep: Preprocessing, starts, length: int, channel: int
                      highpass_hz: float = 0.0) -> np.ndarray:
     """Windows ``[start, start + length)`` of recording channel ``channel`` as recorded, less
     drift and mains: (len(starts), length) float64 µV, a row of NaN where a window leaves the
-    recording or holds invalid samples.
+    recording or it or its context holds invalid samples.
 
     For reading a MUAP's shape as recorded, not band-passed (``units.recorded_peak_offsets``):
     a mains line of a few tens of µV, at another phase in each window, varies a window's value
@@ -294,9 +294,7 @@ def recorded_windows(rec, prep: Preprocessing, starts, length: int, channel: int
     out = np.full((starts.size, int(length)), np.nan)
     n = rec.n_samples
     mains = prep.mains_freqs.size > 0
-    pad = 0
-    if mains:
-        pad = prep.mains_window
+    pad = prep.mains_window if mains else 0
     if highpass_hz > 0:
         pad = max(pad, int(np.ceil(2 * prep.fs / highpass_hz)))
     sos = signal.butter(2, highpass_hz, "highpass", fs=prep.fs, output="sos") if highpass_hz > 0 else None
