@@ -223,6 +223,32 @@ def test_a_template_of_one_units_doublet_is_compound_on_surface_and_two_units_ov
     assert not compound_templates(bank, np.arange(5), FS, UnitParams(), same_unit_lags=(50, 200)).any()
 
 
+def test_a_template_of_one_units_doublet_splits_into_that_units_two_copies():
+    """E = A + 0.9 A 2.5 ms later (cut to the window: the second copy runs on past it) is two
+    copies of A, at their offsets and scales; C = A + B 2 ms later, and E beside a rarer A, not."""
+    from emgkit.detect.units import doublet_templates
+    a = muap() * 60
+    b = muap(width=7.0, phase=-1.0) * 45
+    c = a + np.r_[np.zeros(20), b[:-20]]
+    e = a + 0.9 * np.r_[np.zeros(25), a[:-25]]
+    d = muap(width=2.5, phase=-0.5) * 50
+    tmpl = np.stack([s[None, :] for s in (a, b, c, d, e)]).astype(np.float32) / 5.0
+    bank = _finalise(tmpl, np.array([40, 30, 3, 5, 4]), np.full(1, 5.0, np.float32))
+    lags = (int(0.002 * FS), int(0.020 * FS))                         # 2–20 ms
+    got = doublet_templates(bank, np.arange(5), lags, UnitParams())
+    assert list(got) == [4]
+    unit, offsets, scales = got[4]
+    assert unit == 0 and offsets == (0, 25)
+    np.testing.assert_allclose(scales, (1.0, 0.9), atol=0.02)
+    assert doublet_templates(bank, np.arange(5), (50, 200), UnitParams()) == {}
+    rare = _finalise(tmpl, np.array([3, 30, 3, 5, 4]), np.full(1, 5.0, np.float32))
+    assert doublet_templates(rare, np.arange(5), lags, UnitParams()) == {}
+    # Two half-size copies: another unit's shape, not A firing twice (its first copy is A's size).
+    half = np.stack([s[None, :] for s in (a, b, c, d, 0.5 * e)]).astype(np.float32) / 5.0
+    assert doublet_templates(_finalise(half, np.array([40, 30, 3, 5, 4]), np.full(1, 5.0, np.float32)),
+                             np.arange(5), lags, UnitParams()) == {}
+
+
 def test_merge_map_sends_a_shifted_copy_to_its_unit():
     """The full-resolution merge relabels members: each input template maps to the kept one it joined."""
     a = muap() * 20
@@ -411,3 +437,36 @@ def test_a_needle_template_timed_at_its_second_near_equal_peak_joins_its_unit():
     assert (new_lag[40:70] == 19).all() and (new_lag[:40] == 0).all() and (new_lag[70:] == 0).all()
     # Peaks farther apart than max_lag: not the same MUAP's phases.
     assert len(_merge_phase_copies(full, labels, lag, 0.25, 0.7, 10, 60, 2, 3)[0]) == 3
+
+
+def test_detect_reads_a_units_doublets_learnt_as_a_template_as_doublets():
+    # A bipolar unit firing 20 single discharges and 7 doublets 4.5 ms apart (the second 0.9×):
+    # the doublets cluster into a template of their own, which peels each doublet as one fit.
+    import emgkit
+    from emgkit.recording import Electrode, Recording
+
+    fs, rng = 2048.0, np.random.default_rng(3)
+    n = int(60 * fs)
+    tt = (np.arange(int(0.03 * fs)) - int(0.01 * fs)) / fs * 1000
+    shape = 60 * (-(tt / 2.0) * np.exp(-0.5 * (tt / 2.0) ** 2)) + 15 * np.exp(-0.5 * ((tt - 6) / 3.0) ** 2)
+    peak = int(np.argmax(np.abs(shape)))
+    x = rng.normal(0, 3.0, n)
+    starts = np.cumsum((0.6 + rng.exponential(1.5, 40)) * fs).astype(int)
+    starts = starts[starts < n - int(0.05 * fs)]
+    gap = int(round(0.0045 * fs))
+    doublets, singles = [], []
+    for i, a in enumerate(starts):
+        x[a:a + shape.size] += shape
+        if i % 4 == 2:
+            x[a + gap:a + gap + shape.size] += 0.9 * shape
+            doublets.append(((a + peak) / fs, (a + gap + peak) / fs))
+        else:
+            singles.append((a + peak) / fs)
+    rec = Recording.from_array(x[None].astype(np.float32), fs, muscles=["first dorsal interosseous"],
+                               electrodes=Electrode("surface_bipolar"))
+    ev = emgkit.detect(rec, hash_input=False).events
+    assert len(doublets) == 7
+    for first, second in doublets:
+        hit = ev[(ev["kind"] == "doublet") & ((ev["start"] - first).abs() <= 0.003) & ((ev["end"] - second).abs() <= 0.003)]
+        assert len(hit) == 1
+    assert (ev["kind"] == "fasciculation").sum() == len(singles)

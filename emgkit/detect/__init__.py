@@ -360,6 +360,30 @@ def _read_train(dis, x, a, core, ch, interval, read_filtered, sigma, fs, p, new_
     return dis, unit, times, interval
 
 
+def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, fs: float) -> pd.DataFrame:
+    """Rows of a doublet template (``units.doublet_templates``) as the two discharges of its unit,
+    each timed at that unit's peak in its copy and sized by its copy's scale."""
+    unit = dis["unit"].to_numpy()
+    split = np.isin(unit, list(doublets))
+    if not split.any():
+        return dis
+    rows = dis[split]
+    norm = np.sqrt((bank.templates.astype(np.float64) ** 2).sum(axis=(1, 2)))
+    p2p = np.ptp(bank.templates_uv()[np.arange(bank.n_units), bank.timing_channel], axis=1)
+    new = []
+    for row in rows.itertuples(index=False):
+        k = int(row.unit)
+        u, offsets, scales = doublets[k]
+        start = row.time * fs - bank.peak_offset[k]
+        fit_scale = row.amplitude / p2p[k] if p2p[k] > 0 else 1.0
+        for off, a in zip(offsets, scales):
+            new.append(dict(time=(start + off + bank.peak_offset[u]) / fs, unit=u, ch=int(bank.timing_channel[u]),
+                            amplitude=float(fit_scale * a * p2p[u]), state=row.state,
+                            snr=float(row.snr * a * norm[u] / max(norm[k], 1e-12))))
+    out = pd.concat([dis[~split], pd.DataFrame(new, columns=dis.columns)], ignore_index=True)
+    return out.astype(dis.dtypes.to_dict()).sort_values("time", kind="stable").reset_index(drop=True)
+
+
 def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: float, p) -> pd.DataFrame:
     """Rest discharges a doublet's interval apart fitted by two units, relabelled where one unit's
     template explains both (``units.same_unit_pairs``); other rows unchanged. Not within periodic
@@ -408,8 +432,8 @@ def _detect(recording, params, *, hash_input: bool):
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
     from .patterns import common_power_beats
-    from .units import (cluster_candidates, compound_templates, peel_plan, peel_region, recorded_peak_offsets,
-                        remnant_discharges, unit_families)
+    from .units import (cluster_candidates, compound_templates, doublet_templates, peel_plan, peel_region,
+                        recorded_peak_offsets, remnant_discharges, unit_families)
 
     timings = {}
     t0 = time.perf_counter()
@@ -479,6 +503,7 @@ def _detect(recording, params, *, hash_input: bool):
             excluded_rows.append((cand_times[i], k, gc.main_channel[i] if k < 0 else bank.timing_channel[k],
                                   float(np.ptp(gc.snippets[i, gc.main_channel[i]].astype(np.float32))), cand_state[i], np.nan))
         peel_idx = np.nonzero(peeled_state)[0]
+        doublets = {}
         w = gc.before + gc.after
         peeled_rows = []
         peeled_parts = []
@@ -501,6 +526,9 @@ def _detect(recording, params, *, hash_input: bool):
                 # units' long, smooth MUAPs sum into look-alikes (see UnitParams.compound_min_explained).
                 lags = tuple(int(round(v * fs / 1000)) for v in p.patterns.group_isi_ms)
                 common = common[~compound_templates(bank, common, fs, p.units, same_unit_lags=lags)]
+                # A template learnt from one unit's doublets peels as one: its fits are two discharges.
+                if p.units.split_doublet_templates:
+                    doublets = doublet_templates(bank, common, lags, p.units)
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
@@ -608,6 +636,8 @@ def _detect(recording, params, *, hash_input: bool):
                                        "state": "rest", "snr": cols[4]}))
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
+        if doublets and len(dis):
+            dis = _split_doublets(dis, doublets, bank, fs)
         broad = _broad_units(bank, p.spikes)
         if gc.kind != "needle" and len(dis):
             # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which

@@ -1174,6 +1174,81 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
     return out
 
 
+def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, params: UnitParams) -> dict:
+    """Templates of ``candidates`` that are two discharges of another, at least as frequent unit
+    ``lags`` (min, max samples) apart (a unit's doublets, learnt as a template of their own):
+    {k: (unit, (offset1, offset2), (scale1, scale2))}, offsets of the unit's window starts from
+    k's. Two copies at their least-squares scales, fitted within k's window (the copies run on
+    past it), must leave at most 1 − ``compound_min_explained`` of k's energy, one copy alone more
+    than twice what the two leave, and the copies' scales lie within ``doublet_scales`` (the
+    first discharge is an ordinary one of the unit). Every lag and placement is tried: a greedy
+    peel of the template takes the best-fitting unit first, often another, and then needs three
+    or four.
+    """
+    K, c, w = bank.templates.shape
+    out = {}
+    if K < 2 or params.compound_min_explained >= 1:
+        return out
+    candidates = np.asarray(candidates, dtype=np.int64)
+    T = bank.templates.astype(np.float64) * bank.masks[:, :, None]
+    spread = np.arange(max(1, lags[0]), min(lags[1], w - 1) + 1)
+    if spread.size == 0:
+        return out
+    # Copy starts p (region coordinates: k's window is [w, 2w) of a 3w region), 0..2w.
+    n_pos = 2 * w + 1
+    pos = np.arange(n_pos)
+    p1 = np.broadcast_to(pos[:, None], (n_pos, spread.size))
+    lag = np.broadcast_to(spread[None, :], (n_pos, spread.size))
+    p2 = p1 + lag
+    inside = p2 < n_pos
+    p1, p2, lag = p1[inside], p2[inside], lag[inside]
+    li = np.searchsorted(spread, lag)
+    # A copy at p covers its samples j in [lo(p), hi(p)) of k's window.
+    lo_j, hi_j = np.clip(w - pos, 0, w), np.clip(2 * w - pos, 0, w)
+    prefix = {}
+    for k in candidates:
+        target = np.zeros((c, 3 * w))
+        target[:, w:2 * w] = T[k]
+        energy = float((target ** 2).sum())
+        if energy <= 0:
+            continue
+        best = None
+        for u in candidates[(bank.counts[candidates] >= bank.counts[k]) & (candidates != k)]:
+            if u not in prefix:
+                sq = np.r_[0.0, np.cumsum((T[u] ** 2).sum(axis=0))]
+                # Products of the copy's sample j with the other copy's j − lag, summed up to j.
+                cross = np.zeros((spread.size, w + 1))
+                for i, L in enumerate(spread):
+                    cross[i, L + 1:] = np.cumsum((T[u][:, L:] * T[u][:, :w - L]).sum(axis=0))
+                    cross[i, :L + 1] = 0.0
+                prefix[u] = (sq, cross)
+            sq, cross = prefix[u]
+            g_pos = sq[hi_j] - sq[lo_j]                                            # (n_pos,)
+            corr = sum(np.correlate(target[ch], T[u, ch], mode="valid") for ch in range(c))  # (n_pos,)
+            ok = g_pos > 1e-9 * sq[-1]
+            a = np.where(ok, np.clip(corr / np.where(ok, g_pos, 1.0), params.min_scale, params.max_scale), 0.0)
+            one = float(np.max(2 * a * corr - a * a * g_pos))
+            j_lo = np.maximum(np.maximum(lag, w - p1), 0)
+            j_hi = np.minimum(w, 2 * w - p1)
+            g12 = np.where(j_hi > j_lo, cross[li, np.clip(j_hi, 0, w)] - cross[li, np.clip(j_lo, 0, w)], 0.0)
+            e = _explained(corr[p1], corr[p2], g_pos[p1], g12, g_pos[p2], params.min_scale, params.max_scale)
+            top = int(np.argmax(e))
+            left = energy - float(e[top])
+            if not np.isfinite(e[top]) or left > (1 - params.compound_min_explained) * energy \
+                    or energy - one <= 2 * left or (best is not None and left >= best[0]):
+                continue
+            g11, g22, g = g_pos[p1[top]], g_pos[p2[top]], g12[top]
+            det = g11 * g22 - g * g
+            a1 = (g22 * corr[p1[top]] - g * corr[p2[top]]) / det
+            a2 = (g11 * corr[p2[top]] - g * corr[p1[top]]) / det
+            (lo1, hi1), (lo2, hi2) = params.doublet_scales
+            if lo1 <= a1 <= hi1 and lo2 <= a2 <= hi2:
+                best = (left, int(u), (int(p1[top]) - w, int(p2[top]) - w), (float(a1), float(a2)))
+        if best is not None:
+            out[int(k)] = best[1:]
+    return out
+
+
 def unit_families(bank: UnitBank, min_correlation: float = 0.95, amplitude_ratio: tuple = (0.6, 1.6),
                   max_lag: int = 2) -> np.ndarray:
     """Family id per template: templates of nearly the same shape and size (one unit split in two).
