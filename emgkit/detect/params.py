@@ -24,6 +24,11 @@ from dataclasses import dataclass, field, fields
 from ..errors import ParameterError
 
 
+def _tuples(value):
+    """Lists (as TOML and JSON give them back), nested too, as tuples."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def _range(name, lo, hi, value):
     if not (lo <= value <= hi):
         raise ParameterError(f"{name} must be within [{lo}, {hi}]; got {value}")
@@ -972,7 +977,7 @@ class DetectionParams:
             conv = {}
             for k, v in values.items():
                 if isinstance(getattr(defaults, k), tuple) and isinstance(v, list):
-                    v = tuple(v)
+                    v = _tuples(v)
                 conv[k] = v
             kwargs[stage] = stage_cls(**conv)
         return cls(**kwargs)
