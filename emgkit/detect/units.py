@@ -1174,6 +1174,12 @@ def compound_templates(bank: UnitBank, candidates: np.ndarray, fs: float, params
     return out
 
 
+#: A doublet template's first copy, at ≥ 0.8 of its unit's size beside a second of ≤ 1.25, holds
+#: about a third of its energy or more: units whose best single copy explains under this share
+#: are not tried further (most of a muscle's templates against each other: the cost).
+_DOUBLET_MIN_SINGLE_SHARE = 0.2
+
+
 def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, params: UnitParams) -> dict:
     """Templates of ``candidates`` that are two discharges of another, at least as frequent unit
     ``lags`` (min, max samples) apart (a unit's doublets, learnt as a template of their own):
@@ -1205,33 +1211,55 @@ def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, param
     li = np.searchsorted(spread, lag)
     # A copy at p covers its samples j in [lo(p), hi(p)) of k's window.
     lo_j, hi_j = np.clip(w - pos, 0, w), np.clip(2 * w - pos, 0, w)
+    # Samples j both copies of a pair cover: [j_lo, j_hi) of the first copy.
+    j_lo = np.maximum(np.maximum(lag, w - p1), 0)
+    j_hi = np.minimum(w, 2 * w - p1)
+    overlap = j_hi > j_lo
+    j_lo, j_hi = np.clip(j_lo, 0, w), np.clip(j_hi, 0, w)
+    from scipy import fft
+
     prefix = {}
+    # Every candidate's products with a template placed anywhere in the region, by FFT (as in
+    # ``_matched_filter``): one pass per template instead of one correlation per pair.
+    size = fft.next_fast_len(4 * w, real=True)
+    t_spec = np.conj(fft.rfft(T[candidates], size, axis=2))                       # (n, c, F)
+    sq_all = np.concatenate([np.zeros((candidates.size, 1)),
+                             np.cumsum((T[candidates] ** 2).sum(axis=1), axis=1)], axis=1)
+    g_all = sq_all[:, hi_j] - sq_all[:, lo_j]                                      # (n, n_pos)
     for k in candidates:
         target = np.zeros((c, 3 * w))
         target[:, w:2 * w] = T[k]
         energy = float((target ** 2).sum())
         if energy <= 0:
             continue
+        corr_all = fft.irfft(np.einsum("cf,ncf->nf", fft.rfft(target, size, axis=1), t_spec), size,
+                             axis=1)[:, :n_pos]
+        ok_all = g_all > 1e-9 * sq_all[:, -1:]
+        a_all = np.where(ok_all, np.clip(corr_all / np.where(ok_all, g_all, 1.0), params.min_scale,
+                                         params.max_scale), 0.0)
+        one_all = (2 * a_all * corr_all - a_all * a_all * g_all).max(axis=1)
         best = None
-        for u in candidates[(bank.counts[candidates] >= bank.counts[k]) & (candidates != k)]:
+        # The first discharge is an ordinary one of the unit: one copy explains a fair share.
+        tried = (bank.counts[candidates] >= bank.counts[k]) & (candidates != k) \
+            & (one_all >= _DOUBLET_MIN_SINGLE_SHARE * energy)
+        for iu in np.nonzero(tried)[0]:
+            u = int(candidates[iu])
             if u not in prefix:
-                sq = np.r_[0.0, np.cumsum((T[u] ** 2).sum(axis=0))]
                 # Products of the copy's sample j with the other copy's j − lag, summed up to j.
                 cross = np.zeros((spread.size, w + 1))
                 for i, L in enumerate(spread):
                     cross[i, L + 1:] = np.cumsum((T[u][:, L:] * T[u][:, :w - L]).sum(axis=0))
-                    cross[i, :L + 1] = 0.0
-                prefix[u] = (sq, cross)
-            sq, cross = prefix[u]
-            g_pos = sq[hi_j] - sq[lo_j]                                            # (n_pos,)
-            corr = sum(np.correlate(target[ch], T[u, ch], mode="valid") for ch in range(c))  # (n_pos,)
-            ok = g_pos > 1e-9 * sq[-1]
-            a = np.where(ok, np.clip(corr / np.where(ok, g_pos, 1.0), params.min_scale, params.max_scale), 0.0)
-            one = float(np.max(2 * a * corr - a * a * g_pos))
-            j_lo = np.maximum(np.maximum(lag, w - p1), 0)
-            j_hi = np.minimum(w, 2 * w - p1)
-            g12 = np.where(j_hi > j_lo, cross[li, np.clip(j_hi, 0, w)] - cross[li, np.clip(j_lo, 0, w)], 0.0)
-            e = _explained(corr[p1], corr[p2], g_pos[p1], g12, g_pos[p2], params.min_scale, params.max_scale)
+                prefix[u] = cross
+            cross = prefix[u]
+            g_pos, corr, one = g_all[iu], corr_all[iu], float(one_all[iu])
+            # One of the two copies lies where a single copy fits best (± 2 samples).
+            at = int(np.argmax(2 * a_all[iu] * corr - a_all[iu] ** 2 * g_pos))
+            near = (np.abs(p1 - at) <= 2) | (np.abs(p2 - at) <= 2)
+            g12 = np.zeros(p1.size)
+            g12[near] = np.where(overlap[near], cross[li[near], j_hi[near]] - cross[li[near], j_lo[near]], 0.0)
+            e = np.full(p1.size, -np.inf)
+            e[near] = _explained(corr[p1[near]], corr[p2[near]], g_pos[p1[near]], g12[near], g_pos[p2[near]],
+                                 params.min_scale, params.max_scale)
             top = int(np.argmax(e))
             left = energy - float(e[top])
             if not np.isfinite(e[top]) or left > (1 - params.compound_min_explained) * energy \
