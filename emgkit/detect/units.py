@@ -1187,10 +1187,12 @@ def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, param
     k's. Two copies at their least-squares scales, fitted within k's window (the copies run on
     past it), must leave at most 1 − ``compound_min_explained`` of k's energy, one copy alone more
     than twice what the two leave, and the copies' scales lie within ``doublet_scales`` (the
-    first discharge is an ordinary one of the unit). Every lag and placement is tried: a greedy
-    peel of the template takes the best-fitting unit first, often another, and then needs three
-    or four.
+    first discharge is an ordinary one of the unit). Every lag is tried, one copy within 2 samples
+    of where a single copy fits best: a greedy peel of the template takes the best-fitting unit
+    first, often another, and then needs three or four.
     """
+    from scipy import fft
+
     K, c, w = bank.templates.shape
     out = {}
     if K < 2 or params.compound_min_explained >= 1:
@@ -1216,8 +1218,6 @@ def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, param
     j_hi = np.minimum(w, 2 * w - p1)
     overlap = j_hi > j_lo
     j_lo, j_hi = np.clip(j_lo, 0, w), np.clip(j_hi, 0, w)
-    from scipy import fft
-
     prefix = {}
     # Every candidate's products with a template placed anywhere in the region, by FFT (as in
     # ``_matched_filter``): one pass per template instead of one correlation per pair.
@@ -1226,6 +1226,7 @@ def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, param
     sq_all = np.concatenate([np.zeros((candidates.size, 1)),
                              np.cumsum((T[candidates] ** 2).sum(axis=1), axis=1)], axis=1)
     g_all = sq_all[:, hi_j] - sq_all[:, lo_j]                                      # (n, n_pos)
+    ok_all = g_all > 1e-9 * sq_all[:, -1:]
     for k in candidates:
         target = np.zeros((c, 3 * w))
         target[:, w:2 * w] = T[k]
@@ -1234,7 +1235,6 @@ def doublet_templates(bank: UnitBank, candidates: np.ndarray, lags: tuple, param
             continue
         corr_all = fft.irfft(np.einsum("cf,ncf->nf", fft.rfft(target, size, axis=1), t_spec), size,
                              axis=1)[:, :n_pos]
-        ok_all = g_all > 1e-9 * sq_all[:, -1:]
         a_all = np.where(ok_all, np.clip(corr_all / np.where(ok_all, g_all, 1.0), params.min_scale,
                                          params.max_scale), 0.0)
         one_all = (2 * a_all * corr_all - a_all * a_all * g_all).max(axis=1)
