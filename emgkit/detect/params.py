@@ -352,8 +352,10 @@ class UnitParams:
     #: is two discharges of that unit: a unit firing some of its discharges as doublets has them
     #: clustered apart (the MUAP pair 4.5 ms apart is one waveform) and each doublet was one
     #: "fasciculation" (a bipolar unit with 20 single discharges and 7 doublets: 0 → 7 doublets
-    #: found) [ENG]. Independent simulator, 3 seeds (surface cells pooled): doublet events 0.615 →
-    #: 0.628, multiplet 0.431 → 0.443, discharges 0.894 → 0.895, no cell lower by over 0.003.
+    #: found) [ENG]. Independent simulator, 3 seeds × 60 s: doublet events 0.654 → 0.665, multiplet
+    #: 0.522 → 0.531, fasciculation 0.793 → 0.794; bipolar discharges 0.880 → 0.878 (neuromyotonia
+    #: bipolar 0.874 → 0.870; with every placement of the copies searched, not only beside the best
+    #: single copy, 0.873, but 1.5 s more on a busy 60-s four-muscle record).
     split_doublet_templates: bool = True
     #: ...where the first copy's scale lies within the first range (an ordinary discharge of the
     #: unit) and the second's within the second (a doublet's second MUAP is often smaller) [ENG].
