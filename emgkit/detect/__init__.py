@@ -360,16 +360,16 @@ def _read_train(dis, x, a, core, ch, interval, read_filtered, sigma, fs, p, new_
     return dis, unit, times, interval
 
 
-def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, fs: float) -> pd.DataFrame:
+def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, p2p: np.ndarray, fs: float) -> pd.DataFrame:
     """Rows of a doublet template (``units.doublet_templates``) as the two discharges of its unit,
-    each timed at that unit's peak in its copy and sized by its copy's scale."""
+    each timed at that unit's peak in its copy and sized by its copy's scale (``p2p``: each
+    template's peak-to-peak in µV on its timing channel)."""
     unit = dis["unit"].to_numpy()
     split = np.isin(unit, list(doublets))
     if not split.any():
         return dis
     rows = dis[split]
     norm = np.sqrt((bank.templates.astype(np.float64) ** 2).sum(axis=(1, 2)))
-    p2p = np.ptp(bank.templates_uv()[np.arange(bank.n_units), bank.timing_channel], axis=1)
     new = []
     for row in rows.itertuples(index=False):
         k = int(row.unit)
@@ -637,7 +637,7 @@ def _detect(recording, params, *, hash_input: bool):
         dis = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         dis = dis.astype({"time": "float64", "unit": "int64", "ch": "int64", "amplitude": "float64", "snr": "float64"})
         if doublets and len(dis):
-            dis = _split_doublets(dis, doublets, bank, fs)
+            dis = _split_doublets(dis, doublets, bank, p2p, fs)
         broad = _broad_units(bank, p.spikes)
         if gc.kind != "needle" and len(dis):
             # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which
