@@ -226,6 +226,7 @@ def test_periodic_chains_share_no_discharges():
     ("units", "train_envelope_min_share", 1.5), ("units", "recorded_peak_highpass_hz", -1.0),
     ("units", "recorded_peak_context_gap", 5.0), ("units", "doublet_scales", ((0.8, 1.25),)),
     ("units", "doublet_scales", ((1.2, 0.8), (0.6, 1.25))), ("units", "doublet_scales", 3.0),
+    ("units", "pair_refit_min_gain", -1.0), ("units", "pair_refit_states", ("artifact",)),
     ("preprocess", "mains_detect_ratio", 0.5), ("preprocess", "mains_harmonic_ratio", 0.0),
 ])
 def test_out_of_range_params_are_named(stage, name, value):

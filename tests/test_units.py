@@ -2,8 +2,8 @@
 import numpy as np
 
 from emgkit.detect.params import UnitParams
-from emgkit.detect.units import (_finalise, _merge_shifted, compound_templates, peel_region, remnant_discharges,
-                                 unit_families)
+from emgkit.detect.units import (_finalise, _merge_shifted, compound_templates, peel_plan, peel_region,
+                                 refit_overlap_pairs, remnant_discharges, unit_families)
 
 FS = 10000.0
 
@@ -470,3 +470,51 @@ def test_detect_reads_a_units_doublets_learnt_as_a_template_as_doublets():
         hit = ev[(ev["kind"] == "doublet") & ((ev["start"] - first).abs() <= 0.003) & ((ev["end"] - second).abs() <= 0.003)]
         assert len(hit) == 1
     assert (ev["kind"] == "fasciculation").sum() == len(singles)
+
+
+def _pair_case(seed=0):
+    """A (12 σ) and B 2 ms later, and C: 0.8 × their sum plus a shape of its own, a template
+    greedy peeling prefers for the overlap."""
+    sigma, lag = 5.0, 20
+    a = muap() * 60
+    b = muap(width=7.0, phase=-1.0) * 45
+    c = 0.8 * (a + np.roll(b, lag)) + muap(width=2.5, phase=-0.5) * 25
+    tmpl = np.stack([s[None, :] for s in (a, b, c)]).astype(np.float32) / sigma
+    bank = _finalise(tmpl, np.array([40, 30, 12]), np.full(1, sigma, np.float32))
+    x = np.random.default_rng(seed).normal(0, sigma, 800)
+    return bank, x, (a, b, c), lag
+
+
+def test_a_third_template_fitted_between_two_overlapping_units_is_refitted_as_the_pair():
+    bank, x, (a, b, c), lag = _pair_case()
+    at = 300
+    x[at:at + 81] += a
+    x[at + lag:at + lag + 81] += b
+    params = UnitParams()
+    plan = peel_plan(bank, params)
+    greedy = peel_region(x[None], 0, bank, FS, params, plan=plan)
+    assert greedy.units.tolist() == [2]          # the failure the re-fit mends: one fit of C
+    out = refit_overlap_pairs(greedy, 0, plan, params, FS, np.ones(1, bool))
+    assert out.units.tolist() == [0, 1]
+    assert out.samples.tolist() == [at + bank.peak_offset[0], at + lag + bank.peak_offset[1]]
+    assert np.allclose(out.scales, 1.0, atol=0.05)
+    # The residual holds only the noise: both MUAPs left it.
+    assert np.abs(out.residual).max() < 5.0
+    # Not allowed (another state), or turned off: the greedy fit stays.
+    kept = peel_region(x[None], 0, bank, FS, params, plan=plan)
+    assert refit_overlap_pairs(kept, 0, plan, params, FS, np.zeros(1, bool)).units.tolist() == [2]
+    off = UnitParams(pair_refit_min_gain=0.0)
+    assert refit_overlap_pairs(kept, 0, plan, off, FS, np.ones(1, bool)).units.tolist() == [2]
+
+
+def test_a_units_own_discharge_is_not_refitted_as_a_pair():
+    """C firing alone, and A alone beside noise, stay one fit each."""
+    bank, x, (a, b, c), lag = _pair_case(seed=1)
+    x[200:281] += c
+    x[500:581] += a
+    params = UnitParams()
+    plan = peel_plan(bank, params)
+    greedy = peel_region(x[None], 0, bank, FS, params, plan=plan)
+    out = refit_overlap_pairs(greedy, 0, plan, params, FS, np.ones(greedy.samples.size, bool))
+    assert out.units.tolist() == greedy.units.tolist() == [2, 0]
+    assert out.samples.tolist() == greedy.samples.tolist() == [200 + bank.peak_offset[2], 500 + bank.peak_offset[0]]

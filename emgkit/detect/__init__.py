@@ -433,6 +433,7 @@ def _detect(recording, params, *, hash_input: bool):
     from .events import classify_muscle
     from .patterns import common_power_beats
     from .units import (cluster_candidates, compound_templates, doublet_templates, peel_plan, peel_region,
+                        refit_overlap_pairs,
                         recorded_peak_offsets, remnant_discharges, unit_families)
 
     timings = {}
@@ -560,6 +561,9 @@ def _detect(recording, params, *, hash_input: bool):
             # Mostly the same units: then one plan (and one cross-correlation cache) serves both.
             rest_plan = plan if seen_at_rest.size == common.size else \
                 peel_plan(bank, p.units, units=seen_at_rest, min_peak_sd=floors)
+            # A needle's overlapping MUAPs in a contraction: a third template fitted between two
+            # units' discharges is re-fitted as the pair (UnitParams.pair_refit_min_gain).
+            refit_pairs = gc.kind == "needle" and p.units.pair_refit_min_gain > 0 and bool(p.units.pair_refit_states)
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
@@ -570,7 +574,11 @@ def _detect(recording, params, *, hash_input: bool):
                 # overlaps included, and would "explain" its neighbours with a wrong unit and time.
                 # Candidates they leave unexplained are kept below, at their own peak.
                 only_rest = bool(np.all(cand_state[peel_idx[inside]] == "rest"))
-                peeled = peel_region(data, a, bank, fs, p.units, plan=rest_plan if only_rest else plan)
+                piece_plan = rest_plan if only_rest else plan
+                peeled = peel_region(data, a, bank, fs, p.units, plan=piece_plan)
+                if refit_pairs and peeled.samples.size:
+                    allowed = np.isin(state_of_times(peeled.samples / fs, segs), p.units.pair_refit_states)
+                    peeled = refit_overlap_pairs(peeled, a, piece_plan, p.units, fs, allowed)
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
                 peeled.samples, peeled.units = peeled.samples[keep], peeled.units[keep]
                 peeled.scales, peeled.snr = peeled.scales[keep], peeled.snr[keep]
