@@ -1013,6 +1013,7 @@ class PeelPlan:
     owner: np.ndarray
     last_use: np.ndarray
     spectra: dict = field(default_factory=dict)   # FFT size -> conjugate template spectra (K, c, F)
+    pair_xcorr: np.ndarray | None = None          # (K, K, 2w) template cross-correlations (refit_overlap_pairs)
 
     @property
     def n_units(self) -> int:
@@ -1113,6 +1114,18 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     return PeeledDischarges(start + pos + plan.peak_offset[k], plan.units[k], a[order], snr[order], r, plan.used)
 
 
+#: Largest template cross-correlation table (floats) a plan keeps for pair re-fits (64 MB).
+_PAIR_XCORR_MAX = 8 << 20
+
+
+def _template_xcorr(T: np.ndarray) -> np.ndarray:
+    """xc[a, b, d] = Σ_c Σ_i T[a, c, i] T[b, c, i + d] for lags d in 0 … 2w − 1 (negative lags at
+    2w + d; zero beyond ±(w − 1))."""
+    w = T.shape[2]
+    spec = np.fft.rfft(T, 2 * w, axis=2)
+    return np.fft.irfft(np.einsum("acf,bcf->abf", spec.conj(), spec), 2 * w, axis=2)
+
+
 def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, params: UnitParams, fs: float,
                         allowed: np.ndarray, refractory_ms: float = 1.5) -> PeeledDischarges:
     """``peeled`` (from :func:`peel_region` with ``plan``, region starting at sample ``start``)
@@ -1125,7 +1138,7 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
     R00108: an expert unit's firing missed beside another's, a third unit fitted between them).
     Each allowed fit whose window (its template's length, half of it either side) still holds
     more than `peel_min_snr`² of energy beyond the noise is put back, and the best pair of
-    templates of different units at local maxima of their matched filters (least-squares
+    templates of different units at their two best local maxima of the matched filter (least-squares
     scales within `min_scale`–`max_scale`, each reaching its fitting floor) replaces it when it
     explains at least `pair_refit_min_gain` × `peel_min_snr`² more energy than the best single
     template and leaves no more of the window than a fit may (`match_noise_factor` × its noise
@@ -1151,7 +1164,12 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
     refr = max(1, int(round(refractory_ms * fs / 1000)))
     min_energy = params.peel_min_snr ** 2
     gain = params.pair_refit_min_gain * min_energy
-    placed = np.zeros((c, w + 2 * half))
+    flat = T.reshape(K, c * w)
+    # Every pair of templates at every lag, once per plan while small (else per fit, for the
+    # units it tries): xc[a, b, d] = Σ_i T_a[i] T_b[i + d].
+    xc = plan.pair_xcorr
+    if xc is None and K * K * 2 * w <= _PAIR_XCORR_MAX:
+        xc = plan.pair_xcorr = _template_xcorr(T)
     new_pos, new_k, new_scale, new_snr = [], [], [], []
     for i in np.nonzero(allowed)[0]:
         p, k, a = int(pos[i]), int(k_of[i]), float(scale[i])
@@ -1163,12 +1181,20 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
             continue
         y = window.copy()
         y[:, half:half + w] += a * T[k]
-        corr = np.einsum("csw,kcw->ks", sliding_window_view(y, w, axis=1), T)      # (K, 2·half + 1)
+        windows = sliding_window_view(y, w, axis=1).transpose(1, 0, 2).reshape(2 * half + 1, c * w)
+        corr = flat @ windows.T                                                    # (K, 2·half + 1)
         single = np.where(corr > 0, corr * corr / e[:, None], 0.0)
         peak = (single[:, 1:-1] >= single[:, :-2]) & (single[:, 1:-1] >= single[:, 2:]) \
             & (single[:, 1:-1] >= min_energy)
-        J, S = np.nonzero(peak)
-        S = S + 1
+        # Each unit's two best placements (local maxima of its matched filter) are tried.
+        energy = np.where(peak, single[:, 1:-1], 0.0)
+        rows = np.arange(K)
+        best = energy.argmax(axis=1)
+        top = energy[rows, best]
+        energy[rows, best] = 0.0
+        second = energy.argmax(axis=1)
+        J = np.r_[rows[top > 0], rows[energy[rows, second] > 0]]
+        S = np.r_[best[top > 0], second[energy[rows, second] > 0]] + 1
         if J.size < 2:
             continue
         ia, ib = np.triu_indices(J.size, 1)
@@ -1177,17 +1203,12 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
         if not ok.any():
             continue
         ja, sa, jb, sb = ja[ok], sa[ok], jb[ok], sb[ok]
-        # Gram of the two placed templates: only the candidates' own placements are needed.
-        cand = np.unique(np.stack([np.r_[ja, jb], np.r_[sa, sb]], axis=1), axis=0)
-        shapes = np.zeros((cand.shape[0], c, w + 2 * half))
-        for n, (j, s_) in enumerate(cand):
-            shapes[n, :, s_:s_ + w] = T[j]
-        key = cand[:, 0] * (2 * half + 1) + cand[:, 1]
-        order = np.argsort(key)
-        na = order[np.searchsorted(key[order], ja * (2 * half + 1) + sa)]
-        nb = order[np.searchsorted(key[order], jb * (2 * half + 1) + sb)]
-        gram = np.einsum("acs,bcs->ab", shapes, shapes)
-        x12 = gram[na, nb]
+        # Overlap of the two placed templates: Σ_i T_a[i] T_b[i − (s_b − s_a)].
+        if xc is not None:
+            x12 = xc[ja, jb, (sa - sb) % (2 * w)]
+        else:
+            tried, inverse = np.unique(np.r_[ja, jb], return_inverse=True)
+            x12 = _template_xcorr(T[tried])[inverse[:ja.size], inverse[ja.size:], (sa - sb) % (2 * w)]
         ca, cb = corr[ja, sa], corr[jb, sb]
         det = e[ja] * e[jb] - x12 * x12
         ok = det > 1e-9 * e[ja] * e[jb]
@@ -1206,18 +1227,14 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
             continue
         pair = ((a0 + int(sa[q]), int(ja[q]), float(xa[q]), float(ca[q] / np.sqrt(e[ja[q]]))),
                 (a0 + int(sb[q]), int(jb[q]), float(xb[q]), float(cb[q] / np.sqrt(e[jb[q]]))))
-        # Neither discharge onto another fit: that discharge is already counted.
-        others = np.r_[np.delete(np.arange(pos.size), i)]
-        at = pos[others] + plan.peak_offset[k_of[others]]
-        fits_new = np.array(new_pos, dtype=np.int64) + plan.peak_offset[np.array(new_k, dtype=np.int64)] \
-            if new_pos else np.zeros(0, np.int64)
-        clash = False
-        for pp, jj, _, _ in pair:
-            t = pp + plan.peak_offset[jj]
-            if np.any(np.abs(at - t) < refr) or np.any((k_of[others] == jj) & (np.abs(pos[others] - pp) < half)) \
-                    or np.any(np.abs(fits_new - t) < refr):
-                clash = True
-        if clash:
+        # Neither discharge onto another fit: that discharge is already counted. The fits are in
+        # time order; only those within two windows can clash.
+        near = np.arange(max(i - 16, 0), min(i + 17, pos.size))
+        near = near[(near != i) & (np.abs(pos[near] - p) <= 2 * w)]
+        at = np.r_[pos[near] + plan.peak_offset[k_of[near]],
+                   [q + plan.peak_offset[j] for q, j in zip(new_pos, new_k) if abs(q - p) <= 2 * w]]
+        if any(np.any(np.abs(at - (pp + plan.peak_offset[jj])) < refr)
+               or np.any((k_of[near] == jj) & (np.abs(pos[near] - pp) < half)) for pp, jj, _, _ in pair):
             continue
         r[:, a0:b0] = y
         for pp, jj, xx, _ in pair:
