@@ -518,3 +518,38 @@ def test_a_units_own_discharge_is_not_refitted_as_a_pair():
     out = refit_overlap_pairs(greedy, 0, plan, params, FS, np.ones(greedy.samples.size, bool))
     assert out.units.tolist() == greedy.units.tolist() == [2, 0]
     assert out.samples.tolist() == greedy.samples.tolist() == [200 + bank.peak_offset[2], 500 + bank.peak_offset[0]]
+
+
+def test_pair_search_kernel_matches_its_numpy_twin():
+    from emgkit.detect import _naive, _peel
+    from emgkit.detect.units import _template_xcorr
+
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        K, w = int(rng.integers(1, 7)), int(rng.integers(4, 24))
+        T = rng.normal(0, 1, (K, int(rng.integers(1, 3)), w))
+        S = int(rng.integers(1, 2 * w))
+        corr = rng.normal(0, 8, (K, S)) + (rng.random((K, S)) < 0.1) * 30
+        args = (corr, (T ** 2).sum(axis=(1, 2)), _template_xcorr(T), np.abs(T[:, 0]).max(axis=1),
+                rng.uniform(0, 2, K), 2.0, int(rng.integers(1, 4)), 0.4, 1.6)
+        got, want = _peel.pair_search(*args), _naive.pair_search(*args)
+        assert got[2:4] + got[5:7] == want[2:4] + want[5:7], trial
+        assert np.allclose([got[0], got[1], got[4], got[7]], [want[0], want[1], want[4], want[7]]), trial
+    # Edges: no placement positive, one placement only.
+    none = _peel.pair_search(-np.ones((3, 9)), np.ones(3), np.zeros((3, 3, 8)), np.ones(3), np.zeros(3), 1.0, 1, 0.4, 1.6)
+    assert none[1] == -np.inf and none[2] == -1 and none == _naive.pair_search(
+        -np.ones((3, 9)), np.ones(3), np.zeros((3, 3, 8)), np.ones(3), np.zeros(3), 1.0, 1, 0.4, 1.6)
+    assert _peel.pair_search(np.ones((2, 1)), np.ones(2), np.zeros((2, 2, 8)), np.ones(2), np.zeros(2), 0.5, 1, 0.4,
+                             1.6)[2] == -1
+
+
+def test_pair_refit_twin_gives_the_kernels_answer():
+    bank, x, (a, b, c), lag = _pair_case()
+    x[300:381] += a
+    x[320:401] += b
+    params = UnitParams()
+    plan = peel_plan(bank, params)
+    outs = [refit_overlap_pairs(peel_region(x[None], 0, bank, FS, params, plan=plan), 0, plan, params, FS,
+                                np.ones(1, bool), kernel=k) for k in (True, False)]
+    assert outs[0].samples.tolist() == outs[1].samples.tolist() and outs[0].units.tolist() == outs[1].units.tolist()
+    assert np.allclose(outs[0].scales, outs[1].scales)

@@ -305,3 +305,43 @@ def neighbourhood_energy(x, inv_sigma, common, weight, neighbours, cap, inv_thre
             s = s + np.minimum(q[j], cap[c])
         out = np.maximum(out, s * inv_threshold[c])
     return out
+
+
+def pair_search(corr, e, xc, peak_sd, floor, min_energy, refr, min_scale, max_scale):
+    """Twin of ``_peel.pair_search`` (same inputs and outputs), vectorised over the pairs."""
+    K, S = corr.shape
+    W2 = xc.shape[2]
+    single = np.where(corr > 0, corr * corr / e[:, None], 0.0)
+    best1 = float(single.max(initial=0.0))
+    none = (best1, -np.inf, -1, -1, 0.0, -1, -1, 0.0)
+    if S < 3:
+        return none
+    peak = (single[:, 1:-1] >= single[:, :-2]) & (single[:, 1:-1] >= single[:, 2:]) & (single[:, 1:-1] >= min_energy)
+    energy = np.where(peak, single[:, 1:-1], 0.0)
+    rows = np.arange(K)
+    first = energy.argmax(axis=1)
+    top = energy[rows, first]
+    energy[rows, first] = 0.0
+    second = energy.argmax(axis=1)
+    J = np.r_[rows[top > 0], rows[energy[rows, second] > 0]]
+    P = np.r_[first[top > 0], second[energy[rows, second] > 0]] + 1
+    ia, ib = np.triu_indices(J.size, 1)
+    ja, sa, jb, sb = J[ia], P[ia], J[ib], P[ib]
+    ok = (ja != jb) & (np.abs(sb - sa) >= refr)
+    ja, sa, jb, sb = ja[ok], sa[ok], jb[ok], sb[ok]
+    if ja.size == 0:
+        return none
+    x12 = xc[ja, jb, (sa - sb) % W2]
+    det = e[ja] * e[jb] - x12 * x12
+    ok = det > 1e-9 * e[ja] * e[jb]
+    det = np.where(ok, det, 1.0)
+    ca, cb = corr[ja, sa], corr[jb, sb]
+    xa = (e[jb] * ca - x12 * cb) / det
+    xb = (e[ja] * cb - x12 * ca) / det
+    ok &= (xa >= min_scale) & (xa <= max_scale) & (xb >= min_scale) & (xb <= max_scale)
+    ok &= (xa * peak_sd[ja] >= floor[ja]) & (xb * peak_sd[jb] >= floor[jb])
+    explained = np.where(ok, xa * ca + xb * cb, -np.inf)
+    q = int(np.argmax(explained))
+    if not np.isfinite(explained[q]):
+        return none
+    return (best1, float(explained[q]), int(ja[q]), int(sa[q]), float(xa[q]), int(jb[q]), int(sb[q]), float(xb[q]))

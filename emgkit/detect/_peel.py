@@ -187,3 +187,75 @@ def peel(r, T, masks, core_first, core_last, e_t, e_core, n_core, peak_sd, floor
         for b in range(lo // _BLOCK, (hi - 1) // _BLOCK + 1):
             block_p[b] = _best_in_block(best, b, n_pos)
     return out_p[:n_found].copy(), out_k[:n_found].copy(), out_a[:n_found].copy(), out_snr[:n_found].copy()
+
+
+@jit()
+def pair_search(corr, e, xc, peak_sd, floor, min_energy, refr, min_scale, max_scale):
+    """Best single template and best pair of two units' templates for one window
+    (``units.refit_overlap_pairs``).
+
+    ``corr`` (K, S): each template's correlation with the window at each of S placements; ``e``
+    template energies; ``xc`` (K, K, 2w) template cross-correlations (``units._template_xcorr``).
+    Candidates: each unit's two best local maxima of ``corr``² / ``e`` (at least ``min_energy``,
+    inner placements), first the best of every unit, then the second. Pairs of different units at
+    least ``refr`` placements apart, least-squares scales within ``min_scale``–``max_scale`` and
+    each scale × ``peak_sd`` reaching ``floor``. Returns (best single energy, best pair energy
+    (−inf if none), unit a, placement a, scale a, unit b, placement b, scale b).
+    """
+    K, S = corr.shape
+    W2 = xc.shape[2]
+    best1 = 0.0
+    top_s = np.full((2, K), -1, np.int64)
+    top_e = np.zeros((2, K))
+    for j in range(K):
+        for s in range(S):
+            v = corr[j, s]
+            en = v * v / e[j] if v > 0 else 0.0
+            if en > best1:
+                best1 = en
+            if s == 0 or s == S - 1 or en < min_energy:
+                continue
+            u = corr[j, s - 1]
+            before = u * u / e[j] if u > 0 else 0.0
+            u = corr[j, s + 1]
+            after = u * u / e[j] if u > 0 else 0.0
+            if en < before or en < after:
+                continue
+            if en > top_e[0, j]:
+                top_e[1, j], top_s[1, j] = top_e[0, j], top_s[0, j]
+                top_e[0, j], top_s[0, j] = en, s
+            elif en > top_e[1, j]:
+                top_e[1, j], top_s[1, j] = en, s
+    cj = np.empty(2 * K, np.int64)
+    cs = np.empty(2 * K, np.int64)
+    n = 0
+    for rank in range(2):
+        for j in range(K):
+            if top_e[rank, j] > 0:
+                cj[n] = j
+                cs[n] = top_s[rank, j]
+                n += 1
+    best = -np.inf
+    out_a = out_b = out_sa = out_sb = -1
+    out_xa = out_xb = 0.0
+    for x in range(n):
+        ja, sa = cj[x], cs[x]
+        for y in range(x + 1, n):
+            jb, sb = cj[y], cs[y]
+            if ja == jb or abs(sb - sa) < refr:
+                continue
+            x12 = xc[ja, jb, (sa - sb) % W2]
+            det = e[ja] * e[jb] - x12 * x12
+            if not det > 1e-9 * e[ja] * e[jb]:
+                continue
+            ca, cb = corr[ja, sa], corr[jb, sb]
+            xa = (e[jb] * ca - x12 * cb) / det
+            xb = (e[ja] * cb - x12 * ca) / det
+            if xa < min_scale or xa > max_scale or xb < min_scale or xb > max_scale:
+                continue
+            if xa * peak_sd[ja] < floor[ja] or xb * peak_sd[jb] < floor[jb]:
+                continue
+            ex = xa * ca + xb * cb
+            if ex > best:
+                best, out_a, out_sa, out_xa, out_b, out_sb, out_xb = ex, ja, sa, xa, jb, sb, xb
+    return best1, best, out_a, out_sa, out_xa, out_b, out_sb, out_xb

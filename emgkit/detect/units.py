@@ -1127,7 +1127,7 @@ def _template_xcorr(T: np.ndarray) -> np.ndarray:
 
 
 def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, params: UnitParams, fs: float,
-                        allowed: np.ndarray, refractory_ms: float = 1.5) -> PeeledDischarges:
+                        allowed: np.ndarray, refractory_ms: float = 1.5, kernel: bool = True) -> PeeledDischarges:
     """``peeled`` (from :func:`peel_region` with ``plan``, region starting at sample ``start``)
     with each ``allowed`` fit re-fitted as two discharges of two other units where that pair
     explains its window better.
@@ -1144,10 +1144,14 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
     template and leaves no more of the window than a fit may (`match_noise_factor` × its noise
     energy plus `match_shape_tolerance` × what the pair explains); neither discharge may fall
     within the refractory time of another fit, nor within half a window of a fit of its own unit.
-    The residual is updated.
+    The residual is updated. The search runs in a numba kernel (``_peel.pair_search``);
+    ``kernel=False`` runs its plain-NumPy twin.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
+    from . import _naive, _peel
+
+    search = _peel.pair_search if kernel else _naive.pair_search
     r = peeled.residual
     allowed = np.asarray(allowed, dtype=bool)
     if r is None or peeled.samples.size == 0 or not allowed.any() or params.pair_refit_min_gain <= 0:
@@ -1183,50 +1187,27 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
         y[:, half:half + w] += a * T[k]
         windows = sliding_window_view(y, w, axis=1).transpose(1, 0, 2).reshape(2 * half + 1, c * w)
         corr = flat @ windows.T                                                    # (K, 2·half + 1)
-        single = np.where(corr > 0, corr * corr / e[:, None], 0.0)
-        peak = (single[:, 1:-1] >= single[:, :-2]) & (single[:, 1:-1] >= single[:, 2:]) \
-            & (single[:, 1:-1] >= min_energy)
-        # Each unit's two best placements (local maxima of its matched filter) are tried.
-        energy = np.where(peak, single[:, 1:-1], 0.0)
-        rows = np.arange(K)
-        best = energy.argmax(axis=1)
-        top = energy[rows, best]
-        energy[rows, best] = 0.0
-        second = energy.argmax(axis=1)
-        J = np.r_[rows[top > 0], rows[energy[rows, second] > 0]]
-        S = np.r_[best[top > 0], second[energy[rows, second] > 0]] + 1
-        if J.size < 2:
-            continue
-        ia, ib = np.triu_indices(J.size, 1)
-        ja, sa, jb, sb = J[ia], S[ia], J[ib], S[ib]
-        ok = (ja != jb) & (np.abs(sb - sa) >= refr)
-        if not ok.any():
-            continue
-        ja, sa, jb, sb = ja[ok], sa[ok], jb[ok], sb[ok]
-        # Overlap of the two placed templates: Σ_i T_a[i] T_b[i − (s_b − s_a)].
         if xc is not None:
-            x12 = xc[ja, jb, (sa - sb) % (2 * w)]
-        else:
-            tried, inverse = np.unique(np.r_[ja, jb], return_inverse=True)
-            x12 = _template_xcorr(T[tried])[inverse[:ja.size], inverse[ja.size:], (sa - sb) % (2 * w)]
+            rows, table = slice(None), xc
+        else:   # only the units that could take part, their table for this window
+            rows = np.nonzero(np.max(corr, axis=1) ** 2 / e >= min_energy)[0]
+            if rows.size < 2:
+                continue
+            table = _template_xcorr(T[rows])
+        best1, explained, ja, sa, xa, jb, sb, xb = search(
+            corr[rows], e[rows], table, plan.peak_sd[rows], plan.floor[rows], min_energy, refr,
+            params.min_scale, params.max_scale)
+        if not explained - best1 >= gain:
+            continue
+        if xc is None:
+            ja, jb = int(rows[ja]), int(rows[jb])
         ca, cb = corr[ja, sa], corr[jb, sb]
-        det = e[ja] * e[jb] - x12 * x12
-        ok = det > 1e-9 * e[ja] * e[jb]
-        det = np.where(ok, det, 1.0)
-        xa = (e[jb] * ca - x12 * cb) / det
-        xb = (e[ja] * cb - x12 * ca) / det
-        ok &= (xa >= params.min_scale) & (xa <= params.max_scale) & (xb >= params.min_scale) & (xb <= params.max_scale)
-        ok &= (xa * plan.peak_sd[ja] >= plan.floor[ja]) & (xb * plan.peak_sd[jb] >= plan.floor[jb])
-        explained = np.where(ok, xa * ca + xb * cb, -np.inf)
-        q = int(np.argmax(explained))
-        if not explained[q] - float(single.max()) >= gain:
-            continue
         # The pair must fit as any fit must (what it leaves within the noise and shape tolerance).
-        if float(np.einsum("ij,ij->", y, y)) - explained[q] > params.match_noise_factor * y.size \
-                + params.match_shape_tolerance * explained[q]:
+        if float(np.einsum("ij,ij->", y, y)) - explained > params.match_noise_factor * y.size \
+                + params.match_shape_tolerance * explained:
             continue
-        pair = ((a0 + int(sa[q]), int(ja[q]), float(xa[q]), float(ca[q] / np.sqrt(e[ja[q]]))),
-                (a0 + int(sb[q]), int(jb[q]), float(xb[q]), float(cb[q] / np.sqrt(e[jb[q]]))))
+        pair = ((a0 + int(sa), int(ja), float(xa), float(ca / np.sqrt(e[ja]))),
+                (a0 + int(sb), int(jb), float(xb), float(cb / np.sqrt(e[jb]))))
         # Neither discharge onto another fit: that discharge is already counted. The fits are in
         # time order; only those within two windows can clash.
         near = np.arange(max(i - 16, 0), min(i + 17, pos.size))
