@@ -337,13 +337,17 @@ class UnitParams:
     #: On needles, in these states, a fit whose window still holds more than `peel_min_snr`²
     #: of energy beyond the noise is re-fitted as the best pair of two other units' templates
     #: where that explains at least this × `peel_min_snr`² more of the window than one template
-    #: (`units.refit_overlap_pairs`; 0 turns it off). In a contraction two units' MUAPs often
-    #: overlap 1–3 ms apart, and greedy peeling took a third unit's template fitted between them
-    #: [ENG]. EMGLAB R00108 (all voluntary), ±1 ms: discharge F1 0.782 → 0.799, recall 0.780 →
-    #: 0.833; expert units' sensitivity 0.96/0.83/0.94/0.90/0.95/0.92/0.75 → 0.96/0.90/0.95/0.90/
-    #: 0.95/0.94/0.86. Not at rest: there the overlaps are a train's or a burst's neighbouring
-    #: discharges, and pairs added false ones (independent simulator, neuromyotonia needle seed 2
-    #: 0.994 → 0.976; emgkit's Isaacs needle seed 0 0.815 → 0.770).
+    #: and fits as a fit must (`units.refit_overlap_pairs`; 0 turns it off). In a contraction two
+    #: units' MUAPs often overlap 1–3 ms apart, and greedy peeling took a third unit's template
+    #: fitted between them [ENG]. EMGLAB R00108 (all voluntary), ±1 ms: discharge F1 0.782 →
+    #: 0.797, recall 0.780 → 0.822, precision 0.785 → 0.773; expert units' sensitivity
+    #: 0.96/0.83/0.94/0.90/0.95/0.92/0.75 → 0.96/0.87/0.95/0.90/0.95/0.94/0.83. Simulated needle
+    #: contractions, all discharges (3 seeds; emgkit's voluntary 30 s / the independent
+    #: simulator's voluntary_rest 60 s): recall 0.772 → 0.803 / 0.871 → 0.890, precision 0.891 →
+    #: 0.850 / 0.876 → 0.847, F1 0.827 → 0.826 / 0.873 → 0.868. Gains of 0.5–10 gave the same.
+    #: Not at rest: there the overlaps are a train's or a burst's neighbouring discharges, and
+    #: pairs added false ones (independent simulator, neuromyotonia needle seed 2 0.994 → 0.976;
+    #: emgkit's Isaacs needle seed 0 0.815 → 0.770).
     pair_refit_min_gain: float = 1.0
     pair_refit_states: tuple = ("voluntary",)
     #: A needle template that peeling explains as two or more overlapping MUAPs of more frequent
