@@ -427,7 +427,7 @@ def _detect(recording, params, *, hash_input: bool):
     from ..results import DetectionResult, now_iso
     from .preprocess import filtered, plan_preprocessing, recorded_windows
     from .segment import recruitment_states, segment_group, state_of_times
-    from .._intervals import merge_intervals
+    from .._intervals import in_intervals, merge_intervals
     from .spikes import _windows, detect_candidates
     from .summary import muscle_summary, unit_table
     from .events import classify_muscle
@@ -563,7 +563,8 @@ def _detect(recording, params, *, hash_input: bool):
                 peel_plan(bank, p.units, units=seen_at_rest, min_peak_sd=floors)
             # A needle's overlapping MUAPs in a contraction: a third template fitted between two
             # units' discharges is re-fitted as the pair (UnitParams.pair_refit_min_gain).
-            refit_pairs = gc.kind == "needle" and p.units.pair_refit_min_gain > 0 and bool(p.units.pair_refit_states)
+            refit_spans = [] if gc.kind != "needle" or p.units.pair_refit_min_gain <= 0 else \
+                [(r.start, r.end) for r in segs.itertuples(index=False) if r.state in p.units.pair_refit_states]
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
                 data = gc.regions.get((a, b))
                 if data is None:
@@ -576,7 +577,7 @@ def _detect(recording, params, *, hash_input: bool):
                 only_rest = bool(np.all(cand_state[peel_idx[inside]] == "rest"))
                 piece_plan = rest_plan if only_rest else plan
                 peeled = peel_region(data, a, bank, fs, p.units, plan=piece_plan)
-                if refit_pairs and peeled.samples.size:
+                if refit_spans and in_intervals(peeled.samples / fs, refit_spans).any():
                     allowed = np.isin(state_of_times(peeled.samples / fs, segs), p.units.pair_refit_states)
                     peeled = refit_overlap_pairs(peeled, a, piece_plan, p.units, fs, allowed)
                 keep = (peeled.samples >= c0) & (peeled.samples < c1)
