@@ -191,8 +191,9 @@ def test_r00108_expert_firings(shared_data):
     Expert times are moved to each unit's MUAP peak (``Annotations.firings_at_peaks``): EMGlab
     times a firing where the expert aligned the template, 1.8 ms after the largest phase for
     unit 7, while emgkit times discharges at the peak. The issue asks for sensitivity ≥ 0.95;
-    today's detector reaches 0.87–0.96 on six of these units (0.74 on unit 7, whose two phases
-    of nearly equal size, 958 and 834 µV, take turns at being the largest). This test holds the
+    today's detector reaches 0.87–0.96 on six of these units (0.83 on unit 7, whose two phases
+    of nearly equal size, 958 and 834 µV, take turns at being the largest; 0.74 before overlaps
+    in a contraction were re-fitted as pairs, `units.refit_overlap_pairs`). This test holds the
     floor it reaches so a regression shows; the gap is in the issue note.
     """
     rec = emgkit.read(shared_file(shared_data, "emglab-R001/R00108.hea"))
@@ -207,7 +208,7 @@ def test_r00108_expert_firings(shared_data):
         tt = g.time.to_numpy()
         sens.append((nearest_gap(found, tt) <= 0.001).mean())
     assert len(sens) >= 5
-    assert np.median(sens) >= 0.88 and min(sens) >= 0.7
+    assert np.median(sens) >= 0.92 and min(sens) >= 0.8
     # A steady 10 % MVC contraction: mostly voluntary, not fasciculations.
     summary = res.summary.iloc[0]
     assert summary.voluntary_s >= 0.8 * summary.duration_s
