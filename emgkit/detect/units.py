@@ -1208,10 +1208,9 @@ def refit_overlap_pairs(peeled: PeeledDischarges, start: int, plan: PeelPlan, pa
             continue
         pair = ((a0 + int(sa), int(ja), float(xa), float(ca / np.sqrt(e[ja]))),
                 (a0 + int(sb), int(jb), float(xb), float(cb / np.sqrt(e[jb]))))
-        # Neither discharge onto another fit: that discharge is already counted. The fits are in
-        # time order; only those within two windows can clash.
-        near = np.arange(max(i - 16, 0), min(i + 17, pos.size))
-        near = near[(near != i) & (np.abs(pos[near] - p) <= 2 * w)]
+        # Neither discharge onto another fit: that discharge is already counted.
+        near = np.nonzero(np.abs(pos - p) <= 2 * w)[0]
+        near = near[near != i]
         at = np.r_[pos[near] + plan.peak_offset[k_of[near]],
                    [q + plan.peak_offset[j] for q, j in zip(new_pos, new_k) if abs(q - p) <= 2 * w]]
         if any(np.any(np.abs(at - (pp + plan.peak_offset[jj])) < refr)
