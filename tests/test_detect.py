@@ -191,10 +191,12 @@ def test_r00108_expert_firings(shared_data):
     Expert times are moved to each unit's MUAP peak (``Annotations.firings_at_peaks``): EMGlab
     times a firing where the expert aligned the template, 1.8 ms after the largest phase for
     unit 7, while emgkit times discharges at the peak. The issue asks for sensitivity ≥ 0.95;
-    today's detector reaches 0.87–0.96 on six of these units (0.83 on unit 7, whose two phases
-    of nearly equal size, 958 and 834 µV, take turns at being the largest; 0.74 before overlaps
-    in a contraction were re-fitted as pairs, `units.refit_overlap_pairs`). This test holds the
-    floor it reaches so a regression shows; the gap is in the issue note.
+    today's detector reaches 0.88–1.00 on these seven units (unit 7, whose two phases of nearly
+    equal size, 958 and 834 µV, take turns at being the largest: 0.88; 0.74 before overlaps in a
+    contraction were re-fitted as pairs, `units.refit_overlap_pairs`, and 0.83 before clusters of
+    overlaps were left out of a contraction's peeling at 75 % explained,
+    `UnitParams.contraction_compound_min_explained`). This test holds the floor it reaches so a
+    regression shows; the gap is in the issue note.
     """
     rec = emgkit.read(shared_file(shared_data, "emglab-R001/R00108.hea"))
     ann = emgkit.read_annotations(shared_file(shared_data, "emglab-R001/R00108.eaf"))
@@ -208,7 +210,7 @@ def test_r00108_expert_firings(shared_data):
         tt = g.time.to_numpy()
         sens.append((nearest_gap(found, tt) <= 0.001).mean())
     assert len(sens) >= 5
-    assert np.median(sens) >= 0.92 and min(sens) >= 0.8
+    assert np.median(sens) >= 0.92 and min(sens) >= 0.85
     # A steady 10 % MVC contraction: mostly voluntary, not fasciculations.
     summary = res.summary.iloc[0]
     assert summary.voluntary_s >= 0.8 * summary.duration_s

@@ -227,6 +227,7 @@ def test_periodic_chains_share_no_discharges():
     ("units", "recorded_peak_context_gap", 5.0), ("units", "doublet_scales", ((0.8, 1.25),)),
     ("units", "doublet_scales", ((1.2, 0.8), (0.6, 1.25))), ("units", "doublet_scales", 3.0),
     ("units", "pair_refit_min_gain", -1.0), ("units", "pair_refit_states", ("artifact",)),
+    ("units", "contraction_compound_min_explained", 1.5),
     ("preprocess", "mains_detect_ratio", 0.5), ("preprocess", "mains_harmonic_ratio", 0.0),
 ])
 def test_out_of_range_params_are_named(stage, name, value):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import os
@@ -522,6 +523,13 @@ def _detect(recording, params, *, hash_input: bool):
             # UnitParams.compound_min_explained).
             if gc.kind == "needle":
                 common = common[~compound_templates(bank, common, fs, p.units)]
+                # In a contraction overlaps of different units are common: there a looser test
+                # (UnitParams.contraction_compound_min_explained).
+                contraction_common = common
+                if np.any(cand_state[peel_idx] == "voluntary"):
+                    loose = dataclasses.replace(p.units,
+                                                compound_min_explained=p.units.contraction_compound_min_explained)
+                    contraction_common = common[~compound_templates(bank, common, fs, loose)]
             else:
                 # On surface electrodes only a unit's own doublet learnt as a template: two other
                 # units' long, smooth MUAPs sum into look-alikes (see UnitParams.compound_min_explained).
@@ -530,6 +538,7 @@ def _detect(recording, params, *, hash_input: bool):
                 # A template learnt from one unit's doublets peels as one: its fits are two discharges.
                 if p.units.split_doublet_templates:
                     doublets = doublet_templates(bank, common, lags, p.units)
+                contraction_common = common
             # Many electrodes give many chances for noise to cross a threshold once.
             confirm = p.spikes.grid_confirm_sd if len(gc.channels) >= p.spikes.grid_min_channels else p.spikes.confirm_sd
             floors = np.where(bank.counts >= p.units.min_recurring, p.units.min_peak_sd, confirm)
@@ -563,6 +572,7 @@ def _detect(recording, params, *, hash_input: bool):
                 peel_plan(bank, p.units, units=seen_at_rest, min_peak_sd=floors)
             # A needle's overlapping MUAPs in a contraction: a third template fitted between two
             # units' discharges is re-fitted as the pair (UnitParams.pair_refit_min_gain).
+            contraction_plan = None
             refit_spans = [] if gc.kind != "needle" or p.units.pair_refit_min_gain <= 0 else \
                 [(r.start, r.end) for r in segs.itertuples(index=False) if r.state in p.units.pair_refit_states]
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
@@ -576,6 +586,10 @@ def _detect(recording, params, *, hash_input: bool):
                 # Candidates they leave unexplained are kept below, at their own peak.
                 only_rest = bool(np.all(cand_state[peel_idx[inside]] == "rest"))
                 piece_plan = rest_plan if only_rest else plan
+                if contraction_common.size < common.size and np.any(cand_state[peel_idx[inside]] == "voluntary"):
+                    if contraction_plan is None:
+                        contraction_plan = peel_plan(bank, p.units, units=contraction_common, min_peak_sd=floors)
+                    piece_plan = contraction_plan
                 peeled = peel_region(data, a, bank, fs, p.units, plan=piece_plan)
                 if refit_spans and in_intervals(peeled.samples / fs, refit_spans).any():
                     allowed = np.isin(state_of_times(peeled.samples / fs, segs), p.units.pair_refit_states)
