@@ -570,9 +570,9 @@ def _detect(recording, params, *, hash_input: bool):
             # Mostly the same units: then one plan (and one cross-correlation cache) serves both.
             rest_plan = plan if seen_at_rest.size == common.size else \
                 peel_plan(bank, p.units, units=seen_at_rest, min_peak_sd=floors)
+            contraction_plan = None   # peels a contraction's pieces on needles (built when first needed)
             # A needle's overlapping MUAPs in a contraction: a third template fitted between two
             # units' discharges is re-fitted as the pair (UnitParams.pair_refit_min_gain).
-            contraction_plan = None
             refit_spans = [] if gc.kind != "needle" or p.units.pair_refit_min_gain <= 0 else \
                 [(r.start, r.end) for r in segs.itertuples(index=False) if r.state in p.units.pair_refit_states]
             for a, b, c0, c1 in _pieces(merge_intervals(lo, hi), max_piece, w):
