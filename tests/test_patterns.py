@@ -236,3 +236,13 @@ def test_out_of_range_params_are_named(stage, name, value):
 
     with pytest.raises(ParameterError, match=f"{stage}.{name}"):
         DetectionParams.from_dict({stage: {name: value}})
+
+
+def test_shared_rhythm_chance_is_small_for_chains_at_one_rr_and_not_for_spread_ones():
+    from emgkit.detect.patterns import shared_rhythm_chance_p
+
+    p_one, members = shared_rhythm_chance_p([0.85, 0.86, 0.84, 0.85, 0.87, 1.3])
+    assert p_one < 1e-3 and members.tolist() == [True] * 5 + [False]
+    p_spread, members = shared_rhythm_chance_p([0.45, 0.6, 0.85, 1.1, 1.5])
+    assert p_spread == 1.0 and members.sum() == 1
+    assert shared_rhythm_chance_p([0.9])[0] == 1.0

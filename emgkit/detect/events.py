@@ -13,7 +13,8 @@ import pandas as pd
 
 from .._intervals import in_intervals
 from .patterns import (FASCICULATION, beats_put_back, beats_with_missed, chains_chance_p, classify_fibre,
-                       classify_unit, ecg_unit, find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked)
+                       classify_unit, ecg_unit, find_trains, heartbeat_chains, periodic_chains, qrs_complexes, qrs_locked,
+                       shared_rhythm_chance_p)
 
 #: Events during which a surface electrode cannot show another unit's discharge to be isolated.
 BURST_KINDS = ("doublet", "multiplet", "myokymic", "neuromyotonic")
@@ -82,10 +83,17 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
                 fast_nodes[c] = True
         chains = [c for c in periodic_chains(t_all[pos[nodes]], pp.ecg_rate_hz, 4, pp.ecg_rr_tolerance, sole=True)
                   if np.mean(np.array([int(u) in fast_units for u in unit[pos[nodes[c]]]]) | fast_nodes[c]) <= 0.5]
-        if grid and chains:
+        if chains:
+            # Chains of irregular discharges form by chance, the more so the denser they are (an
+            # ALS muscle's fasciculations): kept when they are too long and many for chance, or
+            # when too many share one RR interval (a heart's chains broken by missed beats).
             span = t_all[pos[-1]] - t_all[pos[0]]
             rate = nodes.size / span if span > 0 else np.inf
-            if chains_chance_p([c.size for c in chains], rate, span, pp) >= pp.ecg_chance_p:
+            p_length = chains_chance_p([c.size for c in chains], rate, span, pp)
+            p_shared, shared = shared_rhythm_chance_p([np.median(np.diff(t_all[pos[nodes[c]]])) for c in chains], pp)
+            if 2 * p_shared < pp.ecg_chance_p and 2 * p_shared <= 2 * p_length:
+                chains = [c for c, keep in zip(chains, shared) if keep]
+            elif 2 * p_length >= pp.ecg_chance_p:
                 chains = []
         for chain in chains:
             chained[nodes[chain]] = True

@@ -667,11 +667,14 @@ class PatternParams:
     #: a MUAP coinciding with a QRS cannot be told from it (chance: QRS windows cover ~10–25 % of
     #: the time at 50–120 bpm).
     ecg_min_unit_discharges: int = 4
-    #: On HD grids each QRS is found as several discharges (Q, R, S waves on different electrodes,
-    #: mostly lone candidates) and a grid holds many units, so heartbeats across units are chained
-    #: over QRS complexes (discharges within `qrs_max_ms`); the chains are kept when irregular
-    #: (Poisson) complexes at the muscle's rate would form as many, as long chains with chance below
-    #: this (``patterns.chains_chance_p``; a significance level) [ENG].
+    #: Heartbeats chained across a surface muscle's units (on HD grids over QRS complexes: each QRS
+    #: is found as several discharges, its Q, R, S waves on different electrodes, mostly lone
+    #: candidates) are kept when irregular (Poisson) discharges at the muscle's rate would form as
+    #: many, as long chains with chance below this (``patterns.chains_chance_p``), or as many
+    #: chains sharing one RR interval (``patterns.shared_rhythm_chance_p``: a heart's chains broken
+    #: by missed beats), Bonferroni over the two; a significance level [ENG]. Dense
+    #: fasciculations chain by chance: an ALS-like bipolar muscle (12 units at 8/min) lost 4–14
+    #: true fasciculations to "artifact" in 8 of 20 draws without the test.
     ecg_chance_p: float = 0.001
     #: On HD grids the QRS also shows where it crosses no electrode's threshold: the median over
     #: electrodes of each one's power (σ² units, per `segments.common_power_step_ms`) rises at each
