@@ -386,6 +386,29 @@ def test_doublet_fitted_as_two_units_becomes_one_units_doublet():
     assert units.tolist() == [0, 1, 0] and times.tolist() == samples.tolist()
 
 
+def test_a_doublets_distorted_second_muap_stays_the_units_within_the_tolerance():
+    # The second MUAP 38 % of the way to a similar unit's shape: that unit's free scale and shape
+    # explain a little more than the first unit twice. Within the tolerance the pair is one unit's.
+    from emgkit.detect.units import same_unit_pairs
+    a = muap(w=41, width=4.0) * 15
+    b = muap(w=41, width=5.0, phase=-0.5) * 15
+    bank = bank_of(a, b)
+    second = 0.85 * (0.62 * a + 0.38 * b)
+    samples = np.array([100 + bank.peak_offset[0], 112 + bank.peak_offset[1] + 1])
+    relabelled = {0.0: 0, 0.05: 0}
+    for seed in range(6):
+        read = _pair_signal([(a, 100), (second, 112)], seed=seed)
+        for tolerance in relabelled:
+            units, _ = same_unit_pairs(samples, np.array([0, 1]), read, bank, (4, 40), 3, 0.4, 1.6, tolerance)
+            relabelled[tolerance] += units.tolist() == [0, 0]
+    assert relabelled[0.0] <= 2 and relabelled[0.05] >= 5
+    # Two different units within a doublet's interval still keep their labels.
+    for seed in range(6):
+        read = _pair_signal([(a, 100), (b, 112)], seed=seed)
+        samples = np.array([100 + bank.peak_offset[0], 112 + bank.peak_offset[1]])
+        assert same_unit_pairs(samples, np.array([0, 1]), read, bank, (4, 40), 3, 0.4, 1.6, 0.05)[0].tolist() == [0, 1]
+
+
 def test_a_rest_unit_gets_a_template_after_a_busy_stretch_fills_the_template_cap():
     # Hundreds of large one-off waveforms (a contraction's overlaps) come first in the greedy
     # pass and fill every template place; the rest unit's discharges, smaller, come after.

@@ -409,7 +409,7 @@ def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: 
     lags = tuple(int(round(v * fs / 1000)) for v in p.patterns.group_isi_ms)
     shift = max(1, int(round(p.units.same_unit_max_shift_ms * fs / 1000)))
     new_units, new_samples = same_unit_pairs(samples, units, read_sd, bank, lags, shift,
-                                             p.units.min_scale, p.units.max_scale)
+                                             p.units.min_scale, p.units.max_scale, p.units.same_unit_tolerance)
     changed = (new_units != units) | (new_samples != samples)
     if changed.any():
         rows = rest[changed]

@@ -892,7 +892,7 @@ def _explained(c1, c2, g11: float, g12, g22: float, lo: float, hi: float) -> np.
 
 
 def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitBank, lags: tuple,
-                    max_shift: int, min_scale: float, max_scale: float):
+                    max_shift: int, min_scale: float, max_scale: float, tolerance: float = 0.0):
     """Surface doublets fitted as two units: relabel each pair one unit's template explains better.
 
     A surface MUAP lasts 10–30 ms, so a doublet's two discharges overlap; peeling fits the first
@@ -903,8 +903,9 @@ def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitB
     samples of its discharge), or as A at its discharge and again any doublet interval later, or
     as B at its discharge and any doublet interval earlier (a unit's two templates may be timed
     at different phases; one unit's scales within [``min_scale``, ``max_scale``]); when one unit
-    at both times explains at least as much energy as the two units, both discharges become that
-    unit's, timed at its fitted copies, unless the unit already fires within ``lags[0]`` of
+    at both times explains at least (1 − ``tolerance``) × the energy the two units explain (two
+    free scales on two shapes fit noise better than one shape twice), both discharges become
+    that unit's, timed at its fitted copies, unless the unit already fires within ``lags[0]`` of
     either. ``samples`` (sorted)
     are discharge times at each unit's ``peak_offset``; ``read_sd(start, stop)`` returns the
     band-passed group (c, stop − start) in noise σ units, or None out of range. Returns new
@@ -964,7 +965,7 @@ def same_unit_pairs(samples: np.ndarray, units: np.ndarray, read_sd, bank: UnitB
         p2s, lag = np.meshgrid(starts[b_unit][1] + near, spread, indexing="ij")
         same_b = best(b_unit, b_unit, (p2s - lag).ravel(), p2s.ravel())
         (e, at), k = max([(same_a, a_unit), (same_b, b_unit)], key=lambda v: v[0][0])
-        if at is None or e < two:
+        if at is None or e < (1 - tolerance) * two:
             continue
         # Not onto another discharge of the same unit (a unit does not fire twice within lo_lag).
         new_times = np.array(at) + bank.peak_offset[k]
