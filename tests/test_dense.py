@@ -115,6 +115,40 @@ def test_lone_discharge_inside_another_units_burst_is_not_a_fasciculation_on_sur
     assert sorted(ev_needle[ev_needle.kind == "fasciculation"].unit.tolist()) == [1, 2]
 
 
+def test_pieces_of_a_split_train_are_not_fasciculations_but_an_isolated_discharge_is():
+    # A 250-Hz train read only in part: 25 of its 100 discharges over 0.4 s, each fitted by
+    # another template (irregular gaps: no train, no shared unit). An isolated discharge 2 s away.
+    rng = np.random.default_rng(4)
+    pieces = np.sort(3.0 + rng.choice(100, 25, replace=False) * 0.004)
+    unit_times = {k: np.array([t]) for k, t in enumerate(pieces)}
+    unit_times[99] = np.array([5.5])
+    for kind in ("surface", "needle"):
+        dis, ev, _ = _muscle(kind, unit_times)
+        assert ev[ev.kind == "fasciculation"].unit.tolist() == [99], kind
+        assert (dis[dis.unit != 99].event == -1).all()
+    # Dense fasciculations are isolated discharges (12 units at ~8/min, 20 draws): none crowded.
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        unit_times = {k: np.sort(rng.uniform(0, 60.0, rng.poisson(8))) for k in range(12)}
+        n = sum(v.size for v in unit_times.values())
+        off = DetectionParams.from_dict({"patterns": {"crowded_min_discharges": 0}})
+        counted = [len(classify_muscle(*_rows(unit_times), np.zeros(12, dtype=bool), _no_segments(), p, 0)[1])
+                   for p in (DetectionParams(), off)]
+        assert counted[0] == counted[1], seed
+
+
+def _rows(unit_times):
+    times = np.concatenate(list(unit_times.values()))
+    units = np.concatenate([np.full(v.size, k) for k, v in unit_times.items()])
+    order = np.argsort(times)
+    return (pd.DataFrame({"time": times[order], "unit": units[order].astype(np.int64), "ch": 0,
+                          "amplitude": 100.0, "state": "rest", "snr": 20.0}), "m", "surface")
+
+
+def _no_segments():
+    return pd.DataFrame(columns=["muscle", "state", "start", "end"])
+
+
 # ---------------------------------------------------------------- trains across unsorted candidates
 def test_train_found_over_candidates_when_most_are_unsorted():
     # 200 Hz for 1 s (Bednařík & Kadaňka 2001); overlapping MUAPs: only every 8th candidate fits

@@ -220,6 +220,7 @@ def test_periodic_chains_share_no_discharges():
     ("units", "train_band", (0.6,)), ("segments", "unsorted_max_sorted_share", 1.5),
     ("units", "same_unit_max_shift_ms", -1.0), ("units", "recorded_peak_min_t", -1.0),
     ("units", "same_unit_tolerance", -0.1), ("units", "same_unit_tolerance", 0.9),
+    ("patterns", "crowded_min_discharges", -1), ("patterns", "crowded_window_s", -0.1),
     ("patterns", "burst_rhythm_tolerance", 1.0), ("patterns", "family_min_correlation", 0.0),
     ("segments", "needle_train_max_units", 0.5), ("units", "phase_copy_distance", -0.1),
     ("units", "phase_copy_min_ratio", 1.5), ("units", "phase_copy_max_ms", -1.0),

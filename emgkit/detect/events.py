@@ -204,6 +204,21 @@ def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) 
     return out
 
 
+def _crowded(single: list, t_all: np.ndarray, loose: np.ndarray, pattern_params) -> np.ndarray:
+    """Per lone discharge (members, unit): True when at least ``crowded_min_discharges`` other
+    ``loose`` discharges (rest, in no myokymic burst or train) lie within ± ``crowded_window_s``:
+    not isolated (``PatternParams.crowded_min_discharges``)."""
+    out = np.zeros(len(single), dtype=bool)
+    need, reach = pattern_params.crowded_min_discharges, pattern_params.crowded_window_s
+    if not single or need <= 0:
+        return out
+    t = np.sort(t_all[loose])
+    at = np.array([t_all[members[0]] for members, _ in single], dtype=np.float64)
+    around = np.searchsorted(t, at + reach, side="right") - np.searchsorted(t, at - reach, side="left")
+    # The discharge itself is one of them.
+    return around - 1 >= need
+
+
 #: Continuous rhythms sought in one muscle, one after another (see ``classify_muscle``).
 _MAX_RHYTHMS = 3
 
@@ -340,6 +355,8 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
             # look-alike, reported as continuous activity, never as fasciculations.
             add("continuous" if name == "voluntary" else name, idx[a:b + 1], k)
     inside = _inside_bursts(single, rows, t_all, pp) if kind == "surface" else np.zeros(len(single), dtype=bool)
+    # Doublets and multiplets count: a split train's pieces pair up by chance.
+    inside |= _crowded(single, t_all, rest & ((event < 0) | np.isin(kinds, ("doublet", "multiplet"))), pp)
     for (members, k), crowded in zip(single, inside):
         if not crowded:
             add(FASCICULATION, members, k)
