@@ -225,3 +225,38 @@ def test_detect_times_a_surface_unit_at_its_recorded_peak_under_mains():
     j = np.clip(np.searchsorted(found, truth), 1, max(found.size - 1, 1))
     nearest = np.minimum(np.abs(found[j] - truth), np.abs(found[j - 1] - truth))
     assert np.mean(nearest <= 0.003) >= 0.9
+
+
+def test_recorded_peak_read_again_from_the_fits_retimes_the_units_discharges():
+    # The band-passed template peaks at its first phase (20); as recorded, the second (40) is
+    # larger. The unit's discharges, timed at 20, move to 40 (every state); a unit whose recorded
+    # peak is its template's, and discharges of no bank unit, stay.
+    import pandas as pd
+
+    from emgkit.detect import _recorded_peak_from_fits
+    from emgkit.detect.params import DetectionParams
+
+    fs = 2000.0
+    first = np.zeros(W)
+    first[20], first[40] = -10.0, 8.0
+    other = np.zeros(W)
+    other[30] = 10.0
+    bank = _finalise(np.stack([first, other])[:, None].astype(np.float32), np.array([9, 9]), np.ones(1, np.float32))
+    assert bank.peak_offset.tolist() == [20, 30]
+    raw_first = np.where(np.arange(W) == 40, 11.0, 0.0)
+    raw_first[20] = -7.0
+    starts0 = np.arange(1000, 9000, 400)            # window starts of unit 0 and of unit 1
+    starts1 = starts0 + 200
+    signal = render([starts0 + BEFORE, starts1 + BEFORE], [raw_first, other], 10000, noise=0.05)
+    times = np.r_[(starts0 + 20) / fs, (starts1 + 30) / fs, 9500 / fs]
+    units = np.r_[np.zeros(starts0.size, np.int64), np.ones(starts1.size, np.int64), [5]]
+    state = np.array(["rest"] * times.size, dtype=object)
+    state[0] = "voluntary"
+    dis = pd.DataFrame({"time": times, "unit": units, "state": state}).sort_values("time").reset_index(drop=True)
+    got = _recorded_peak_from_fits(dis, bank, windows_of(signal), BEFORE, fs, DetectionParams())
+    assert bank.peak_offset.tolist() == [40, 30]
+    moved = got[got.unit == 0].time.to_numpy()
+    np.testing.assert_allclose(np.sort(moved), (starts0 + 40) / fs)
+    np.testing.assert_allclose(np.sort(got[got.unit == 1].time.to_numpy()), (starts1 + 30) / fs)
+    assert got[got.unit == 5].time.tolist() == [9500 / fs]
+    assert (got.time.diff().dropna() >= 0).all()

@@ -385,6 +385,41 @@ def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, p2p: np.ndarray, fs
     return out.astype(dis.dtypes.to_dict()).sort_values("time", kind="stable").reset_index(drop=True)
 
 
+def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int, fs: float, p,
+                              robust: bool = False) -> pd.DataFrame:
+    """Rows with each surface unit's discharges re-timed where its MUAP *as recorded*, read
+    again around its fitted rest discharges (``units.recorded_peak_offsets``), peaks at another phase
+    than the one its discharges were timed at; ``bank.peak_offset`` is updated.
+
+    The first reading takes the unit's clustered candidates that no other candidate comes near;
+    in dense activity (many units, candidates of noise and of other phases) few are, and the
+    unit keeps the band-passed peak. Its fits are more, and only other units' fits count as
+    neighbours here."""
+    from .units import recorded_peak_offsets
+
+    unit = dis["unit"].to_numpy()
+    sel = np.nonzero((unit >= 0) & (unit < bank.n_units) & (dis["state"].to_numpy() == "rest"))[0]
+    if sel.size == 0:
+        return dis
+    sel = sel[np.argsort(dis["time"].to_numpy()[sel], kind="stable")]
+    k = unit[sel]
+    # Each fit's window start, plus ``before``: where recorded_peak_offsets expects a candidate.
+    at = np.round(dis["time"].to_numpy()[sel] * fs).astype(np.int64) - bank.peak_offset[k] + before
+    new = recorded_peak_offsets(read_windows, at, k, bank, before,
+                                min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
+                                robust=robust and p.units.recorded_peak_robust_grids, min_t=p.units.recorded_peak_min_t,
+                                context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])))
+    moved = new != bank.peak_offset
+    if not moved.any():
+        return dis
+    # Every discharge of a unit is timed at one phase, whatever its state.
+    rows = np.nonzero((unit >= 0) & (unit < bank.n_units))[0]
+    dis = dis.copy()
+    dis.loc[dis.index[rows], "time"] = dis["time"].to_numpy()[rows] + (new - bank.peak_offset)[unit[rows]] / fs
+    bank.peak_offset = new
+    return dis.sort_values("time", kind="stable").reset_index(drop=True)
+
+
 def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: float, p) -> pd.DataFrame:
     """Rest discharges a doublet's interval apart fitted by two units, relabelled where one unit's
     template explains both (``units.same_unit_pairs``); other rows unchanged. Not within periodic
@@ -662,6 +697,9 @@ def _detect(recording, params, *, hash_input: bool):
         if doublets and len(dis):
             dis = _split_doublets(dis, doublets, bank, p2p, fs)
         broad = _broad_units(bank, p.spikes)
+        if p.units.recorded_peak_times and p.units.recorded_peak_from_fits and gc.kind != "needle" and len(dis):
+            dis = _recorded_peak_from_fits(dis, bank, read_windows, gc.before, fs, p,
+                                           robust=len(gc.channels) >= p.spikes.grid_min_channels)
         if gc.kind != "needle" and len(dis):
             # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which
             # another template then fits within the same MUAP. A far field spread over a grid

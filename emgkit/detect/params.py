@@ -424,6 +424,14 @@ class UnitParams:
     #: sparse fasciculation grids 0.62 → 0.36). Not on needles: it gained nothing on simulations and
     #: lost real-data recall (units injected into a neuropathy record: 131 → 123 of 176).
     recorded_peak_times: bool = True
+    #: ...and read again around the unit's fitted rest discharges once peeling is done, where only
+    #: other units' fits count as neighbours: in dense activity few clustered candidates stand
+    #: alone, and a unit kept its band-passed peak (`detect._recorded_peak_from_fits`) [ENG].
+    #: Independent simulator, 3 seeds × 60 s: fasciculation event F1 bipolar 0.807 → 0.813 and
+    #: grid 0.694 → 0.715 (neuromyotonia, hyperexcitable, myokymia, dense and sparse
+    #: fasciculation, and cramp on bipolar), no case lower; rest discharges 36282 → 36289 and
+    #: 14614 → 14617 found.
+    recorded_peak_from_fits: bool = True
     #: ...when that peak is at least this far (ms) from the band-passed one: another phase lies
     #: a phase's half-width away or more (surface MUAP phases last several ms), while a mean of a
     #: few raw windows can nudge one apex by a sample or two [ENG].
