@@ -388,13 +388,14 @@ def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, p2p: np.ndarray, fs
 def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int, fs: float, p,
                               robust: bool = False) -> pd.DataFrame:
     """Rows with each surface unit's discharges re-timed where its MUAP *as recorded*, read
-    again around its fitted rest discharges (``units.recorded_peak_offsets``), peaks at another phase
-    than the one its discharges were timed at; ``bank.peak_offset`` is updated.
+    again around its fits (``units.recorded_peak_offsets``), peaks at another phase than the one
+    its discharges were timed at; ``bank.peak_offset`` is updated.
 
     The first reading takes the unit's clustered candidates that no other candidate comes near;
     in dense activity (many units, candidates of noise and of other phases) few are, and the
     unit keeps the band-passed peak. Its fits are more, and only other units' fits count as
-    neighbours here."""
+    neighbours here. Called before states are given, so "rest" rows are every fit peeling made
+    (rest, contraction and cramp pieces alike: one MUAP shape), not rows set aside as excluded."""
     from .units import recorded_peak_offsets
 
     unit = dis["unit"].to_numpy()

@@ -91,10 +91,10 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             rate = nodes.size / span if span > 0 else np.inf
             p_length = chains_chance_p([c.size for c in chains], rate, span, pp)
             p_shared, shared = shared_rhythm_chance_p([np.median(np.diff(t_all[pos[nodes[c]]])) for c in chains], pp)
-            if 2 * p_shared < pp.ecg_chance_p and 2 * p_shared <= 2 * p_length:
-                chains = [c for c, keep in zip(chains, shared) if keep]
-            elif 2 * p_length >= pp.ecg_chance_p:
+            if 2 * min(p_length, p_shared) >= pp.ecg_chance_p:
                 chains = []
+            elif p_shared < p_length:
+                chains = [c for c, keep in zip(chains, shared) if keep]
         for chain in chains:
             chained[nodes[chain]] = True
         if grid and chains:

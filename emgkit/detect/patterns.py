@@ -369,8 +369,8 @@ def chains_chance_p(lengths, rate_hz: float, duration_s: float, params: PatternP
 
 def shared_rhythm_chance_p(rr_s, params: PatternParams | None = None) -> tuple[float, np.ndarray]:
     """(chance p, mask of the chains in it) that as many of the chains as share one RR interval
-    (``rr_s``: each chain's median interval, s; within ± ``ecg_rr_tolerance`` of the group's
-    first) would by chance.
+    (``rr_s``: each chain's median interval, s; all within a window ± ``ecg_rr_tolerance`` wide)
+    would by chance.
 
     A heart's chains, broken where beats go undetected or a fasciculation takes a link, all beat
     at its RR; chance chains among irregular discharges take any interval in the heart-rate
@@ -380,17 +380,17 @@ def shared_rhythm_chance_p(rr_s, params: PatternParams | None = None) -> tuple[f
     from math import comb
 
     p = params or PatternParams()
-    rr = np.sort(np.log(np.asarray(rr_s, dtype=np.float64)))
-    if rr.size < 2:
-        return 1.0, np.ones(rr.size, dtype=bool)
+    log_rr = np.log(np.asarray(rr_s, dtype=np.float64))
+    if log_rr.size < 2:
+        return 1.0, np.ones(log_rr.size, dtype=bool)
+    rr = np.sort(log_rr)
     width = np.log1p(p.ecg_rr_tolerance)
     n_windows = max(1.0, np.log(p.ecg_rate_hz[1] / p.ecg_rate_hz[0]) / (2 * width))
     # The largest group within 2·width (one window) of its first member.
     ends = np.searchsorted(rr, rr + 2 * width, side="right")
     first = int(np.argmax(ends - np.arange(rr.size)))
     k = int(ends[first] - first)
-    lo, hi = rr[first], rr[ends[first] - 1]
-    mask = (np.log(np.asarray(rr_s, dtype=np.float64)) >= lo) & (np.log(np.asarray(rr_s, dtype=np.float64)) <= hi)
+    mask = (log_rr >= rr[first]) & (log_rr <= rr[ends[first] - 1])
     return min(1.0, comb(rr.size, k) * n_windows ** (1 - k)), mask
 
 
