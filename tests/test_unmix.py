@@ -253,7 +253,10 @@ def test_recorded_peak_read_again_from_the_fits_retimes_the_units_discharges():
     state = np.array(["rest"] * times.size, dtype=object)
     state[0] = "voluntary"
     dis = pd.DataFrame({"time": times, "unit": units, "state": state}).sort_values("time").reset_index(drop=True)
-    got = _recorded_peak_from_fits(dis, bank, windows_of(signal), BEFORE, fs, DetectionParams())
+    u = DetectionParams().units
+    options = dict(min_shift=1, robust=False, min_t=u.recorded_peak_min_t,
+                   context_gap=int(round(u.recorded_peak_context_gap * W)))
+    got = _recorded_peak_from_fits(dis, bank, windows_of(signal), BEFORE, fs, options)
     assert bank.peak_offset.tolist() == [40, 30]
     moved = got[got.unit == 0].time.to_numpy()
     np.testing.assert_allclose(np.sort(moved), (starts0 + 40) / fs)

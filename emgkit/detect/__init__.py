@@ -385,8 +385,8 @@ def _split_doublets(dis: pd.DataFrame, doublets: dict, bank, p2p: np.ndarray, fs
     return out.astype(dis.dtypes.to_dict()).sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int, fs: float, p,
-                              robust: bool = False) -> pd.DataFrame:
+def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int, fs: float,
+                              options: dict) -> pd.DataFrame:
     """Rows with each surface unit's discharges re-timed where its MUAP *as recorded*, read
     again around its fits (``units.recorded_peak_offsets``), peaks at another phase than the one
     its discharges were timed at; ``bank.peak_offset`` is updated.
@@ -395,7 +395,8 @@ def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int,
     in dense activity (many units, candidates of noise and of other phases) few are, and the
     unit keeps the band-passed peak. Its fits are more, and only other units' fits count as
     neighbours here. Called before states are given, so "rest" rows are every fit peeling made
-    (rest, contraction and cramp pieces alike: one MUAP shape), not rows set aside as excluded."""
+    (rest, contraction and cramp pieces alike: one MUAP shape), not rows set aside as excluded.
+    ``options``: the keyword arguments of the first reading."""
     from .units import recorded_peak_offsets
 
     unit = dis["unit"].to_numpy()
@@ -406,12 +407,8 @@ def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int,
     k = unit[sel]
     # Each fit's window start, plus ``before``: where recorded_peak_offsets expects a candidate.
     at = np.round(dis["time"].to_numpy()[sel] * fs).astype(np.int64) - bank.peak_offset[k] + before
-    new = recorded_peak_offsets(read_windows, at, k, bank, before,
-                                min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
-                                robust=robust and p.units.recorded_peak_robust_grids, min_t=p.units.recorded_peak_min_t,
-                                context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])))
-    moved = new != bank.peak_offset
-    if not moved.any():
+    new = recorded_peak_offsets(read_windows, at, k, bank, before, **options)
+    if np.array_equal(new, bank.peak_offset):
         return dis
     # Every discharge of a unit is timed at one phase, whatever its state.
     rows = np.nonzero((unit >= 0) & (unit < bank.n_units))[0]
@@ -508,12 +505,13 @@ def _detect(recording, params, *, hash_input: bool):
                 return recorded_windows(rec, prep, starts, length, int(rec_channels[ch]),
                                         p.units.recorded_peak_highpass_hz)
 
-            bank.peak_offset = recorded_peak_offsets(
-                read_windows, gc.samples, labels, bank, gc.before,
+            recorded_peak = dict(
                 min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
                 robust=p.units.recorded_peak_robust_grids and len(gc.channels) >= p.spikes.grid_min_channels,
                 min_t=p.units.recorded_peak_min_t,
                 context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])))
+            bank.peak_offset = recorded_peak_offsets(read_windows, gc.samples, labels, bank, gc.before,
+                                                     **recorded_peak)
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]
@@ -699,8 +697,7 @@ def _detect(recording, params, *, hash_input: bool):
             dis = _split_doublets(dis, doublets, bank, p2p, fs)
         broad = _broad_units(bank, p.spikes)
         if p.units.recorded_peak_times and p.units.recorded_peak_from_fits and gc.kind != "needle" and len(dis):
-            dis = _recorded_peak_from_fits(dis, bank, read_windows, gc.before, fs, p,
-                                           robust=len(gc.channels) >= p.spikes.grid_min_channels)
+            dis = _recorded_peak_from_fits(dis, bank, read_windows, gc.before, fs, recorded_peak)
         if gc.kind != "needle" and len(dis):
             # A surface MUAP whose shape varies leaves a remnant after its unit's fit, which
             # another template then fits within the same MUAP. A far field spread over a grid
