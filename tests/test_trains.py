@@ -266,3 +266,54 @@ def test_a_small_train_beside_a_louder_units_discharge_is_found_and_read_on_its_
                               DetectionParams(), 0, ((0, int(0.4 * FS)),), surface=True)
     assert np.mean(nearest_gap(np.sort(found["time"].to_numpy()), train) <= 0.003) >= 0.9
     assert set(found["ch"]) == {5}
+
+
+def test_a_waning_trains_weak_stretches_are_read_on_at_its_rhythm_and_not_beyond_its_end():
+    from emgkit.detect.trains import train_band
+    fs, rate = 2048.0, 220.0
+    interval = 1 / rate
+    off = UnitParams(train_extend_floor_sd=0.0)
+    hits = {"with": [], "without": []}
+    precision = {"with": [], "without": []}
+    for seed in (20, 21, 22):
+        rng = np.random.default_rng(seed)
+        train = jittered_train(rng, 0.8, 1.5, rate)
+        # Its MUAPs wane to 40 % (a surface train's last third falls under the cycle-by-cycle floor).
+        x = rng.normal(0.0, 1.0, int(3.3 * fs))
+        for t, a in zip(train, np.linspace(2.5, 1.0, train.size)):
+            add_muaps(x, [t], surface_muap(a, fs), fs)
+        quiet = train_band(rng.normal(0.0, 1.0, int(0.5 * fs)), fs, interval)
+        band_sigma = 1.4826 * np.median(np.abs(quiet - np.median(quiet)))
+        core = slice(int(0.8 * fs), int(1.3 * fs))
+        later = train[train.size // 3:]
+        for name, params in (("with", None), ("without", off)):
+            found = np.sort(train_discharges(x, fs, interval, 1.0, core=core, band_sigma=band_sigma,
+                                             unit_params=params)) / fs
+            hits[name].append(nearest_gap(found, later) <= 0.002)
+            precision[name].append(np.mean(nearest_gap(train, found) <= 0.002))
+            # Never read on into the noise after the train.
+            assert found.max() <= train[-1] + 3 * interval
+    recall = {k: np.mean(np.concatenate(v)) for k, v in hits.items()}
+    assert recall["with"] >= recall["without"] + 0.1
+    assert np.mean(precision["with"]) >= np.mean(precision["without"]) - 0.05
+
+
+def test_a_train_is_continued_through_its_peaks_inside_and_at_its_rhythm_beyond_its_ends():
+    from emgkit.detect.trains import continued_train
+    train = np.arange(100, 201, 10)                        # a chain, interval 10
+    peaks = np.array([40, 79, 90, 125, 130, 211, 221, 229, 250, 262, 300])
+    got = continued_train(train[train != 130], peaks, max_gap=30, interval_share=(0.8, 1.25))
+    # Inside: every peak (125, 130); after: 211, 221, 229, then 250 one cycle missed, then 262
+    # (12 on: within 1.25 × 10); 300 is too far; before: 90, 79; 40 lies beyond a missed cycle.
+    assert got.tolist() == sorted(set(train.tolist()) | {79, 90, 125, 211, 221, 229, 250, 262})
+    # A chain shorter than three, or no peaks: unchanged.
+    assert continued_train(np.array([100, 110]), peaks, 30, (0.8, 1.25)).tolist() == [100, 110]
+    assert continued_train(train, np.zeros(0, np.int64), 30, (0.8, 1.25)).tolist() == train.tolist()
+
+
+def test_extension_parameters_are_checked():
+    from emgkit.errors import ParameterError
+    with pytest.raises(ParameterError, match="train_extend_interval"):
+        UnitParams(train_extend_interval=(1.1, 1.2)).validate()
+    with pytest.raises(ParameterError, match="train_extend_floor_sd"):
+        UnitParams(train_extend_floor_sd=-1.0).validate()

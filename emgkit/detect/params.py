@@ -553,6 +553,19 @@ class UnitParams:
     train_envelope_floor_sd: float = 2.0
     train_envelope_periods: float = 3.0
     train_envelope_min_share: float = 0.4
+    #: A train read cycle by cycle is continued (`trains.continued_train`) through the band's
+    #: peaks whose amplitude, averaged over `train_extend_periods` / 2 intervals before and as many
+    #: after (the smaller: where a train stops the stretch after it holds only noise), stands at
+    #: least `train_extend_floor_sd` × the band's noise SD — noise alone averages 1.25 SD
+    #: (Rayleigh) — inside the train and, beyond its ends, peak after peak at
+    #: `train_extend_interval` × its last intervals (one cycle may be missed). A train's MUAPs
+    #: wane by 30–70 % and its last third fell under the cycle-by-cycle floor (independent
+    #: simulator, bipolar neuromyotonia: recall by third of a train 0.90 / 0.88 / 0.80) [ENG].
+    #: 0 turns it off. Independent simulator, bipolar neuromyotonia and hyperexcitable, 3 seeds ×
+    #: 60 s: see the README's accuracy section.
+    train_extend_floor_sd: float = 1.5
+    train_extend_periods: float = 10.0
+    train_extend_interval: tuple = (0.8, 1.25)
     #: On HD grids a periodic span is also searched for a second unit's train at another
     #: interval, on electrodes of its own (`trains.second_train`), and both are read: two units'
     #: trains often overlap in time (independent simulator, neuromyotonia grid seed 0: four of
@@ -572,6 +585,11 @@ class UnitParams:
         _range("units.train_envelope_floor_sd", 0.0, 1e3, self.train_envelope_floor_sd)
         _range("units.train_envelope_periods", 0.5, 100.0, self.train_envelope_periods)
         _range("units.train_envelope_min_share", 0.0, 1.0, self.train_envelope_min_share)
+        _range("units.train_extend_floor_sd", 0.0, 1e3, self.train_extend_floor_sd)
+        _range("units.train_extend_periods", 1.0, 1000.0, self.train_extend_periods)
+        if not (len(self.train_extend_interval) == 2 and 0 < self.train_extend_interval[0] < 1 < self.train_extend_interval[1] < 2):
+            raise ParameterError(f"units.train_extend_interval must be (low, high) with 0 < low < 1 < high < 2 "
+                                 f"(shares of the train's interval), got {self.train_extend_interval!r}")
         if self.train_band and not (len(self.train_band) == 2 and 0 < self.train_band[0] < 1 < self.train_band[1]):
             raise ParameterError(f"units.train_band must be empty or (low, high) with 0 < low < 1 < high "
                                  f"(multiples of the train's rate), got {self.train_band!r}")

@@ -68,6 +68,63 @@ def band_envelope(y: np.ndarray, fs: float, interval_s: float, periods: float) -
     return uniform_filter1d(np.abs(hilbert(y)), width, mode="nearest")
 
 
+def two_sided_envelope(y: np.ndarray, fs: float, interval_s: float, periods: float) -> np.ndarray:
+    """Per sample of ``y`` (a `train_band` reading): the smaller of its amplitude averaged over
+    the ``periods`` / 2 train intervals before and the ``periods`` / 2 after (fewer at the ends).
+    Where a train stops, the stretch after holds only noise, however strong the train before."""
+    from scipy.signal import hilbert
+
+    amp = np.abs(hilbert(y))
+    n = amp.size
+    width = max(1, int(round(periods / 2 * interval_s * fs)))
+    total = np.r_[0.0, np.cumsum(amp)]
+    at = np.arange(n)
+    ahead = np.minimum(at + width, n)
+    behind = np.maximum(at + 1 - width, 0)
+    return np.minimum((total[ahead] - total[at]) / (ahead - at), (total[at + 1] - total[behind]) / (at + 1 - behind))
+
+
+def continued_train(train: np.ndarray, peaks: np.ndarray, max_gap: float, interval_share: tuple) -> np.ndarray:
+    """``train`` (sorted sample indices of a train's discharges, one or more chains ``max_gap``
+    apart) with the ``peaks`` (sorted) that continue it: inside each chain of at least three,
+    every peak; beyond its ends, peak after peak, each at ``interval_share`` (low, high) × the
+    median of the chain's last five intervals from the one before, the nearest to one interval
+    on (or, where none is there, to two: one cycle missed), until none is. Missing more cycles
+    in a row ran on into the noise after a train (a peak whose two-sided amplitude passes the
+    floor by chance within a longest gap)."""
+    train = np.sort(np.asarray(train, dtype=np.int64))
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if train.size < 3 or peaks.size == 0:
+        return train
+    low, high = interval_share
+    added = [train]
+    taken = set(train.tolist())
+    for chain in np.split(train, np.nonzero(np.diff(train) > max_gap)[0] + 1):
+        if chain.size < 3:
+            continue
+        inside = peaks[(peaks > chain[0]) & (peaks < chain[-1])]
+        added.append(inside)
+        taken.update(inside.tolist())
+        for direction in (1, -1):
+            seq = list(chain if direction == 1 else chain[::-1])
+            while True:
+                step = float(np.median(np.abs(np.diff(seq[-6:]))))
+                nxt = None
+                for cycles in (1, 2):
+                    a, b = sorted((seq[-1] + direction * (cycles - 1 + low) * step,
+                                   seq[-1] + direction * (cycles - 1 + high) * step))
+                    near = peaks[(peaks >= a) & (peaks <= b)]
+                    if near.size:
+                        nxt = int(near[np.argmin(np.abs(near - (seq[-1] + direction * cycles * step)))])
+                        break
+                if nxt is None or nxt in taken:
+                    break
+                seq.append(nxt)
+                taken.add(nxt)
+                added.append(np.array([nxt], dtype=np.int64))
+    return np.unique(np.concatenate(added))
+
+
 def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
                      pattern_params: PatternParams | None = None,
                      unit_params: UnitParams | None = None, core: slice = slice(None),
@@ -88,7 +145,11 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
     peaks where its amplitude averaged over `train_envelope_periods` intervals stands
     `train_envelope_floor_sd` × ``band_sigma`` high and at least `train_envelope_min_share` of its
     90th percentile in ``core`` (a surface ripple of 2–3 noise SD loses single peaks to the noise,
-    but not its cycle amplitude). The reading with more discharges wins.
+    but not its cycle amplitude). The reading with more discharges wins. Where the cycle-by-cycle
+    reading wins it is continued (`continued_train`) through the peaks whose amplitude, averaged
+    over `train_extend_periods` intervals on each side (`two_sided_envelope`, the smaller side),
+    stands `train_extend_floor_sd` × ``band_sigma`` high: a waning train's tail and weak
+    stretches keep its rhythm below the cycle-by-cycle floor.
     """
     pp = pattern_params or PatternParams()
     up = unit_params or UnitParams()
@@ -111,6 +172,7 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
         found = _chained(peaks, fs, pp)
         if found.size > best.size:
             best = found
+    best_sign = 0.0
     if by_cycle and band is not None and up.train_envelope_floor_sd > 0 and hi > lo:
         envelope = band_envelope(band, fs, interval_s, up.train_envelope_periods)
         level = max(up.train_envelope_floor_sd * band_sigma,
@@ -119,7 +181,12 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
             peaks, _ = find_peaks(sign * band, distance=distance)
             found = _chained(peaks[envelope[peaks] >= level], fs, pp)
             if found.size > best.size:
-                best = found
+                best, best_sign = found, sign
+        if best_sign and up.train_extend_floor_sd > 0:
+            peaks, _ = find_peaks(best_sign * band, distance=distance)
+            steady = two_sided_envelope(band, fs, interval_s, up.train_extend_periods)
+            peaks = peaks[steady[peaks] >= up.train_extend_floor_sd * band_sigma]
+            best = continued_train(best, peaks, pp.neuromyotonic_max_gap_ms / 1000 * fs, up.train_extend_interval)
     return best.astype(np.int64)
 
 
