@@ -575,3 +575,47 @@ def test_a_contractions_unsteady_onset_window_joins_it_on_surface():
     assert list(segs.state) == ["voluntary"] and segs.start.iloc[0] <= 9.5 + 1e-9
     alone = {k: t + 10.0 for k, t in onset.items()}
     assert segment_group(group(alone, 30.0, power, kind="surface"), alone, np.array([10.0]), 30.0).empty
+
+
+def test_a_trains_onset_and_end_windows_are_periodic_at_its_interval_but_a_contraction_beside_it_is_not():
+    from emgkit.detect.segment import continued_periodicity, continued_windows
+    fs, window = 2048.0, 1024
+    params = SegmentParams()
+    t = np.arange(-0.012, 0.012, 1 / fs)
+    muap = 20.0 * (np.exp(-((t + 0.0015) / 0.0012) ** 2) - 0.8 * np.exp(-((t - 0.002) / 0.0016) ** 2))
+
+    def add(x, times, amplitudes):
+        for s, a in zip(times, amplitudes):
+            i = int(round(s * fs)) - muap.size // 2
+            if 0 <= i and i + muap.size <= x.size:
+                x[i:i + muap.size] += a * muap
+        return x
+
+    lowest_contraction = []
+    for seed in range(10):
+        rng = np.random.default_rng(40 + seed)
+        # A 220-Hz train from 0.4 s to 1.6 s: it fills windows 1 and 2, a fifth of window 0 (its
+        # onset, the first MUAPs the largest) and of window 3.
+        train = 0.4 + np.cumsum(rng.normal(1.0, 0.02, 264)) / 220.0
+        x = add(rng.normal(0.0, 2.0, 4 * window), train, np.r_[np.linspace(2.5, 1.0, 8), np.ones(256)])
+        read = lambda a, b, rows=None: x[None, a:b]
+        periodic = np.array([False, True, True, False])
+        lags = np.array([0.0, *(window_periodicity(x[i * window:(i + 1) * window], fs, params.train_rate_hz)[1]
+                                for i in (1, 2)), 0.0])
+        got, got_lags = continued_windows(periodic, lags, read, window, fs, params)
+        assert got.tolist() == [True, True, True, True]
+        assert got_lags[0] == pytest.approx(fs / 220.0, rel=0.1) and got_lags[3] == pytest.approx(fs / 220.0, rel=0.1)
+        off = dataclasses.replace(params, train_continuation_periodicity=1.0)
+        assert continued_windows(periodic, lags, read, window, fs, off)[0].tolist() == periodic.tolist()
+        # Fifteen units contracting at voluntary rates in the windows beside the train instead.
+        y = x.copy()
+        for i in (0, 3):
+            y[i * window:(i + 1) * window] = rng.normal(0.0, 2.0, window)
+            many = np.concatenate([regular_train(rng, i * 0.5, (i + 1) * 0.5, rng.uniform(8, 25), 0.15)
+                                   for _ in range(15)])
+            add(y, many, rng.uniform(0.5, 2.0, many.size))
+            lowest_contraction.append(continued_periodicity(y[i * window:(i + 1) * window], fs, lags[1 if i == 0 else 2] / fs,
+                                                            params.train_interval_step)[0])
+        read_y = lambda a, b, rows=None: y[None, a:b]
+        assert continued_windows(periodic, lags, read_y, window, fs, params)[0].tolist() == periodic.tolist()
+    assert max(lowest_contraction) < params.train_continuation_periodicity

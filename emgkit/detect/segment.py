@@ -225,6 +225,59 @@ def window_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> tuple[float,
     return best
 
 
+def continued_periodicity(x: np.ndarray, fs: float, interval_s: float, step: float) -> tuple[float, float]:
+    """(periodicity, lag) of a window beside a train's: ``train_periodicity`` at lags within
+    ``step`` × of the train's ``interval_s``, the best over the window, its three overlapping
+    halves and its seven overlapping quarters (a train that starts or ends in the window can
+    fill a quarter of it only)."""
+    rate = (1.0 / (interval_s * step), step / interval_s)
+    n = x.shape[-1]
+    best = (-1.0, 0.0)
+    for parts in (1, 2, 4):
+        length = n // parts
+        for k in range(2 * parts - 1 if parts > 1 else 1):
+            start = k * length // 2
+            score = train_periodicity(x[start:start + length], fs, rate, return_lag=True)
+            if score[0] > best[0]:
+                best = score
+    return best
+
+
+def continued_windows(periodic: np.ndarray, lags: np.ndarray, read_window, window: int, fs: float,
+                      params: SegmentParams, loudest: np.ndarray | None = None):
+    """(periodic, lags) with windows beside periodic ones added, outward, where their signal
+    repeats at the neighbour's interval (``continued_periodicity`` within
+    ``params.train_interval_step`` of it) at least ``params.train_continuation_periodicity``
+    on the window's loudest channel."""
+    periodic, lags = periodic.copy(), lags.copy()
+    tried = periodic.copy()
+    threshold = params.train_continuation_periodicity
+    while threshold < 1:
+        left = np.r_[False, periodic[:-1]] & ~tried
+        right = np.r_[periodic[1:], False] & ~tried
+        todo = np.nonzero(left | right)[0]
+        if todo.size == 0:
+            break
+        tried[todo] = True
+        grew = False
+        for i in todo:
+            ref = lags[i - 1] if left[i] else lags[i + 1]
+            block = read_window(i * window, (i + 1) * window) if loudest is None else \
+                read_window(i * window, (i + 1) * window, [int(loudest[i])])
+            if block is None or ref <= 0:
+                continue
+            block = np.nan_to_num(np.asarray(block, dtype=np.float64))
+            if block.shape[1] < window // 2:
+                continue
+            ch = int(np.argmax(np.einsum("ij,ij->i", block, block)))
+            score, lag = continued_periodicity(block[ch], fs, ref / fs, params.train_interval_step)
+            if score >= threshold:
+                periodic[i], lags[i], grew = True, lag, True
+        if not grew:
+            break
+    return periodic, lags
+
+
 def periodic_windows(test: np.ndarray, read_window, window: int, fs: float, params: SegmentParams,
                      max_read_s: float = 20.0, return_lags: bool = False, loudest: np.ndarray | None = None,
                      steady_loudest: np.ndarray | None = None):
@@ -457,6 +510,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                                                steady_loudest=steady_loudest)
             periodic |= more
             lags = np.where(more, more_lags, lags)
+        # A train's onset and end leave part of their window silent, and its repeats there are
+        # tested at the neighbour's interval only.
+        periodic, lags = continued_windows(periodic, lags, read_window, gc.window, fs, params,
+                                           loudest=gc.window_loudest)
         voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
