@@ -921,7 +921,9 @@ class SegmentParams:
     #: 0.25–0.6 s to "voluntary"; 798 true rest discharges over the bipolar neuromyotonia and
     #: hyperexcitable records were found but set aside so). Tested at one known interval, a
     #: lower bar than `train_periodicity` (every interval of a rate range) holds: voluntary and
-    #: cramp windows scored at most 0.14 over all intervals [ENG]. 1 or more turns it off.
+    #: cramp windows scored at most 0.14 over all intervals [ENG]. Surface electrodes only: a
+    #: needle's trains are sorted, and there it moved emgkit's Isaacs needle seed 2 0.849 → 0.843
+    #: and no independent needle cell. 1 or more turns it off.
     train_continuation_periodicity: float = 0.15
     #: A window is spontaneous activity, not an interference pattern, when at least this share of
     #: its sorted discharges are of units firing faster than voluntary rates (the unit's running

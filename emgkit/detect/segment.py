@@ -510,10 +510,11 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
                                                steady_loudest=steady_loudest)
             periodic |= more
             lags = np.where(more, more_lags, lags)
-        # A train's onset and end leave part of their window silent, and its repeats there are
-        # tested at the neighbour's interval only.
-        periodic, lags = continued_windows(periodic, lags, read_window, gc.window, fs, params,
-                                           loudest=gc.window_loudest)
+        # A surface train's onset and end leave part of their window silent, and its repeats
+        # there are tested at the neighbour's interval only (needle trains are sorted).
+        if gc.kind != "needle":
+            periodic, lags = continued_windows(periodic, lags, read_window, gc.window, fs, params,
+                                               loudest=gc.window_loudest)
         voluntary &= ~periodic
     with np.errstate(invalid="ignore", divide="ignore"):
         cv2 = np.where(isi_cov_n > 0, isi_cov_sum / np.maximum(isi_cov_n, 1), np.nan)
