@@ -619,3 +619,16 @@ def test_a_trains_onset_and_end_windows_are_periodic_at_its_interval_but_a_contr
         read_y = lambda a, b, rows=None: y[None, a:b]
         assert continued_windows(periodic, lags, read_y, window, fs, params)[0].tolist() == periodic.tolist()
     assert max(lowest_contraction) < params.train_continuation_periodicity
+
+
+def test_a_read_trains_stretch_leaves_voluntary_segments_and_nothing_else():
+    import pandas as pd
+    from emgkit.detect import _release_trains
+    segs = pd.DataFrame({"muscle": "m", "state": ["voluntary", "artifact", "voluntary"],
+                         "start": [14.0, 14.2, 20.0], "end": [15.25, 14.4, 21.0]})
+    out = _release_trains(segs, [(13.6, 14.96), (20.3, 20.5)])
+    assert out[["state", "start", "end"]].values.tolist() == [
+        ["voluntary", 14.96, 15.25], ["artifact", 14.2, 14.4], ["voluntary", 20.0, 20.3], ["voluntary", 20.5, 21.0]]
+    # A train covering a whole contraction segment removes it; no trains: unchanged.
+    assert _release_trains(segs.iloc[:1], [(13.0, 16.0)]).empty
+    assert _release_trains(segs, []).equals(segs)

@@ -418,6 +418,21 @@ def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int,
     return dis.sort_values("time", kind="stable").reset_index(drop=True)
 
 
+def _release_trains(segs: pd.DataFrame, trains: list) -> pd.DataFrame:
+    """Segments with the stretches of the trains read from the signal ((first, last) s each) taken
+    out of voluntary ones: one unit's train is spontaneous however dense its window looked."""
+    rows = []
+    for r in segs.itertuples(index=False):
+        if r.state != "voluntary":
+            rows.append(r._asdict())
+            continue
+        pieces = [(r.start, r.end)]
+        for a, b in sorted(trains):
+            pieces = [q for x, y in pieces for q in ((x, min(y, a)), (max(x, b), y)) if q[1] > q[0]]
+        rows.extend({**r._asdict(), "start": x, "end": y} for x, y in pieces)
+    return pd.DataFrame(rows, columns=segs.columns)
+
+
 def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: float, p) -> pd.DataFrame:
     """Rest discharges a doublet's interval apart fitted by two units, relabelled where one unit's
     template explains both (``units.same_unit_pairs``); other rows unchanged. Not within periodic
@@ -725,6 +740,8 @@ def _detect(recording, params, *, hash_input: bool):
                 templates[(gc.muscle, k)] = wave[None].astype(np.float32)
                 lone_channel[k] = mc
             next_unit += len(trained)
+            if p.segments.read_trains_spontaneous and trains_read and len(segs):
+                segs = _release_trains(segs, trains_read)
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
         guard = p.spikes.edge_guard_ms / 1000
