@@ -172,21 +172,20 @@ def train_discharges(x: np.ndarray, fs: float, interval_s: float, sigma: float,
         found = _chained(peaks, fs, pp)
         if found.size > best.size:
             best = found
-    best_sign = 0.0
     if by_cycle and band is not None and up.train_envelope_floor_sd > 0 and hi > lo:
         envelope = band_envelope(band, fs, interval_s, up.train_envelope_periods)
         level = max(up.train_envelope_floor_sd * band_sigma,
                     up.train_envelope_min_share * float(np.percentile(envelope[lo:hi], 90)))
+        cycle_peaks = None
         for sign in (1.0, -1.0):
             peaks, _ = find_peaks(sign * band, distance=distance)
             found = _chained(peaks[envelope[peaks] >= level], fs, pp)
             if found.size > best.size:
-                best, best_sign = found, sign
-        if best_sign and up.train_extend_floor_sd > 0:
-            peaks, _ = find_peaks(best_sign * band, distance=distance)
+                best, cycle_peaks = found, peaks
+        if cycle_peaks is not None and up.train_extend_floor_sd > 0:
             steady = two_sided_envelope(band, fs, interval_s, up.train_extend_periods)
-            peaks = peaks[steady[peaks] >= up.train_extend_floor_sd * band_sigma]
-            best = continued_train(best, peaks, pp.neuromyotonic_max_gap_ms / 1000 * fs, up.train_extend_interval)
+            kept = cycle_peaks[steady[cycle_peaks] >= up.train_extend_floor_sd * band_sigma]
+            best = continued_train(best, kept, pp.neuromyotonic_max_gap_ms / 1000 * fs, up.train_extend_interval)
     return best.astype(np.int64)
 
 
