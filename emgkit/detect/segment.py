@@ -205,42 +205,32 @@ def train_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, return_lag: bool
     return (float(score[best]), float(lags[best]) / up) if return_lag else float(score[best])
 
 
-def window_periodicity(x: np.ndarray, fs: float, rate_hz: tuple) -> tuple[float, float]:
-    """(periodicity, lag) of a window: the best of ``train_periodicity`` over the whole window and
-    over its three overlapping halves (starting at 0, ¼ and ½ of it).
+def window_periodicity(x: np.ndarray, fs: float, rate_hz: tuple, parts: tuple = (1, 2)) -> tuple[float, float]:
+    """(periodicity, lag) of a window: the best of ``train_periodicity`` over the whole window and,
+    for each p in ``parts`` above 1, over its 2p − 1 overlapping pieces of 1/p of it (starting
+    every 1/(2p)): with the default, its three overlapping halves (starting at 0, ¼ and ½ of it).
 
     A train that starts or stops inside the window leaves part of it silent, and its onset (the
     first MUAPs, not yet overlapped by earlier ones) is one large transient that dominates the
     whole window's autocorrelation; within a half the train can fill the stretch. A waning rate
     also repeats more exactly over a shorter stretch.
     """
-    best = train_periodicity(x, fs, rate_hz, return_lag=True)
     n = x.shape[-1]
-    half = n // 2
-    for k in range(3):
-        start = k * n // 4
-        score = train_periodicity(x[start:start + half], fs, rate_hz, return_lag=True)
-        if score[0] > best[0]:
-            best = score
+    best = None
+    for p in parts:
+        for k in range(2 * p - 1):
+            start = k * n // (2 * p)
+            score = train_periodicity(x[start:start + n // p], fs, rate_hz, return_lag=True)
+            if best is None or score[0] > best[0]:
+                best = score
     return best
 
 
 def continued_periodicity(x: np.ndarray, fs: float, interval_s: float, step: float) -> tuple[float, float]:
-    """(periodicity, lag) of a window beside a train's: ``train_periodicity`` at lags within
-    ``step`` × of the train's ``interval_s``, the best over the window, its three overlapping
-    halves and its seven overlapping quarters (a train that starts or ends in the window can
-    fill a quarter of it only)."""
-    rate = (1.0 / (interval_s * step), step / interval_s)
-    n = x.shape[-1]
-    best = (-1.0, 0.0)
-    for parts in (1, 2, 4):
-        length = n // parts
-        for k in range(2 * parts - 1 if parts > 1 else 1):
-            start = k * length // 2
-            score = train_periodicity(x[start:start + length], fs, rate, return_lag=True)
-            if score[0] > best[0]:
-                best = score
-    return best
+    """(periodicity, lag) of a window beside a train's: ``window_periodicity`` at lags within
+    ``step`` × of the train's ``interval_s``, over the window, its halves and its seven
+    overlapping quarters (a train that starts or ends in the window can fill a quarter of it only)."""
+    return window_periodicity(x, fs, (1.0 / (interval_s * step), step / interval_s), parts=(1, 2, 4))
 
 
 def continued_windows(periodic: np.ndarray, lags: np.ndarray, read_window, window: int, fs: float,
