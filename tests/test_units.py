@@ -576,3 +576,33 @@ def test_pair_refit_twin_gives_the_kernels_answer():
                                 np.ones(1, bool), kernel=k) for k in (True, False)]
     assert outs[0].samples.tolist() == outs[1].samples.tolist() and outs[0].units.tolist() == outs[1].units.tolist()
     assert np.allclose(outs[0].scales, outs[1].scales)
+
+
+def test_two_units_discharges_closer_than_a_units_shortest_interval_are_one_muap_fitted_twice():
+    import dataclasses
+    import emgkit
+    from emgkit.detect.params import DetectionParams, UnitParams
+    # The rule as the detector applies it: within 2 ms the smaller of two units' discharges goes,
+    # whatever its share; 3 ms apart (a doublet's interval), or one unit's, both stay.
+    times = np.array([1.000, 1.0015, 2.000, 2.003, 3.000, 3.001])
+    units = np.array([0, 1, 0, 1, 2, 2])
+    snr = np.array([30.0, 20.0, 30.0, 20.0, 30.0, 29.0])
+    assert remnant_discharges(times, units, snr, UnitParams().coincident_max_ms / 1000, 1.0).tolist() == \
+        [False, True, False, False, False, False]
+    # In the pipeline: on this ALS bipolar record peeling fits two MUAPs twice each (two units'
+    # rest discharges 1–2 ms apart); with the rule none are left.
+    rec, _ = emgkit.simulate("als", electrode="bipolar", duration=30, seed=2)
+
+    def closest_pairs(params):
+        d = emgkit.detect(rec, params=params, hash_input=False).discharges
+        n = 0
+        for _, g in d[d.state == "rest"].groupby("muscle"):
+            g = g.sort_values("time")
+            gap = np.diff(g.time.to_numpy())
+            n += int(np.sum((gap < 0.002) & (g.unit.to_numpy()[1:] != g.unit.to_numpy()[:-1])))
+        return n
+
+    off = DetectionParams()
+    off = dataclasses.replace(off, units=dataclasses.replace(off.units, coincident_max_ms=0.0))
+    assert closest_pairs(None) == 0
+    assert closest_pairs(off) > 0

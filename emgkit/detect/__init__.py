@@ -723,6 +723,11 @@ def _detect(recording, params, *, hash_input: bool):
             far_field[in_bank] = broad[u_dis[in_bank]]
             remnant = remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
                                          w / fs, p.units.remnant_max_share, sources=~far_field)
+            # Closer than a unit's shortest interval, the smaller of two units' discharges is the
+            # other's remnant however large (UnitParams.coincident_max_ms).
+            if p.units.coincident_max_ms > 0:
+                remnant |= remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
+                                              p.units.coincident_max_ms / 1000, 1.0, sources=~far_field)
             dis = dis[~remnant].reset_index(drop=True)
         if gc.kind != "needle" and p.units.same_unit_pairs and bank.n_units and len(dis) > 1:
             dis = _same_unit_rows(dis, segs, periodic, bank, read_filtered, fs, p)
