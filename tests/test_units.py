@@ -589,6 +589,9 @@ def test_two_units_discharges_closer_than_a_units_shortest_interval_are_one_muap
     snr = np.array([30.0, 20.0, 30.0, 20.0, 30.0, 29.0])
     assert remnant_discharges(times, units, snr, UnitParams().coincident_max_ms / 1000, 1.0).tolist() == \
         [False, True, False, False, False, False]
+    # The same as the near reach of the one pass the detector makes (share 0.3 over 10 ms beside it).
+    assert remnant_discharges(times, units, snr, 0.01, 0.3, near_s=UnitParams().coincident_max_ms / 1000).tolist() == \
+        [False, True, False, False, False, False]
     # In the pipeline: on this ALS bipolar record peeling fits two MUAPs twice each (two units'
     # rest discharges 1–2 ms apart); with the rule none are left.
     rec, _ = emgkit.simulate("als", electrode="bipolar", duration=30, seed=2)

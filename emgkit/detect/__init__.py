@@ -721,13 +721,11 @@ def _detect(recording, params, *, hash_input: bool):
             in_bank = (u_dis >= 0) & (u_dis < broad.size)
             far_field = np.zeros(len(dis), dtype=bool)
             far_field[in_bank] = broad[u_dis[in_bank]]
+            # Closer than a unit's shortest interval (UnitParams.coincident_max_ms), the smaller of
+            # two units' discharges is the other's remnant however large.
             remnant = remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
-                                         w / fs, p.units.remnant_max_share, sources=~far_field)
-            # Closer than a unit's shortest interval, the smaller of two units' discharges is the
-            # other's remnant however large (UnitParams.coincident_max_ms).
-            if p.units.coincident_max_ms > 0:
-                remnant |= remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(),
-                                              p.units.coincident_max_ms / 1000, 1.0, sources=~far_field)
+                                         w / fs, p.units.remnant_max_share, sources=~far_field,
+                                         near_s=p.units.coincident_max_ms / 1000)
             dis = dis[~remnant].reset_index(drop=True)
         if gc.kind != "needle" and p.units.same_unit_pairs and bank.n_units and len(dis) > 1:
             dis = _same_unit_rows(dis, segs, periodic, bank, read_filtered, fs, p)

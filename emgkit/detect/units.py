@@ -851,31 +851,38 @@ def _cofiring_share(ta: np.ndarray, tb: np.ndarray, w: int) -> float:
 
 
 def remnant_discharges(times: np.ndarray, units: np.ndarray, snr: np.ndarray, reach_s: float,
-                       max_share: float, sources: np.ndarray | None = None) -> np.ndarray:
+                       max_share: float, sources: np.ndarray | None = None, near_s: float = 0.0) -> np.ndarray:
     """Rows (bool mask) within ``reach_s`` of another unit's discharge at least 1 / ``max_share``
-    times as large (``snr``, peak in noise SD): the remnant a varying MUAP leaves after its own
-    unit's fit, which another template fits inside the same MUAP. A doublet's second discharge is
-    the same unit, about as large; two units overlapping that unequally at rest are rare. Rows
-    without a size (NaN) neither go nor make others go, nor do rows outside ``sources`` (when
-    given) make others go. 0 marks none."""
+    times as large (``snr``, peak in noise SD), or within ``near_s`` of another unit's larger one:
+    the remnant a varying MUAP leaves after its own unit's fit, which another template fits inside
+    the same MUAP. A doublet's second discharge is the same unit, about as large; two units
+    overlapping that unequally at rest are rare, and closer than a unit's shortest interval
+    rarer still. Rows without a size (NaN) neither go nor make others go, nor do rows outside
+    ``sources`` (when given) make others go. ``max_share`` 0 and ``near_s`` 0 mark none."""
     t = np.asarray(times, dtype=np.float64)
     u = np.asarray(units)
     size = np.asarray(snr, dtype=np.float64)
     drop = np.zeros(t.size, dtype=bool)
-    if t.size < 2 or not max_share > 0:
+    near_s = near_s if near_s > 0 else -1.0
+    if t.size < 2 or not (max_share > 0 or near_s > 0):
         return drop
+    reach = max(reach_s if max_share > 0 else -1.0, near_s)
     order = np.argsort(t, kind="stable")
     ts, us, ss = t[order], u[order], np.where(np.isfinite(size[order]), size[order], -np.inf)
     cover = ss if sources is None else np.where(np.asarray(sources, dtype=bool)[order], ss, -np.inf)
-    # The largest other-unit neighbour within reach, k rows away on either side (k stays small).
+    # The largest other-unit neighbour within each reach, k rows away on either side (k stays small).
     largest = np.full(ts.size, -np.inf)
+    nearest = np.full(ts.size, -np.inf)
     for k in range(1, ts.size):
-        close = (ts[k:] - ts[:-k] <= reach_s) & (us[k:] != us[:-k])
-        if not (ts[k:] - ts[:-k] <= reach_s).any():
+        gap = ts[k:] - ts[:-k]
+        if not (gap <= reach).any():
             break
-        largest[k:] = np.where(close, np.maximum(largest[k:], cover[:-k]), largest[k:])
-        largest[:-k] = np.where(close, np.maximum(largest[:-k], cover[k:]), largest[:-k])
-    drop[order] = np.isfinite(ss) & (largest * max_share > ss)
+        other = us[k:] != us[:-k]
+        for out, within in ((largest, reach_s), (nearest, near_s)):
+            close = (gap <= within) & other
+            out[k:] = np.where(close, np.maximum(out[k:], cover[:-k]), out[k:])
+            out[:-k] = np.where(close, np.maximum(out[:-k], cover[k:]), out[:-k])
+    drop[order] = np.isfinite(ss) & ((largest * max_share > ss) | (nearest > ss))
     return drop
 
 
