@@ -171,6 +171,56 @@ def test_recorded_peak_moves_only_where_the_members_agree():
     assert recorded_peak_offsets(windows_of(signal), times, labels, bank, BEFORE, min_t=2.0)[0] == 40
 
 
+def multi_channel_reader(signals):
+    """``recorded_peak_offsets``' reader over one array per electrode."""
+    readers = [windows_of(x) for x in signals]
+
+    def read_windows(starts, length, ch):
+        return readers[ch](starts, length, ch)
+    return read_windows
+
+
+def test_a_unit_is_timed_on_the_electrode_where_its_recorded_muap_is_largest():
+    # A MUAP propagating along a column: it peaks on electrode 1 eight samples after electrode 0.
+    # Band-passed, electrode 0 is the larger (its MUAP is narrower and keeps more of the band);
+    # as recorded, electrode 1 is. Electrode 2 is far below the share and is not read.
+    tmpl = np.zeros((3, W), np.float32)
+    tmpl[0, 20], tmpl[0, 26] = -10.0, 6.0
+    tmpl[1, 28], tmpl[1, 36] = -9.5, 5.0
+    tmpl[2, 30] = -3.0
+    bank = _finalise(tmpl[None], np.array([8]), np.ones(3, np.float32))
+    assert bank.timing_channel[0] == 0 and bank.peak_offset[0] == 20
+    times = np.arange(1000, 9000, 500)
+    labels = np.zeros(times.size, np.int64)
+
+    def electrode(at, p2p, noise, seed):
+        shape = np.zeros(W)
+        shape[at] = -p2p
+        return render([times], [shape], 10000, noise=noise, seed=seed)
+
+    signals = [electrode(20, 10.0, 0.3, 1), electrode(28, 12.0, 0.3, 2), electrode(30, 40.0, 0.3, 3)]
+    reads = []
+    read3 = multi_channel_reader(signals)
+
+    def read_windows(starts, length, ch):
+        reads.append(ch)
+        return read3(starts, length, ch)
+
+    offsets, timing = recorded_peak_offsets(read_windows, times, labels, bank, BEFORE, robust=True,
+                                            channel_share=0.9, return_timing=True)
+    assert timing[0] == 1 and offsets[0] == 28
+    assert 2 not in reads                       # below the share of the band-passed template
+    # Off (the default): timed on the largest band-passed electrode, as before.
+    offsets, timing = recorded_peak_offsets(read3, times, labels, bank, BEFORE, robust=True, return_timing=True)
+    assert timing[0] == 0 and offsets[0] == 20
+    # Larger by less than the members' spread allows (a few noisy windows): it stays.
+    noisy = [electrode(20, 10.0, 3.0, 4), electrode(28, 10.5, 3.0, 5), signals[2]]
+    offsets, timing = recorded_peak_offsets(multi_channel_reader(noisy), times[:4], labels[:4], bank, BEFORE,
+                                            robust=True, channel_share=0.9, channel_min_t=2.0,
+                                            return_timing=True)
+    assert timing[0] == 0 and offsets[0] == 20
+
+
 def test_recorded_peak_baseline_context_holds_no_other_discharge():
     # A grid unit bursting in triplets: a sharp first phase (largest once band-passed) and a broad
     # larger second phase with a long positive tail. The second and third discharges of each burst

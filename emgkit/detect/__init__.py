@@ -407,14 +407,23 @@ def _recorded_peak_from_fits(dis: pd.DataFrame, bank, read_windows, before: int,
     k = unit[sel]
     # Each fit's window start, plus ``before``: where recorded_peak_offsets expects a candidate.
     at = np.round(dis["time"].to_numpy()[sel] * fs).astype(np.int64) - bank.peak_offset[k] + before
-    new = recorded_peak_offsets(read_windows, at, k, bank, before, **options)
-    if np.array_equal(new, bank.peak_offset):
+    new, timing = recorded_peak_offsets(read_windows, at, k, bank, before, return_timing=True, **options)
+    if np.array_equal(new, bank.peak_offset) and np.array_equal(timing, bank.timing_channel):
         return dis
-    # Every discharge of a unit is timed at one phase, whatever its state.
+    # Every discharge of a unit is timed at one phase, whatever its state, and reported on its
+    # timing electrode (amplitude: the fitted scale times the template's there).
     rows = np.nonzero((unit >= 0) & (unit < bank.n_units))[0]
     dis = dis.copy()
-    dis.loc[dis.index[rows], "time"] = dis["time"].to_numpy()[rows] + (new - bank.peak_offset)[unit[rows]] / fs
-    bank.peak_offset = new
+    u = unit[rows]
+    dis.loc[dis.index[rows], "time"] = dis["time"].to_numpy()[rows] + (new - bank.peak_offset)[u] / fs
+    moved = timing != bank.timing_channel
+    if moved.any():
+        p2p = np.ptp(bank.templates_uv(), axis=2)
+        ratio = p2p[np.arange(bank.n_units), timing] / np.maximum(p2p[np.arange(bank.n_units), bank.timing_channel], 1e-12)
+        on = moved[u]
+        dis.loc[dis.index[rows[on]], "ch"] = timing[u[on]]
+        dis.loc[dis.index[rows[on]], "amplitude"] = dis["amplitude"].to_numpy()[rows[on]] * ratio[u[on]]
+    bank.peak_offset, bank.timing_channel = new, timing
     return dis.sort_values("time", kind="stable").reset_index(drop=True)
 
 
@@ -524,9 +533,11 @@ def _detect(recording, params, *, hash_input: bool):
                 min_shift=max(1, int(round(p.units.recorded_peak_min_shift_ms * fs / 1000))),
                 robust=p.units.recorded_peak_robust_grids and len(gc.channels) >= p.spikes.grid_min_channels,
                 min_t=p.units.recorded_peak_min_t,
-                context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])))
-            bank.peak_offset = recorded_peak_offsets(read_windows, gc.samples, labels, bank, gc.before,
-                                                     **recorded_peak)
+                context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])),
+                channel_share=p.units.recorded_timing_channel_share if len(gc.channels) > 1 else 0.0,
+                channel_min_t=p.units.recorded_peak_min_t)
+            bank.peak_offset, bank.timing_channel = recorded_peak_offsets(
+                read_windows, gc.samples, labels, bank, gc.before, return_timing=True, **recorded_peak)
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]

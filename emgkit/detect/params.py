@@ -474,6 +474,22 @@ class UnitParams:
     #: fasciculation bipolar 0.839 → 0.862 (0 → 0.5), at 1.0 0.843 (fewer members have that much
     #: free context). HD grids read the context before the window only (above).
     recorded_peak_context_gap: float = 0.5
+    #: On muscles of several electrodes a unit is timed on the electrode where its recorded shape
+    #: (as read for `recorded_peak_times`) is largest peak-to-peak, of those whose band-passed
+    #: template reaches this share of its largest (0: on the largest band-passed one), where its
+    #: members are larger than on the band-passed choice by a paired t of `recorded_peak_min_t`:
+    #: a MUAP propagating along a grid's column peaks ~2 ms later on each row, and the band-pass
+    #: ranks electrodes whose MUAPs differ in width otherwise than the recording does [ENG].
+    #: Independent simulator, hyperexcitable grid seed 0: a 248-µV fasciculating unit recorded
+    #: 218 / 215 / 214 / 210 / 183 µV p-p on rows 4, 5, 3, 2, 6 of one column, band-passed largest
+    #: on row 6 (168 against 154 on row 4), was timed 3.9 ms late — 29 of its 30 fasciculations
+    #: missed. Grid cells, 3 seeds × 60 s: hyperexcitable 0.953 → 0.958 (its fasciculation events
+    #: 0.43 → 0.53), every other grid cell unchanged. At 0.8: myokymia grid 0.979 → 0.897 (a
+    #: template of one unstable unit's variant, 0.9 of its band-passed largest on another row and
+    #: larger there as recorded; the truth times a unit on one electrode); without the paired t:
+    #: dense and sparse fasciculation grid 0.858 → 0.842 and 0.952 → 0.940 (units of 3–8 members),
+    #: cramp grid 0.678 → 0.746.
+    recorded_timing_channel_share: float = 0.9
     #: On muscles of several electrodes a lone discharge (no template explains it) is timed at the
     #: largest |peak| of its electrode of largest peak-to-peak in µV, as units are, not where its
     #: candidate was caught [ENG].
@@ -625,6 +641,7 @@ class UnitParams:
         _range("units.recorded_peak_min_t", 0.0, 100.0, self.recorded_peak_min_t)
         _range("units.recorded_peak_highpass_hz", 0.0, 100.0, self.recorded_peak_highpass_hz)
         _range("units.recorded_peak_context_gap", 0.0, 4.0, self.recorded_peak_context_gap)
+        _range("units.recorded_timing_channel_share", 0.0, 1.0, self.recorded_timing_channel_share)
         try:
             ok = len(self.doublet_scales) == 2 and all(len(r) == 2 and 0 < float(r[0]) <= float(r[1])
                                                         for r in self.doublet_scales)

@@ -446,7 +446,8 @@ def _larger_in_members(windows: np.ndarray, new: int, old: int, sign: np.ndarray
 def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
                           before: int, min_shift: int = 1, max_members: int = 48, min_phase: float = 0.5,
                           min_margin: float = 1.1, robust: bool = False, min_t: float = 0.0,
-                          context_gap: int = 0) -> np.ndarray:
+                          context_gap: int = 0, channel_share: float = 0.0, channel_min_t: float = 2.0,
+                          return_timing: bool = False):
     """Per template: the sample in its window where the unit's MUAP *as recorded* peaks.
 
     Discharge times are at the MUAP's largest |peak| (the convention of expert annotations
@@ -476,6 +477,14 @@ def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray,
     of the recording as recorded, in µV (n, length), a row of NaN where one cannot be read
     (``preprocess.recorded_windows`` also removes mains and drift). Templates with fewer than 3
     such members keep their band-passed peak.
+
+    With ``channel_share`` > 0, on several electrodes, the unit is timed on the electrode where its
+    recorded shape is largest peak-to-peak, of those whose band-passed template is at least that
+    share of its largest (its peak there, then as above), where the members' peak-to-peak there
+    exceeds that on the electrode chosen so far by a paired t of at least ``channel_min_t``: a
+    propagating MUAP peaks on each electrode at another time, and the band-pass ranks electrodes
+    whose MUAPs differ in width otherwise than the recording does. With ``return_timing`` returns
+    (offsets, timing channels).
     """
     K, _, w = bank.templates.shape
     offsets = bank.peak_offset.copy()
@@ -499,27 +508,52 @@ def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray,
     outside = np.r_[np.arange(edge), np.arange(length - edge, length)]
     basis = np.vander((pos - pos.mean()) / pos.size, 3)
     fit = np.linalg.pinv(basis[outside])
+    timing = bank.timing_channel.copy()
+    p2p_uv = np.ptp(bank.templates, axis=2) * np.asarray(bank.sigma, np.float64)[None, :]
+
+    def recorded_shape(idx, ch):
+        x = np.asarray(read_windows(samples[idx].astype(np.int64) - before - edge - gap, length, int(ch)),
+                       dtype=np.float64)
+        x = x[np.all(np.isfinite(x), axis=1)]
+        if len(x) < 3:
+            return None, None
+        x = x - np.median(x[:, :edge], axis=1, keepdims=True) if robust else x - (basis @ (fit @ x[:, outside].T)).T
+        windows = x[:, edge + gap:edge + gap + w]
+        return windows, np.median(windows, axis=0) if robust else windows.mean(axis=0)
+
+    def member_p2p(windows, total):
+        # Each member's peak-to-peak at the shape's extremes.
+        return windows[:, int(np.argmax(total))] - windows[:, int(np.argmin(total))]
+
     for k in range(K):
         idx = np.nonzero((labels == k) & isolated)[0]
         if idx.size < 3:
             continue
         idx = idx[np.linspace(0, idx.size - 1, min(idx.size, max_members)).astype(np.int64)]
-        x = np.asarray(read_windows(samples[idx].astype(np.int64) - before - edge - gap, length,
-                                    int(bank.timing_channel[k])), dtype=np.float64)
-        x = x[np.all(np.isfinite(x), axis=1)]
-        n = len(x)
-        if n >= 3:
-            x = x - np.median(x[:, :edge], axis=1, keepdims=True) if robust else x - (basis @ (fit @ x[:, outside].T)).T
-            windows = x[:, edge + gap:edge + gap + w]
-            total = np.median(windows, axis=0) if robust else windows.mean(axis=0)
+        windows, total = recorded_shape(idx, timing[k])
+        if channel_share > 0 and windows is not None:
+            # Another electrode where the members are larger by more than their spread allows
+            # (a median of a few windows ranks near-equal electrodes by chance).
+            others = np.nonzero(p2p_uv[k] >= channel_share * p2p_uv[k].max())[0]
+            best = member_p2p(windows, total)
+            for ch in others[others != timing[k]]:
+                wins, tot = recorded_shape(idx, ch)
+                if wins is None or len(wins) != len(best):
+                    continue
+                d = member_p2p(wins, tot) - best
+                spread = d.std(ddof=1) / np.sqrt(d.size)
+                if d.mean() > 0 and d.mean() >= channel_min_t * spread:
+                    best, windows, total, timing[k] = best + d, wins, tot, ch
+                    offsets[k] = int(np.abs(bank.templates[k, ch]).argmax())
+        if windows is not None:
             recorded = np.abs(total)
             peak = int(np.argmax(recorded))
-            main = np.abs(bank.templates[k, bank.timing_channel[k]])
+            main = np.abs(bank.templates[k, timing[k]])
             if (abs(peak - offsets[k]) >= min_shift and main[peak] >= min_phase * main[offsets[k]]
                     and recorded[peak] >= min_margin * recorded[offsets[k]]
                     and (robust or _larger_in_members(windows, peak, int(offsets[k]), np.sign(total), min_t))):
                 offsets[k] = peak
-    return offsets
+    return (offsets, timing) if return_timing else offsets
 
 
 def _member_pairs(samples: np.ndarray, w: int, max_neighbours: int = 64):
