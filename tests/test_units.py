@@ -304,6 +304,29 @@ def test_a_needle_unit_caught_at_either_of_two_equal_phases_is_one_unit():
     assert 0.3 < (labels == -1).mean() < 0.7
 
 
+def test_candidates_that_are_not_founders_join_templates_but_found_none():
+    """Candidates near a record's ends (``founders`` False) are assigned to the templates the others
+    build, and a waveform seen only there founds no template of its own."""
+    from emgkit.detect.units import cluster_candidates
+
+    sigma = 5.0
+    gc, _, _ = two_phase_needle_unit(sigma)
+    n = len(gc.samples)
+    rng = np.random.default_rng(8)
+    odd = np.convolve(rng.normal(0, 1, gc.snippets.shape[2]), np.ones(5) / 5, "same")
+    odd = (odd * 40 * sigma / np.abs(odd).max()).astype(np.float16)
+    gc.snippets = np.concatenate([gc.snippets, odd[None, None], odd[None, None]])
+    gc.samples = np.r_[gc.samples, gc.samples[-1] + 5000, gc.samples[-1] + 10000]
+    gc.main_channel = np.zeros(n + 2, np.int64)
+    gc.peak_uv = np.r_[gc.peak_uv, np.abs(odd).max(), np.abs(odd).max()].astype(np.float32)
+    founders = np.ones(n + 2, bool)
+    founders[[0, n, n + 1]] = False                   # one of the unit's, and the odd waveform twice
+    labels, bank = cluster_candidates(gc, np.array([sigma]), FS, UnitParams(), founders=founders)
+    assert bank.n_units == 1 and (labels[:n] == 0).all() and (labels[n:] == -1).all()
+    labels, bank = cluster_candidates(gc, np.array([sigma]), FS, UnitParams())
+    assert bank.n_units == 2 and labels[n] == labels[n + 1] == 1
+
+
 def test_copies_merged_at_full_resolution_put_their_members_in_the_units_timing():
     """The same unit caught at either of two near-equal phases, its two copies merged only on the
     full-resolution templates: the members of the copy take its lag, so every candidate sits on one

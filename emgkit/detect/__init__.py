@@ -521,7 +521,14 @@ def _detect(recording, params, *, hash_input: bool):
         sigma = prep.noise_uv[gc.channels]
         ch_names = np.array([prep.channels[i] for i in gc.channels], dtype=object)
         t = time.perf_counter()
-        labels, bank, member_lag = cluster_candidates(gc, sigma, fs, p.units, return_lag=True)
+        # Candidates nearer the ends than the surface guard are discharges but found no template:
+        # a few candidates more or less change which waveforms found the greedy clustering's
+        # templates, and a record's first and last tens of ms (settling) are its least typical.
+        founders = None
+        wide = int(round(p.spikes.edge_guard_ms * fs / 1000))
+        if p.spikes.edge_guard_s(gc.kind) * fs < wide:
+            founders = (gc.samples >= wide) & (gc.samples < rec.n_samples - wide)
+        labels, bank, member_lag = cluster_candidates(gc, sigma, fs, p.units, return_lag=True, founders=founders)
         if p.units.recorded_peak_times and gc.kind != "needle":
             rec_channels = prep.rec_channel_indices[gc.channels]
 
@@ -758,7 +765,7 @@ def _detect(recording, params, *, hash_input: bool):
                 segs = _release_trains(segs, trains_read)
         if len(dis):
             dis["state"] = np.where(dis["state"] == "rest", state_of_times(dis["time"].to_numpy(), segs), dis["state"])
-        guard = p.spikes.edge_guard_ms / 1000
+        guard = p.spikes.edge_guard_s(gc.kind)
         dis = dis[(dis["time"] >= guard) & (dis["time"] < duration - guard)]
         dis = dis.sort_values("time", kind="stable").reset_index(drop=True)
         dis["muscle"] = gc.muscle

@@ -503,7 +503,6 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
     ctx = max(max(c.before, c.after) for c in out) + max(spans) + 1
     if params.spatial_weak_muaps and any(st is not None for st in stats_of):
         ctx += 4 * reach
-    guard = int(round(params.edge_guard_ms * fs / 1000))
     # Chunks are whole windows so window statistics never straddle chunks.
     chunk = max(win, (prep.chunk // win) * win)
     # Step series (slow content; grid power) are cut at absolute multiples of their step, so step k
@@ -565,6 +564,7 @@ def detect_candidates(rec, prep: Preprocessing, params: SpikeParams | None = Non
             if peaks.size == 0:
                 continue
             ok = (peaks - gc.before >= 0) & (peaks + gc.after < x.shape[1])
+            guard = int(round(params.edge_guard_s(gc.kind) * fs))
             ok &= (peaks + lo >= guard) & (peaks + lo < n - guard)
             peaks = peaks[ok]
             main = np.nanargmax(np.abs(x[:, peaks]), axis=0) if main is None else main[ok]

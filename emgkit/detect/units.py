@@ -238,8 +238,12 @@ def _finalise(templates: np.ndarray, counts: np.ndarray, sigma: np.ndarray) -> U
 
 
 def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
-                       params: UnitParams | None = None, return_lag: bool = False):
+                       params: UnitParams | None = None, return_lag: bool = False,
+                       founders: np.ndarray | None = None):
     """Label each candidate with a unit; return (labels, UnitBank). Label −1: not assigned.
+
+    ``founders`` (bool per candidate, default all): only these found and grow templates; the
+    others are assigned to the templates afterwards.
 
     With ``return_lag`` also returns, per candidate, the samples by which its own peak lies after
     its unit's alignment (non-zero for a unit caught at another phase, see
@@ -261,9 +265,11 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     shifts = np.arange(-s_max, s_max + 1)
     amp = np.concatenate([np.abs(X[lo:lo + 4096]).max(axis=(1, 2)) for lo in range(0, n, 4096)])
     order = np.argsort(-amp, kind="stable")
-    if n > _MAX_GREEDY:
+    if founders is not None:
+        order = order[np.asarray(founders, dtype=bool)[order]]
+    if order.size > _MAX_GREEDY:
         order = np.concatenate([order[: _MAX_GREEDY // 2],
-                                np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (n - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
+                                np.sort(order[_MAX_GREEDY // 2:])[:: max(1, (order.size - _MAX_GREEDY // 2) // (_MAX_GREEDY // 2))]])
     sums = []
     counts = []
     born, n_founded = [], 0   # when each template was founded (the oldest one-waveform one makes way at the cap)
