@@ -219,6 +219,11 @@ def test_a_unit_is_timed_on_the_electrode_where_its_recorded_muap_is_largest():
                                             robust=True, channel_share=0.9, channel_min_t=2.0,
                                             return_timing=True)
     assert timing[0] == 0 and offsets[0] == 20
+    # No templates: empty answers of both kinds.
+    empty = _finalise(np.zeros((0, 3, W), np.float32), np.zeros(0), np.ones(3, np.float32))
+    offsets, timing = recorded_peak_offsets(read3, times, np.full(times.size, -1), empty, BEFORE,
+                                            channel_share=0.9, return_timing=True)
+    assert offsets.size == 0 and timing.size == 0
 
 
 def test_recorded_peak_baseline_context_holds_no_other_discharge():

@@ -495,7 +495,7 @@ def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray,
     K, _, w = bank.templates.shape
     offsets = bank.peak_offset.copy()
     if K == 0:
-        return offsets
+        return (offsets, bank.timing_channel.copy()) if return_timing else offsets
     # Candidates labelled −2 are other phases of a unit's own discharges, not neighbours.
     own = np.nonzero(labels != -2)[0]
     gaps = np.diff(samples[own])
