@@ -478,6 +478,53 @@ def _same_unit_rows(dis: pd.DataFrame, segs, periodic, bank, read_filtered, fs: 
     return dis
 
 
+def _shared_heartbeats(reclassify: list, all_dis: list, all_ev: list, summaries: list, duration: float,
+                       next_event: int, p) -> int:
+    """Surface muscles that show the ECG are classified again with the heartbeats every surface
+    muscle found (``events.classify_muscle``'s ``beats``), where those add beats of their own:
+    one heart beats under every electrode at once, and a QRS near threshold on one muscle is
+    missed at beats another muscle catches (its discharges there were "fasciculations"). Muscles
+    where no beat was found are left alone (a leg far from the heart may show none). Events are
+    numbered afresh in muscle order when any muscle was classified again. Returns next_event."""
+    from .events import classify_muscle
+    from .summary import muscle_summary
+
+    found = [own for *_, own, _ in reclassify if own.size]
+    if len(found) < 1 or len(reclassify) < 2:
+        return next_event
+    every = np.unique(np.concatenate(found))
+    half = p.patterns.qrs_max_ms / 2000
+    changed = False
+    for i, dis_in, inputs, signal_beats, own, noise in reclassify:
+        if own.size == 0:
+            continue
+        j = np.clip(np.searchsorted(own, every), 1, max(own.size - 1, 1))
+        gap = np.minimum(np.abs(every - own[j - 1]), np.abs(every - own[np.minimum(j, own.size - 1)]))
+        if not np.any(gap > half):
+            continue
+        beats = every if signal_beats is None else np.r_[signal_beats, every]
+        dis, ev, next_event = classify_muscle(dis_in, next_event=next_event, beats=beats, **inputs)
+        all_dis[i], all_ev[i] = dis, ev
+        summaries[i] = muscle_summary(inputs["muscle"], inputs["kind"], duration, noise, dis, ev,
+                                      inputs["segments"], p.summary)
+        changed = True
+    if not changed:
+        return next_event
+    # Event ids in muscle order again (a muscle classified again numbered its events last).
+    next_event = 0
+    for i, (dis, ev) in enumerate(zip(all_dis, all_ev)):
+        if not len(ev):
+            continue
+        new_id = dict(zip(ev["event"].to_numpy(), range(next_event, next_event + len(ev))))
+        next_event += len(ev)
+        ev = ev.copy()
+        ev["event"] = ev["event"].map(new_id)
+        dis = dis.copy()
+        dis["event"] = np.where(dis["event"].to_numpy() >= 0, dis["event"].map(new_id).fillna(-1).to_numpy(), -1)
+        all_dis[i], all_ev[i] = dis, ev
+    return next_event
+
+
 def _detect(recording, params, *, hash_input: bool):
     from .. import __version__
     from ..io import read
@@ -515,6 +562,7 @@ def _detect(recording, params, *, hash_input: bool):
     timings["detect"] = time.perf_counter() - t
 
     all_dis, all_ev, all_seg, templates, summaries, qc_rows = [], [], [], {}, [], []
+    reclassify = []   # surface muscles: (position, discharges before classification, inputs, beats)
     timings["units"] = timings["patterns"] = timings["segments"] = 0.0
     next_event = 0
     for gc in groups:
@@ -792,12 +840,18 @@ def _detect(recording, params, *, hash_input: bool):
             times = [rt[order[bounds[k]:bounds[k + 1]]] for k in range(next_unit)]
             fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
         families = unit_families(bank, min_correlation=p.patterns.family_min_correlation)
-        dis, ev, next_event = classify_muscle(dis, gc.muscle, gc.kind, fibre,
-                                              segs, p, next_event, families=families,
-                                              broad=broad, n_channels=len(gc.channels),
-                                              beats=None if gc.common_power is None else
-                                              common_power_beats(gc.common_power, gc.common_step / fs, p.patterns),
-                                              periodic=periodic, trains=trains_read)
+        signal_beats = None if gc.common_power is None else \
+            common_power_beats(gc.common_power, gc.common_step / fs, p.patterns)
+        inputs = dict(muscle=gc.muscle, kind=gc.kind, fibre=fibre, segments=segs, params=p, families=families,
+                      broad=broad, n_channels=len(gc.channels), periodic=periodic, trains=trains_read)
+        own_beats = []
+        surface = gc.kind != "needle"
+        dis_in = dis.copy() if surface else dis
+        dis, ev, next_event = classify_muscle(dis_in, next_event=next_event, beats=signal_beats,
+                                              heartbeats_out=own_beats, **inputs)
+        if surface:
+            reclassify.append((len(all_dis), dis_in, inputs, signal_beats,
+                               own_beats[0] if own_beats else np.zeros(0), float(np.median(sigma))))
         timings["patterns"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -815,6 +869,10 @@ def _detect(recording, params, *, hash_input: bool):
         all_seg.append(segs)
         timings["summary"] = timings.get("summary", 0.0) + time.perf_counter() - t
 
+    if p.patterns.shared_heartbeats:
+        t = time.perf_counter()
+        next_event = _shared_heartbeats(reclassify, all_dis, all_ev, summaries, duration, next_event, p)
+        timings["patterns"] += time.perf_counter() - t
     discharges = pd.concat(all_dis, ignore_index=True) if all_dis else pd.DataFrame()
     discharges = discharges[["time", "muscle", "channel", "unit", "amplitude", "event", "state", "kind", "snr"]]
     discharges = discharges.astype({"time": "float64", "unit": "int64", "amplitude": "float64", "event": "int64"})

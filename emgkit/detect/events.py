@@ -30,8 +30,9 @@ def is_ecg(times: np.ndarray, pattern_params) -> bool:
 def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np.ndarray, pp,
                 across_units: bool, amplitude: np.ndarray | None = None, grid: bool = False,
                 far: np.ndarray | None = None, signal_beats: np.ndarray | None = None,
-                in_train: np.ndarray | None = None) -> None:
-    """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place).
+                in_train: np.ndarray | None = None) -> np.ndarray:
+    """Label a surface muscle's ECG discharges artifact (``state``, ``rest`` updated in place);
+    returns the heartbeat times found (empty where none).
 
     Heartbeats are found as chains across units (``across_units``) and as units beating at a heart
     rhythm (a template of one QRS, beats missed where it is near threshold). Other units whose
@@ -145,7 +146,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
     state[pos[chained]] = "artifact"
     rest[pos[chained]] = False
     if not beats:
-        return
+        return np.zeros(0)
     beats = beats_put_back(np.concatenate(beats), pp)
     for idx in others:
         idx = idx[rest[idx]]
@@ -161,6 +162,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
         locked, _ = qrs_locked(t_all[idx], beats, pp)
         state[idx[locked]] = "artifact"
         rest[idx[locked]] = False
+    return beats
 
 
 def _inside_bursts(single: list, rows: list, t_all: np.ndarray, pattern_params) -> np.ndarray:
@@ -258,14 +260,15 @@ def _steady_run(intervals: np.ndarray, tolerance: float) -> int:
 def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray, segments: pd.DataFrame,
                     params, next_event: int, families: np.ndarray | None = None,
                     broad: np.ndarray | None = None, n_channels: int = 1, beats: np.ndarray | None = None,
-                    periodic=(), trains=()):
+                    periodic=(), trains=(), heartbeats_out: list | None = None):
     """Events of one muscle. ``dis`` is sorted by time; returns (dis, events, next_event).
 
     ``beats``: heartbeat times found in the signal itself (``patterns.common_power_beats``), added
     to those the discharges give. ``periodic``: (start, end) s spans where the signal repeats at a
     train's interval (``segment.periodic_windows``), for ``patterns.find_trains``. ``trains``:
     (first, last) s of the trains read from the signal there (a unit is tested as the ECG on its
-    discharges outside them).
+    discharges outside them). ``heartbeats_out``: a list the heartbeat times found are appended to
+    (surface muscles).
 
     ``families`` maps template index → family (templates of one unit split in two): discharges
     are classified per family and reported under the family's first template.
@@ -306,9 +309,11 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         # that its Q/S-wave templates and lone QRS candidates are locked to.
         # A train's last discharge is in it: [first, last] as [first, last + ε).
         in_train = in_intervals(t_all, [(a, b + 1e-9) for a, b in trains]) if len(trains) else None
-        _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
-                    grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats,
-                    in_train=in_train)
+        found = _heartbeats(t_all, unit, rest, state, pp, across_units=True, amplitude=dis["amplitude"].to_numpy(),
+                            grid=n_channels >= params.spikes.grid_min_channels, far=far, signal_beats=beats,
+                            in_train=in_train)
+        if heartbeats_out is not None:
+            heartbeats_out.append(found)
     if broad is not None and broad.size:
         # Grid "units" spread over most electrodes are far-field signals (ECG, movement), not MUAPs.
         far &= rest
