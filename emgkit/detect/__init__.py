@@ -496,11 +496,7 @@ def _shared_heartbeats(reclassify: list, all_dis: list, all_ev: list, summaries:
     half = p.patterns.qrs_max_ms / 2000
     changed = False
     for i, dis_in, inputs, signal_beats, own, noise in reclassify:
-        if own.size == 0:
-            continue
-        j = np.clip(np.searchsorted(own, every), 1, max(own.size - 1, 1))
-        gap = np.minimum(np.abs(every - own[j - 1]), np.abs(every - own[np.minimum(j, own.size - 1)]))
-        if not np.any(gap > half):
+        if own.size == 0 or not np.any(_gaps(own, every) > half):
             continue
         beats = every if signal_beats is None else np.r_[signal_beats, every]
         dis, ev, next_event = classify_muscle(dis_in, next_event=next_event, beats=beats, **inputs)
@@ -517,11 +513,9 @@ def _shared_heartbeats(reclassify: list, all_dis: list, all_ev: list, summaries:
             continue
         new_id = dict(zip(ev["event"].to_numpy(), range(next_event, next_event + len(ev))))
         next_event += len(ev)
-        ev = ev.copy()
-        ev["event"] = ev["event"].map(new_id)
-        dis = dis.copy()
-        dis["event"] = np.where(dis["event"].to_numpy() >= 0, dis["event"].map(new_id).fillna(-1).to_numpy(), -1)
-        all_dis[i], all_ev[i] = dis, ev
+        # -1 (no event) is no key: it maps to NaN and back to -1.
+        all_ev[i] = ev.assign(event=ev["event"].map(new_id))
+        all_dis[i] = dis.assign(event=dis["event"].map(new_id).fillna(-1).astype(np.int64))
     return next_event
 
 
@@ -562,7 +556,9 @@ def _detect(recording, params, *, hash_input: bool):
     timings["detect"] = time.perf_counter() - t
 
     all_dis, all_ev, all_seg, templates, summaries, qc_rows = [], [], [], {}, [], []
-    reclassify = []   # surface muscles: (position, discharges before classification, inputs, beats)
+    # Surface muscles: (position, discharges before classification, classify_muscle's inputs,
+    # beats read from the signal, heartbeats found, noise σ), for _shared_heartbeats.
+    reclassify = []
     timings["units"] = timings["patterns"] = timings["segments"] = 0.0
     next_event = 0
     for gc in groups:
@@ -845,11 +841,10 @@ def _detect(recording, params, *, hash_input: bool):
         inputs = dict(muscle=gc.muscle, kind=gc.kind, fibre=fibre, segments=segs, params=p, families=families,
                       broad=broad, n_channels=len(gc.channels), periodic=periodic, trains=trains_read)
         own_beats = []
-        surface = gc.kind != "needle"
-        dis_in = dis.copy() if surface else dis
+        dis_in = dis   # classify_muscle returns new frames
         dis, ev, next_event = classify_muscle(dis_in, next_event=next_event, beats=signal_beats,
                                               heartbeats_out=own_beats, **inputs)
-        if surface:
+        if gc.kind != "needle":
             reclassify.append((len(all_dis), dis_in, inputs, signal_beats,
                                own_beats[0] if own_beats else np.zeros(0), float(np.median(sigma))))
         timings["patterns"] += time.perf_counter() - t
