@@ -439,14 +439,19 @@ def _merge_phase_copies(full: np.ndarray, labels: np.ndarray, member_lag: np.nda
     return full[keep], labels, member_lag
 
 
+def _paired_t_reaches(d: np.ndarray, min_t: float) -> bool:
+    """Whether the members' paired differences ``d`` are positive by a t statistic of at least
+    ``min_t`` (their mean positive where they do not spread)."""
+    spread = d.std(ddof=1) / np.sqrt(d.size)
+    return bool(d.mean() >= min_t * spread) if spread > 0 else bool(d.mean() > 0)
+
+
 def _larger_in_members(windows: np.ndarray, new: int, old: int, sign: np.ndarray, min_t: float) -> bool:
     """Whether the members' signed values at ``new`` exceed those at ``old`` by more than their
     spread allows: a paired t statistic of at least ``min_t`` (0 skips the test)."""
     if min_t <= 0:
         return True
-    d = sign[new] * windows[:, new] - sign[old] * windows[:, old]
-    spread = d.std(ddof=1) / np.sqrt(d.size)
-    return bool(d.mean() >= min_t * spread) if spread > 0 else bool(d.mean() > 0)
+    return _paired_t_reaches(sign[new] * windows[:, new] - sign[old] * windows[:, old], min_t)
 
 
 def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray, bank: UnitBank,
@@ -547,8 +552,7 @@ def recorded_peak_offsets(read_windows, samples: np.ndarray, labels: np.ndarray,
                 if wins is None or len(wins) != len(best):
                     continue
                 d = member_p2p(wins, tot) - best
-                spread = d.std(ddof=1) / np.sqrt(d.size)
-                if d.mean() > 0 and d.mean() >= channel_min_t * spread:
+                if d.mean() > 0 and _paired_t_reaches(d, channel_min_t):
                     best, windows, total, timing[k] = best + d, wins, tot, ch
                     offsets[k] = int(np.abs(bank.templates[k, ch]).argmax())
         if windows is not None:
