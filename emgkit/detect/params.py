@@ -296,6 +296,20 @@ class UnitParams:
     max_scale: float = 1.6
     #: Alignment search (ms) when comparing a waveform with a template.
     max_shift_ms: float = 0.2
+    #: Records sampled below this rate (Hz) are clustered on waveforms interpolated to at least it
+    #: (an integer factor), aligned within ± half a recorded sample: a candidate's peak sample lies
+    #: anywhere within half a sample (±0.5 ms at 1 kHz) of its MUAP's peak, and one surface MUAP
+    #: read at two such phases differs by more than `match_shape_tolerance` (a 200-Hz component
+    #: half a sample apart at 1024 Hz: 36 % of its energy). Independent simulator, hyperexcitable
+    #: bipolar seed 0 (1024 Hz): a 141-µV unit's five discharges were five one-member units, its
+    #: doublets "fasciculations" [ENG]. 3 seeds × 60 s (only the 1-kHz bipolar cases change):
+    #: myokymia bipolar 0.927 → 0.956, artifacts 0.894 → 0.899, cramp 0.853 → 0.859,
+    #: hyperexcitable 0.914 → 0.909, neuromyotonia 0.886 → 0.884, voluntary_rest 0.938 → 0.924
+    #: (bipolar pooled 0.8943 → 0.8922); events doublet 0.683 → 0.693, multiplet 0.509 → 0.526,
+    #: myokymic 0.905 → 0.917, fasciculation 0.831 → 0.832; voluntary time recall 0.983 → 0.946
+    #: (one contraction, voluntary_rest bipolar seed 0, now a cramp: its units' CV2 0.32 → 0.49).
+    #: At 4000 (2-kHz grids too): grid 0.937 → 0.936, artifacts grid 0.907 → 0.811. 0: never.
+    cluster_alignment_rate_hz: float = 2000.0
     #: Templates whose normalised distance is below this are merged (same unit split in two).
     merge_distance: float = 0.15
     #: ...once more on the full-resolution needle templates (medians of their members), where a
@@ -654,6 +668,7 @@ class UnitParams:
             raise ParameterError(f"units.pair_refit_states must name peeled states (rest, voluntary, cramp); "
                                  f"got {self.pair_refit_states!r}")
         _range("units.merge_full_distance", 0.0, 2.0, self.merge_full_distance)
+        _range("units.cluster_alignment_rate_hz", 0.0, 1e6, self.cluster_alignment_rate_hz)
         _range("units.recorded_peak_min_shift_ms", 0.0, 50.0, self.recorded_peak_min_shift_ms)
         _range("units.recorded_peak_min_t", 0.0, 100.0, self.recorded_peak_min_t)
         _range("units.recorded_peak_highpass_hz", 0.0, 100.0, self.recorded_peak_highpass_hz)

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.signal
 
 from .params import UnitParams
 from .spikes import GroupCandidates
@@ -259,9 +260,10 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     c, w = gc.snippets.shape[1:]
     # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart.
     q = max(1, w // _CLUSTER_SAMPLES)
-    wd = w // q
-    X = _Features(gc.snippets, sigma, q)
-    s_max = max(0, int(round(params.max_shift_ms * fs / 1000 / q)))
+    up = 1 if q > 1 or params.cluster_alignment_rate_hz <= fs else int(np.ceil(params.cluster_alignment_rate_hz / fs))
+    X = _Features(gc.snippets, sigma, q, up)
+    wd = X.wd
+    s_max = max(0, int(round(params.max_shift_ms * fs * up / 1000 / q)), up // 2)
     shifts = np.arange(-s_max, s_max + 1)
     amp = np.concatenate([np.abs(X[lo:lo + 4096]).max(axis=(1, 2)) for lo in range(0, n, 4096)])
     order = np.argsort(-amp, kind="stable")
@@ -697,9 +699,13 @@ class _Features:
 
     dtype = np.dtype(np.float32)
 
-    def __init__(self, snippets: np.ndarray, sigma: np.ndarray, q: int):
-        self.snippets, self.sigma, self.q = snippets, sigma, q
-        self.wd = snippets.shape[2] // q
+    def __init__(self, snippets: np.ndarray, sigma: np.ndarray, q: int, up: int = 1):
+        self.snippets, self.sigma, self.q, self.up = snippets, sigma, q, up
+        w = snippets.shape[2]
+        self.wd = w * up if up > 1 else w // q
+        # Interpolation as one matrix product (windows are short: tens of samples).
+        self._interp = scipy.signal.resample_poly(np.eye(w, dtype=np.float64), up, 1, axis=1).astype(np.float32) \
+            if up > 1 else None
 
     def __len__(self) -> int:
         return len(self.snippets)
@@ -709,6 +715,9 @@ class _Features:
         if self.q > 1:
             x = x[..., : self.wd * self.q]
             x = x.reshape(x.shape[:-1] + (self.wd, self.q)).mean(axis=-1) * np.float32(np.sqrt(self.q))
+        elif self._interp is not None:
+            # Amplitudes kept: noise keeps about unit variance per interpolated sample.
+            x = x @ self._interp
         return x
 
 
