@@ -432,10 +432,21 @@ def test_a_doublets_distorted_second_muap_stays_the_units_within_the_tolerance()
         assert same_unit_pairs(samples, np.array([0, 1]), read, bank, (4, 40), 3, 0.4, 1.6, 0.05)[0].tolist() == [0, 1]
 
 
+def _one_channel_candidates(snippets, before):
+    """Surface candidates of one channel, 1000 samples apart, from their waveforms (n, 1, w)."""
+    from emgkit.detect.spikes import GroupCandidates
+
+    n, _, w = snippets.shape
+    return GroupCandidates(muscle="m", channels=np.array([0]), kind="surface",
+                           samples=np.arange(n, dtype=np.int64) * 1000 + 500, main_channel=np.zeros(n, np.int64),
+                           peak_uv=np.abs(snippets[:, 0]).max(axis=1).astype(np.float32),
+                           snippets=snippets.astype(np.float16), before=before, after=w - before - 1, window=1000,
+                           window_power=np.zeros(1), window_bad=np.zeros(1), window_count=np.zeros(1))
+
+
 def test_a_rest_unit_gets_a_template_after_a_busy_stretch_fills_the_template_cap():
     # Hundreds of large one-off waveforms (a contraction's overlaps) come first in the greedy
     # pass and fill every template place; the rest unit's discharges, smaller, come after.
-    from emgkit.detect.spikes import GroupCandidates
     from emgkit.detect.units import _MAX_TEMPLATES, cluster_candidates
 
     rng = np.random.default_rng(7)
@@ -446,12 +457,7 @@ def test_a_rest_unit_gets_a_template_after_a_busy_stretch_fills_the_template_cap
     busy *= (rng.uniform(40, 80, n_busy) * sigma / np.abs(busy).max(axis=1))[:, None]
     unit = muap(w=w, width=3.0) * 12 * sigma / np.abs(muap(w=w, width=3.0)).max()
     snippets = np.concatenate([busy, unit[None] + rng.normal(0, sigma, (n_unit, w))])[:, None, :]
-    n = len(snippets)
-    gc = GroupCandidates(muscle="m", channels=np.array([0]), kind="surface",
-                         samples=np.arange(n, dtype=np.int64) * 1000 + 500, main_channel=np.zeros(n, np.int64),
-                         peak_uv=np.abs(snippets[:, 0]).max(axis=1).astype(np.float32),
-                         snippets=snippets.astype(np.float16), before=before, after=w - before - 1, window=1000,
-                         window_power=np.zeros(1), window_bad=np.zeros(1), window_count=np.zeros(1))
+    gc = _one_channel_candidates(snippets, before)
     labels, bank = cluster_candidates(gc, np.array([sigma]), 2000.0, UnitParams())
     mine = labels[n_busy:]
     assert (mine >= 0).all() and np.unique(mine).size == 1
@@ -640,7 +646,6 @@ def test_one_muap_sampled_at_any_phase_of_a_1khz_sample_is_one_unit():
     (independent simulator, hyperexcitable bipolar seed 0: a 141-µV unit's five discharges were five
     units). Clustering compares the waveforms interpolated and aligned within half a sample: one
     unit. A MUAP of another shape stays apart."""
-    from emgkit.detect.spikes import GroupCandidates
     from emgkit.detect.units import cluster_candidates
 
     fs, w, before, sigma = 1024.0, 21, 10, 2.0
@@ -659,12 +664,7 @@ def test_one_muap_sampled_at_any_phase_of_a_1khz_sample_is_one_unit():
         return out
 
     snippets = np.array(candidates(12, 0.9) + candidates(10, -0.6))[:, None, :]
-    n = len(snippets)
-    gc = GroupCandidates(muscle="m", channels=np.array([0]), kind="surface",
-                         samples=np.arange(n, dtype=np.int64) * 1000 + 500, main_channel=np.zeros(n, np.int64),
-                         peak_uv=np.abs(snippets[:, 0]).max(axis=1).astype(np.float32),
-                         snippets=snippets.astype(np.float16), before=before, after=w - before - 1, window=1000,
-                         window_power=np.zeros(1), window_bad=np.zeros(1), window_count=np.zeros(1))
+    gc = _one_channel_candidates(snippets, before)
     labels, _ = cluster_candidates(gc, np.array([sigma]), fs, UnitParams())
     first, second = labels[:12], labels[12:]
     assert (first >= 0).all() and np.unique(first).size == 1
