@@ -258,7 +258,8 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
                                                    np.zeros(0), sigma))
         return empty + (np.zeros(0, np.int64),) if return_lag else empty
     c, w = gc.snippets.shape[1:]
-    # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart.
+    # Cluster on waveforms decimated to ~64 samples: shapes, not 48 kHz detail, tell units apart;
+    # below cluster_alignment_rate_hz interpolated, so alignment can reach half a recorded sample.
     q = max(1, w // _CLUSTER_SAMPLES)
     up = 1 if q > 1 or params.cluster_alignment_rate_hz <= fs else int(np.ceil(params.cluster_alignment_rate_hz / fs))
     X = _Features(gc.snippets, sigma, q, up)
@@ -700,7 +701,7 @@ class _Features:
     dtype = np.dtype(np.float32)
 
     def __init__(self, snippets: np.ndarray, sigma: np.ndarray, q: int, up: int = 1):
-        self.snippets, self.sigma, self.q, self.up = snippets, sigma, q, up
+        self.snippets, self.sigma, self.q = snippets, sigma, q
         w = snippets.shape[2]
         self.wd = w * up if up > 1 else w // q
         # Interpolation as one matrix product (windows are short: tens of samples).
