@@ -140,6 +140,7 @@ def test_mains_fit_kernel_matches_its_numpy_twin():
         x = (rng.normal(0, 4, (c, n)) + 25 * np.sin(2 * np.pi * 50.02 * t + 0.3)[None]).astype(np.float32)
         x[0, n // 3: n // 3 + 60] += 400.0                       # a deflection the fit must mask
         x[-1, 5:200] = np.nan                                    # invalid samples are not fitted
+        x[0, n // 3 + 70: n // 3 + 75] = np.nan                  # ...also beside a masked deflection
         if c > 2:
             x[1, : int(0.8 * fs)] += 300 * np.sign(np.sin(np.arange(int(0.8 * fs)) / 3))  # too busy to fit
         omega = 2 * np.pi * dsp.mains_harmonics(50.02, fs, 3) / fs

@@ -21,8 +21,8 @@ _MEAN_ABS_TO_SIGMA = float(np.sqrt(2 / np.pi))
 
 
 @jit()
-def _solve_spd(g, rhs, out):
-    """out = g⁻¹ rhs for a small symmetric positive-definite g (Cholesky; g is overwritten)."""
+def _cholesky(g):
+    """g ← its lower Cholesky factor, in place (g small, symmetric positive-definite)."""
     m = g.shape[0]
     for j in range(m):
         d = g[j, j]
@@ -35,44 +35,47 @@ def _solve_spd(g, rhs, out):
             for k in range(j):
                 s -= g[i, k] * g[j, k]
             g[i, j] = s / d
-    for i in range(m):
-        s = rhs[i]
-        for k in range(i):
-            s -= g[i, k] * out[k]
-        out[i] = s / g[i, i]
-    for i in range(m - 1, -1, -1):
-        s = out[i]
-        for k in range(i + 1, m):
-            s -= g[k, i] * out[k]
-        out[i] = s / g[i, i]
 
 
 @jit()
-def _weighted_fit(basis, seg, keep, gram_all, rhs_all, out, g, rhs, n_kept):
-    """Least squares of ``basis`` (m, L) to ``seg`` over the ``n_kept`` kept samples, into ``out`` (m,).
+def _cholesky_solve(low, rhs, out):
+    """out = (low lowᵀ)⁻¹ rhs for a lower Cholesky factor ``low``."""
+    m = low.shape[0]
+    for i in range(m):
+        s = rhs[i]
+        for k in range(i):
+            s -= low[i, k] * out[k]
+        out[i] = s / low[i, i]
+    for i in range(m - 1, -1, -1):
+        s = out[i]
+        for k in range(i + 1, m):
+            s -= low[k, i] * out[k]
+        out[i] = s / low[i, i]
 
-    The Gram matrix is the one of all L samples (shared by every channel), and ``rhs_all`` the
-    projection of all of ``seg``, each less the terms of the samples left out, which are few away
-    from discharges (none: nothing to take out, no pass over the samples).
+
+@jit()
+def _fit_without(basis, seg, dropped, n_dropped, gram_all, rhs_all, out, g, rhs, n_kept):
+    """Least squares of ``basis`` (m, L) to ``seg`` without the samples ``dropped[:n_dropped]`` (ascending),
+    into ``out`` (m,): the Gram matrix of all L samples (shared by every channel) and ``rhs_all``, the
+    projection of all of ``seg``, each less the terms of the dropped samples (few away from discharges).
     """
-    m, length = basis.shape
-    for p in range(m):
-        for q in range(m):
-            g[p, q] = gram_all[p, q]
+    m = basis.shape[0]
     for p in range(m):
         rhs[p] = rhs_all[p]
-    for i in range(length if n_kept < length else 0):
-        if not keep[i]:
-            for p in range(m):
-                bp = basis[p, i]
-                rhs[p] -= bp * seg[i]
-                for q in range(p + 1):
-                    g[p, q] -= bp * basis[q, i]
+    for q in range(m):
+        for p in range(q, m):
+            g[p, q] = gram_all[p, q]
+    for j in range(n_dropped):
+        i = dropped[j]
+        for p in range(m):
+            bp = basis[p, i]
+            rhs[p] -= bp * seg[i]
+            for q in range(p + 1):
+                g[p, q] -= bp * basis[q, i]
     for p in range(m):
-        for q in range(p):
-            g[q, p] = g[p, q]
         g[p, p] += 1e-9 * max(n_kept, 1.0)
-    _solve_spd(g, rhs, out)
+    _cholesky(g)
+    _cholesky_solve(g, rhs, out)
 
 
 @jit()
@@ -81,6 +84,37 @@ def _dot(a, b):
     total = 0.0
     for i in range(a.shape[0]):
         total += a[i] * b[i]
+    return total
+
+
+@jit()
+def _project(basis, seg, out):
+    """out[p] = basis[p] · seg for every row p."""
+    m, length = basis.shape
+    for p in range(m):
+        total = 0.0
+        for i in range(length):
+            total += basis[p, i] * seg[i]
+        out[p] = total
+
+
+@jit()
+def _residual(basis, seg, coef, out):
+    """out = seg − coef · basis."""
+    m, length = basis.shape
+    for i in range(length):
+        out[i] = seg[i]
+    for p in range(m):
+        c = coef[p]
+        for i in range(length):
+            out[i] -= c * basis[p, i]
+
+
+@jit()
+def _sum(a):
+    total = 0.0
+    for i in range(a.shape[0]):
+        total += a[i]
     return total
 
 
@@ -98,6 +132,36 @@ def _abs_kept(dev, keep):
         dev[i] = abs(dev[i]) if keep[i] else 0.0
         total += dev[i]
     return total
+
+
+@jit()
+def _abs_all(dev):
+    """dev ← |dev|; returns the sum."""
+    total = 0.0
+    for i in range(dev.shape[0]):
+        dev[i] = abs(dev[i])
+        total += dev[i]
+    return total
+
+
+@jit()
+def _calm_sum_all(dev, limit):
+    """Sum of dev ≤ limit, and how many samples that is."""
+    total = 0.0
+    count = 0.0
+    for i in range(dev.shape[0]):
+        calm = dev[i] <= limit
+        total += dev[i] if calm else 0.0
+        count += 1.0 if calm else 0.0
+    return total, count
+
+
+@jit()
+def _count_above(dev, limit):
+    count = 0
+    for i in range(dev.shape[0]):
+        count += 1 if dev[i] > limit else 0
+    return count
 
 
 @jit()
@@ -128,6 +192,13 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
     coef = np.zeros((n_win, c, m))
     enough = np.zeros((n_win, c), dtype=np.bool_)
     trim = 1.0 - np.exp(-mask_sd * mask_sd / 2.0)
+    # The fitted samples (every stride-th absolute sample) once, contiguous: a sample lies in two windows.
+    first = start + (-start) % stride
+    n_fit = max(0, (start + n - first + stride - 1) // stride)
+    fitted = np.empty((c, n_fit))
+    for ch in prange(c):
+        for j in range(n_fit):
+            fitted[ch, j] = x[ch, first - start + j * stride]
     for w in prange(n_win):
         k = k_first + w
         a = max(k * hop, start)
@@ -146,59 +217,84 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
                 basis[f, i] = re
                 basis[n_freq + f, i] = im
                 re, im = re * step_re - im * step_im, re * step_im + im * step_re
-        gram_all = np.zeros((m, m))
+        gram_all = np.zeros((m, m))  # lower triangle
         for p in range(m):
             for q in range(p + 1):
                 gram_all[p, q] = _dot(basis[p], basis[q])
+        # Its factor with every sample kept serves every channel whose window is all finite.
+        full = np.zeros((m, m))
+        for p in range(m):
+            for q in range(p + 1):
+                full[p, q] = gram_all[p, q]
+            full[p, p] += 1e-9 * max(length, 1.0)
+        _cholesky(full)
         seg = np.empty(length)
         keep = np.empty(length, dtype=np.bool_)
-        big = np.empty(length, dtype=np.bool_)
         dev = np.empty(length)
+        dropped = np.empty(length, dtype=np.int64)
         g = np.empty((m, m))
         rhs = np.empty(m)
         rhs_all = np.empty(m)
         sol = np.empty(m)
+        j0 = (a_s - first) // stride
         for ch in range(c):
-            n_finite = 0
-            for i in range(length):
-                v = np.float64(x[ch, a_s - start + i * stride])
-                fin = np.isfinite(v)
-                keep[i] = fin
-                seg[i] = v if fin else 0.0
-                n_finite += fin
-            for p in range(m):
-                rhs_all[p] = _dot(seg, basis[p])
-            _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs, n_finite)
-            dev[:] = seg
-            for p in range(m):
-                _axpy(dev, -sol[p], basis[p])
-            total = _abs_kept(dev, keep)
+            seg[:] = fitted[ch, j0:j0 + length]
+            all_finite = np.isfinite(_sum(seg))  # no NaN (bridged or invalid samples) in this window
+            if all_finite:
+                n_finite = length
+            else:
+                n_finite = 0
+                for i in range(length):
+                    fin = np.isfinite(seg[i])
+                    keep[i] = fin
+                    if not fin:
+                        seg[i] = 0.0
+                    n_finite += fin
+            _project(basis, seg, rhs_all)
+            if all_finite:
+                _cholesky_solve(full, rhs_all, sol)
+            else:
+                n_dropped = 0
+                for i in range(length):
+                    if not keep[i]:
+                        dropped[n_dropped] = i
+                        n_dropped += 1
+                _fit_without(basis, seg, dropped, n_dropped, gram_all, rhs_all, sol, g, rhs, n_finite)
+            _residual(basis, seg, sol, dev)
+            # The window's robust σ: mean |residual|, then again over the residuals within mask_sd of it.
+            total = _abs_all(dev) if all_finite else _abs_kept(dev, keep)
             sigma = total / max(n_finite, 1) / _MEAN_ABS_TO_SIGMA
-            calm_sum, n_calm = _calm_sum(dev, keep, mask_sd * sigma)
+            if all_finite:
+                calm_sum, n_calm = _calm_sum_all(dev, mask_sd * sigma)
+            else:
+                calm_sum, n_calm = _calm_sum(dev, keep, mask_sd * sigma)
             sigma = calm_sum / max(n_calm, 1.0) / _MEAN_ABS_TO_SIGMA / trim
             limit = mask_sd * max(sigma, 1e-12)
-            n_big = 0
-            for i in range(length):
-                big[i] = dev[i] > limit
-                n_big += big[i]
+            n_big = _count_above(dev, limit)
+            n_kept = n_finite
             if n_big:
+                if all_finite:
+                    keep[:] = True
                 last_big = -(1 << 30)
                 for i in range(length):  # dilation by half_s: forward pass, then backward
-                    if big[i]:
+                    if dev[i] > limit:
                         last_big = i
                     keep[i] = keep[i] and i - last_big > half_s
                 next_big = 1 << 30
-                n_kept = 0
+                n_dropped = 0
                 for i in range(length - 1, -1, -1):
-                    if big[i]:
+                    if dev[i] > limit:
                         next_big = i
                     keep[i] = keep[i] and next_big - i > half_s
-                    n_kept += keep[i]
-            else:
-                n_kept = n_finite
+                    if not keep[i]:
+                        dropped[n_dropped] = i
+                        n_dropped += 1
+                n_kept = length - n_dropped
+                for j in range(n_dropped // 2):  # ascending, as the first fit subtracts them
+                    dropped[j], dropped[n_dropped - 1 - j] = dropped[n_dropped - 1 - j], dropped[j]
             if n_kept >= min_kept * length:
                 if n_big:  # else the first fit, over the same samples, stands
-                    _weighted_fit(basis, seg, keep, gram_all, rhs_all, sol, g, rhs, n_kept)
+                    _fit_without(basis, seg, dropped, n_dropped, gram_all, rhs_all, sol, g, rhs, n_kept)
                 for p in range(m):
                     coef[w, ch, p] = sol[p]
                 enough[w, ch] = True
