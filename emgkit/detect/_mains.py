@@ -119,12 +119,6 @@ def _sum(a):
 
 
 @jit()
-def _axpy(y, alpha, x):
-    for i in range(y.shape[0]):
-        y[i] += alpha * x[i]
-
-
-@jit()
 def _abs_kept(dev, keep):
     """dev ← |dev| where kept, 0 elsewhere; returns the sum."""
     total = 0.0
