@@ -437,6 +437,31 @@ def test_a_contraction_reaches_back_to_its_first_recruited_unit():
     assert list(segs.state) == ["voluntary"] and segs.end.iloc[0] <= units[0][-1] + 0.5
 
 
+def test_a_cramp_reaches_over_one_long_interval_of_its_first_and_last_units():
+    # A cramp's units fire irregularly: the first unit fires at 6-7 Hz from 8.0 s, pauses 0.4 s
+    # (longer than the slowest voluntary interval, 0.25 s) and fires on into the contraction
+    # found at 10-16 s; the last fires on after it, pauses 0.45 s and fires three more times.
+    from emgkit.detect.segment import _recruitment_span
+
+    onset = np.array([8.0, 8.16, 8.31, 8.47])
+    inside = 8.87 + np.arange(0, 7.3, 0.1)
+    tail = inside[-1] + 0.45 + np.array([0.0, 0.15, 0.31])
+    span = lambda times, factor: _recruitment_span(10.0, 16.0, {0: times}, 0.04, 0.25, 2.0, factor)
+    assert span(np.r_[onset, inside, tail], 2.0) == pytest.approx((8.0, tail[-1]))
+    assert span(np.r_[onset, inside, tail], 0.0) == pytest.approx((8.87, inside[-1]))
+    # Two discharges beyond the pause are not a unit firing steadily, nor is a pause beyond twice the interval.
+    assert span(np.r_[onset[2:], inside, tail[:2]], 2.0) == pytest.approx((8.87, inside[-1]))
+    assert span(np.r_[onset - 0.2, inside, tail + 0.1], 2.0) == pytest.approx((8.87, inside[-1]))
+    # Held effort (regular firing) is not followed over such pauses: only a cramp's irregular units.
+    rng = np.random.default_rng(8)
+    units = {k: regular_train(rng, 10.0, 16.0, rate_hz=rng.uniform(8, 20), cov=0.15) for k in range(10)}
+    units[0] = np.r_[onset, inside[inside < 16.0]]
+    power = np.full(60, 100.0)
+    power[20:32] = 2000.0
+    segs = segment_group(group(units, 30.0, power), units, np.array([10.0]), 30.0, SegmentParams(voluntary_pad_s=0.0))
+    assert list(segs.state) == ["voluntary"] and segs.start.iloc[0] == pytest.approx(8.87)
+
+
 def test_irregular_rise_and_fall_recruitment_is_a_cramp():
     """Minetto 2009: many units, 6–25 pps, ISI CoV ≈ 0.45, recruited then derecruited."""
     rng = np.random.default_rng(3)

@@ -524,7 +524,10 @@ def segment_group(gc: GroupCandidates, unit_times: dict, noise_uv: np.ndarray, d
         # Recruitment and derecruitment: the first and last units fire before and after the
         # windows are dense enough to be recognised (followed along their firing, then padded).
         pad = params.voluntary_pad_s
-        a, b = _recruitment_span(a, b, unit_times, lo_isi, hi_isi, pattern_params.myokymic_silence_factor)
+        # Only a cramp's walk crosses a longer interval: its units fire irregularly, while beside a
+        # contraction wrongly found in myokymic activity the next burst lies a pause away.
+        a, b = _recruitment_span(a, b, unit_times, lo_isi, hi_isi, pattern_params.myokymic_silence_factor,
+                                 params.recruitment_gap_factor if state == "cramp" else 0.0)
         # Joining, recruitment and padding never take in a window that repeats at a train's
         # interval: one unit's train there, not a contraction's interference.
         for a, b in _outside(max(0.0, a - pad), min(b + pad, duration), periodic, ws):
@@ -567,11 +570,14 @@ def _outside(a: float, b: float, windows: np.ndarray, window_s: float) -> list[t
 
 
 def _recruitment_span(a: float, b: float, unit_times: dict, lo_isi: float, hi_isi: float,
-                      silence_factor: float) -> tuple[float, float]:
+                      silence_factor: float, gap_factor: float = 0.0) -> tuple[float, float]:
     """(start, end) of a contraction found on windows (a, b), widened to where the units firing in
     it began and stopped firing steadily at voluntary rates (recruitment starts with one unit at its
     onset rate, Henneman): each interval within ``lo_isi``..``hi_isi`` and within ``silence_factor``
-    of the next (a myokymic burst's silence, at least that many of its intervals, ends the walk)."""
+    of the next (a myokymic burst's silence, at least that many of its intervals, ends the walk).
+    With ``gap_factor`` > 0 the walk crosses one longer interval at each end, up to ``gap_factor`` ×
+    ``hi_isi``, where at least three discharges beyond it fire steadily at voluntary rates (a
+    cramp's irregular onset and end)."""
     start, end = a, b
     for t in unit_times.values():
         inside = np.nonzero((t >= a) & (t <= b))[0]
@@ -582,12 +588,23 @@ def _recruitment_span(a: float, b: float, unit_times: dict, lo_isi: float, hi_is
         # steady[k]: intervals k and k + 1 both at voluntary rates and within silence_factor of each other.
         near = np.maximum(isi[:-1], isi[1:]) < silence_factor * np.minimum(isi[:-1], isi[1:])
         steady = np.r_[ok[:-1] & ok[1:] & near, False]
-        i = inside[0]
-        while i > 0 and ok[i - 1] and (i >= isi.size or steady[i - 1]):
-            i -= 1
-        j = inside[-1]
-        while j < t.size - 1 and ok[j] and (j == 0 or steady[j - 1]):
-            j += 1
+        crossable = (isi >= lo_isi) & (isi <= gap_factor * hi_isi)
+
+        def back(i):
+            while i > 0 and ok[i - 1] and (i >= isi.size or steady[i - 1]):
+                i -= 1
+            return i
+
+        def forward(j):
+            while j < t.size - 1 and ok[j] and (j == 0 or steady[j - 1]):
+                j += 1
+            return j
+
+        i, j = back(inside[0]), forward(inside[-1])
+        if gap_factor > 0 and i >= 3 and crossable[i - 1] and steady[i - 3]:
+            i = back(i - 2)
+        if gap_factor > 0 and j + 3 < t.size and crossable[j] and steady[j + 1]:
+            j = forward(j + 2)
         start, end = min(start, t[i]), max(end, t[j])
     return start, end
 
