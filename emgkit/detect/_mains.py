@@ -119,17 +119,7 @@ def _sum(a):
 
 
 @jit()
-def _abs_kept(dev, keep):
-    """dev ← |dev| where kept, 0 elsewhere; returns the sum."""
-    total = 0.0
-    for i in range(dev.shape[0]):
-        dev[i] = abs(dev[i]) if keep[i] else 0.0
-        total += dev[i]
-    return total
-
-
-@jit()
-def _abs_all(dev):
+def _abs_sum(dev):
     """dev ← |dev|; returns the sum."""
     total = 0.0
     for i in range(dev.shape[0]):
@@ -139,7 +129,7 @@ def _abs_all(dev):
 
 
 @jit()
-def _calm_sum_all(dev, limit):
+def _calm_sum(dev, limit):
     """Sum of dev ≤ limit, and how many samples that is."""
     total = 0.0
     count = 0.0
@@ -156,18 +146,6 @@ def _count_above(dev, limit):
     for i in range(dev.shape[0]):
         count += 1 if dev[i] > limit else 0
     return count
-
-
-@jit()
-def _calm_sum(dev, keep, limit):
-    """Sum of dev ≤ limit, and how many kept samples that is."""
-    total = 0.0
-    count = 0.0
-    for i in range(dev.shape[0]):
-        calm = dev[i] <= limit
-        total += dev[i] if calm else 0.0
-        count += 1.0 if (calm and keep[i]) else 0.0
-    return total, count
 
 
 @jit(parallel=True)
@@ -255,13 +233,15 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
                         n_dropped += 1
                 _fit_without(basis, seg, dropped, n_dropped, gram_all, rhs_all, sol, g, rhs, n_finite)
             _residual(basis, seg, sol, dev)
-            # The window's robust σ: mean |residual|, then again over the residuals within mask_sd of it.
-            total = _abs_all(dev) if all_finite else _abs_kept(dev, keep)
-            sigma = total / max(n_finite, 1) / _MEAN_ABS_TO_SIGMA
-            if all_finite:
-                calm_sum, n_calm = _calm_sum_all(dev, mask_sd * sigma)
-            else:
-                calm_sum, n_calm = _calm_sum(dev, keep, mask_sd * sigma)
+            if not all_finite:
+                for i in range(length):
+                    if not keep[i]:
+                        dev[i] = 0.0
+            # The window's robust σ: mean |residual|, then again over the residuals within mask_sd of
+            # it (invalid samples, at 0, are always within: they are not counted).
+            sigma = _abs_sum(dev) / max(n_finite, 1) / _MEAN_ABS_TO_SIGMA
+            calm_sum, n_calm = _calm_sum(dev, mask_sd * sigma)
+            n_calm -= length - n_finite
             sigma = calm_sum / max(n_calm, 1.0) / _MEAN_ABS_TO_SIGMA / trim
             limit = mask_sd * max(sigma, 1e-12)
             n_big = _count_above(dev, limit)
