@@ -212,31 +212,23 @@ def mains_fit(x, start, stride, hop, k_first, k_last, omega, mask_sd, half_s, mi
         for ch in range(c):
             seg[:] = fitted[ch, j0:j0 + length]
             all_finite = np.isfinite(_sum(seg))  # no NaN (bridged or invalid samples) in this window
-            if all_finite:
-                n_finite = length
-            else:
-                n_finite = 0
+            n_dropped = 0  # the invalid samples, ascending
+            if not all_finite:
                 for i in range(length):
-                    fin = np.isfinite(seg[i])
-                    keep[i] = fin
-                    if not fin:
+                    keep[i] = np.isfinite(seg[i])
+                    if not keep[i]:
                         seg[i] = 0.0
-                    n_finite += fin
+                        dropped[n_dropped] = i
+                        n_dropped += 1
+            n_finite = length - n_dropped
             _project(basis, seg, rhs_all)
             if all_finite:
                 _cholesky_solve(full, rhs_all, sol)
             else:
-                n_dropped = 0
-                for i in range(length):
-                    if not keep[i]:
-                        dropped[n_dropped] = i
-                        n_dropped += 1
                 _fit_without(basis, seg, dropped, n_dropped, gram_all, rhs_all, sol, g, rhs, n_finite)
             _residual(basis, seg, sol, dev)
-            if not all_finite:
-                for i in range(length):
-                    if not keep[i]:
-                        dev[i] = 0.0
+            for j in range(n_dropped):
+                dev[dropped[j]] = 0.0
             # The window's robust σ: mean |residual|, then again over the residuals within mask_sd of
             # it (invalid samples, at 0, are always within: they are not counted).
             sigma = _abs_sum(dev) / max(n_finite, 1) / _MEAN_ABS_TO_SIGMA
