@@ -4,6 +4,8 @@ Slow baseline wander is not movement; a movement artifact or an electrode pop st
 (a QRS template beating at a heart rhythm, its Q and S waves split off as other templates) is
 labelled artifact discharge by discharge, never counted as fasciculations.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -188,6 +190,39 @@ def test_a_qrs_template_fitting_r_and_s_waves_and_long_trains_is_tested_outside_
     assert (state[is_qrs] == "artifact").all()
     assert (state[~is_qrs] == "rest").all()
     assert heartbeats.size > beats.size   # beats under the trains were left out of the record
+
+
+def test_a_large_lone_discharge_during_a_heartbeat_is_a_discharge_and_a_small_one_is_the_qrs():
+    # Lone candidates (one discharge each, too rare to test their unit) within a QRS window: one
+    # the QRS's size is the QRS (it fits no template); one 20 times larger is a MUAP that fired
+    # during the beat (independent simulator: 53–147 µV fasciculations beside a 4–8 µV QRS had
+    # been reported as artifact).
+    from emgkit.detect.events import _heartbeats
+
+    rng = np.random.default_rng(6)
+    beats = heartbeat_times(rng, 60.0)
+    big_at, small_at = beats[10] + 0.015, beats[20] - 0.012
+    lone = np.array([big_at, small_at, beats[30] + 0.3])            # the third is far from any QRS
+    t_all = np.r_[beats, lone]
+    unit = np.r_[np.zeros(beats.size, np.int64), 1 + np.arange(lone.size)]
+    amplitude = np.r_[rng.normal(6.0, 0.6, beats.size), 140.0, 7.0, 9.0]
+    order = np.argsort(t_all, kind="stable")
+    t_all, unit, amplitude = t_all[order], unit[order], amplitude[order]
+
+    def run(ratio, amp):
+        rest = np.ones(t_all.size, dtype=bool)
+        state = np.full(t_all.size, "rest", dtype=object)
+        _heartbeats(t_all, unit, rest, state, dataclasses.replace(P, ecg_rare_max_amplitude_ratio=ratio),
+                    across_units=False, amplitude=amp)
+        return dict(zip(t_all, state))
+
+    state = run(P.ecg_rare_max_amplitude_ratio, amplitude)
+    assert all(state[b] == "artifact" for b in beats)
+    assert state[big_at] == "rest" and state[small_at] == "artifact" and state[lone[2]] == "rest"
+    # Without sizes (or with the ratio at infinity) every lone discharge at a QRS is the QRS.
+    for ratio, amp in ((np.inf, amplitude), (P.ecg_rare_max_amplitude_ratio, None)):
+        state = run(ratio, amp)
+        assert state[big_at] == "artifact" and state[small_at] == "artifact" and state[lone[2]] == "rest"
 
 
 def test_beats_with_missed_puts_skipped_beats_back():

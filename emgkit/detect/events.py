@@ -104,7 +104,7 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             beats.append(beats_with_missed(np.sort(t_all[pos[chained]]), pp.ecg_max_missed_beats))
         else:
             beats.extend(beats_with_missed(t_all[pos[nodes[c]]]) for c in chains)
-    others, rare = [], []
+    others, rare, ecg_rows = [], [], []
     # Each unit's rest discharges, grouped in one sort (a grid has ~10⁴ one-discharge units).
     sel = np.nonzero(rest & (unit >= 0))[0]
     sel = sel[np.argsort(unit[sel], kind="stable")]
@@ -143,10 +143,17 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             beats.append(t_unit)
             state[ecg] = "artifact"
             rest[ecg] = False
+            ecg_rows.append(ecg)
     state[pos[chained]] = "artifact"
     rest[pos[chained]] = False
     if not beats:
         return np.zeros(0)
+    # The QRS's own size on this muscle: the discharges just labelled its waves.
+    qrs_uv = np.nan
+    if amplitude is not None:
+        waves = np.concatenate([amplitude[pos[chained]]] + [amplitude[idx] for idx in ecg_rows])
+        if waves.size:
+            qrs_uv = float(np.percentile(waves, 95))
     beats = beats_put_back(np.concatenate(beats), pp)
     for idx in others:
         idx = idx[rest[idx]]
@@ -155,11 +162,14 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             state[idx[locked]] = "artifact"
             rest[idx[locked]] = False
     # A discharge whose waveform recurs too rarely to test its unit and that coincides with a QRS
-    # cannot be told from it (the QRS overlapping a MUAP fits no template either).
+    # cannot be told from it (the QRS overlapping a MUAP fits no template either) -- unless it is
+    # far larger than the QRS's waves: a MUAP that fired during a heartbeat.
     if rare:
         idx = np.concatenate(rare)
         idx = idx[rest[idx]]
         locked, _ = qrs_locked(t_all[idx], beats, pp)
+        if np.isfinite(qrs_uv):
+            locked &= ~(amplitude[idx] > pp.ecg_rare_max_amplitude_ratio * qrs_uv)
         state[idx[locked]] = "artifact"
         rest[idx[locked]] = False
     return beats

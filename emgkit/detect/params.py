@@ -795,6 +795,16 @@ class PatternParams:
     #: a MUAP coinciding with a QRS cannot be told from it (chance: QRS windows cover ~10–25 % of
     #: the time at 50–120 bpm).
     ecg_min_unit_discharges: int = 4
+    #: ... except a discharge larger than this many times the QRS's waves on the muscle (the 95th
+    #: percentile of the amplitudes of its discharges labelled ECG): a MUAP that fired during a
+    #: heartbeat. A QRS's amplitude varies by ~10–30 % over a breath (respiratory modulation of
+    #: the ECG), and a MUAP beside a QRS sums with it, so twice the QRS is no QRS [ENG].
+    #: Independent simulator, sparse fasciculations bipolar seed 1: fasciculations of 53–147 µV
+    #: beside a 4–8 µV QRS were reported as artifact. There, 3 seeds × 60 s: sparse fasciculation
+    #: bipolar rest discharges 0.862 → 0.885 (fasciculation events 0.86 → 0.87), bipolar pooled
+    #: 0.8922 → 0.8927, grid 0.9370 → 0.9371 (cramp bipolar 0.859 → 0.856: a cramp's last
+    #: discharge, beyond the stretch found, now at rest); emgkit's simulator: 1 grid discharge more.
+    ecg_rare_max_amplitude_ratio: float = 2.0
     #: Heartbeats chained across a surface muscle's units (on HD grids over QRS complexes: each QRS
     #: is found as several discharges, its Q, R, S waves on different electrodes, mostly lone
     #: candidates) are kept when irregular (Poisson) discharges at the muscle's rate would form as
@@ -871,6 +881,10 @@ class PatternParams:
         if not 0.0 <= self.burst_rhythm_tolerance < 1.0:
             raise ParameterError(f"patterns.burst_rhythm_tolerance must be in [0, 1) (a share of the "
                                  f"intraburst interval), got {self.burst_rhythm_tolerance!r}")
+        if not self.ecg_rare_max_amplitude_ratio >= 1.0:
+            raise ParameterError(f"patterns.ecg_rare_max_amplitude_ratio must be >= 1 (a multiple of the QRS's "
+                                 f"amplitude; inf keeps every lone discharge at a QRS as artifact), "
+                                 f"got {self.ecg_rare_max_amplitude_ratio!r}")
 
 
 @dataclass(frozen=True)
