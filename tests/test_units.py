@@ -1,4 +1,6 @@
 """Unit assignment and overlap resolution on hand-built waveforms with exact answers."""
+import dataclasses
+
 import numpy as np
 
 from emgkit.detect.params import UnitParams
@@ -120,6 +122,31 @@ def test_positive_sharp_wave_is_a_fibre_only_when_it_fires_like_one():
     irregular = np.sort(rng.uniform(0, 30, 60))                          # fasciculation-like
     flags = _fibre_units(waves, counts, noise, [regular, irregular], fs, PatternParams())
     assert flags.tolist() == [True, False]
+
+
+def test_a_short_spike_far_above_threshold_is_a_fibre_only_when_it_fires_at_fibrillation_rates():
+    # A 2-ms biphasic spike of 120 µV p-p at noise 1 µV (120 SD) fires four times in 46 s: a
+    # fibre that large is found at each discharge, so this is a small motor unit (fasciculations).
+    # Firing at 5 Hz it is a fibre; at 6 SD p-p (found only where noise adds to it) the same sparse
+    # firing is a fibre's discharges with the others missed.
+    from emgkit.detect import _fibre_units
+    from emgkit.detect.params import PatternParams
+
+    fs = 48000.0
+    t = (np.arange(int(0.02 * fs)) - int(0.005 * fs)) / fs * 1000
+    spike = 60 * np.sin(2 * np.pi * t / 2.0) * (np.abs(t) < 1.0)
+    waves = np.stack([spike, spike, spike / 20])
+    counts = np.array([4, 200, 4])
+    noise = np.array([1.0, 1.0, 1.0])
+    sparse = np.array([8.37, 17.55, 53.83, 54.95])
+    regular = 5.0 + np.arange(200) * 0.2
+    p = PatternParams()
+    p2p_sd = np.array([120.0, 120.0, 6.0])
+    assert _fibre_units(waves, counts, noise, [sparse, regular, sparse], fs, p, p2p_sd).tolist() == [False, True, True]
+    # Without sizes, or with the test off, a short spike is a fibre by its shape.
+    assert _fibre_units(waves, counts, noise, [sparse, regular, sparse], fs, p).tolist() == [True, True, True]
+    off = dataclasses.replace(p, fibrillation_clear_p2p_sd=np.inf)
+    assert _fibre_units(waves, counts, noise, [sparse, regular, sparse], fs, off, p2p_sd).tolist() == [True, True, True]
 
 
 def _busy_region(seed, n_ch=4, n=3000, n_units=3, sigma=5.0):

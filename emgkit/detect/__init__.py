@@ -107,14 +107,17 @@ def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarr
 
 
 def _fibre_units(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, times: list, fs: float,
-                 pattern_params) -> np.ndarray:
+                 pattern_params, p2p_sd: np.ndarray | None = None) -> np.ndarray:
     """Per unit (main-channel waveform, discharge times): True when it is a single muscle fibre.
 
     A fibrillation's whole spike is short (level 5 % of its peak). A positive sharp wave has a
     long low tail, so a unit whose main spike (level 20 %) is short counts as a fibre when it
     also fires like one: regularly at fibrillation rates (textbook: 0.5–15 Hz, CoV < 0.1), which
     fasciculations never do. A short spike whose intervals are mostly shorter than the fastest
-    fibrillation's (myokymic bursts, trains) is a small motor unit's.
+    fibrillation's (myokymic bursts, trains) is a small motor unit's. So is one whose discharges
+    stand far above the detection threshold (``p2p_sd``, per unit the median p-p in noise SD, at
+    least `fibrillation_clear_p2p_sd`) but that does not fire at fibrillation rates: such a fibre
+    is found at each of its discharges, so its intervals are its firing's.
     """
     short = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.05)
     sharp = _fibre_like(waveforms_uv, counts, noise_uv, fs, pattern_params, 0.2)
@@ -124,6 +127,8 @@ def _fibre_units(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndar
     for k in np.nonzero(short)[0]:
         isi = np.diff(np.sort(np.asarray(times[k], dtype=np.float64)))
         short[k] = not (isi.size >= 2 and np.mean(isi < 1.0 / pattern_params.fibrillation_rate_hz[1]) > 0.5)
+        if short[k] and p2p_sd is not None and p2p_sd[k] >= pattern_params.fibrillation_clear_p2p_sd:
+            short[k] = isi.size >= 2 and np.median(isi) <= 1.0 / pattern_params.fibrillation_rate_hz[0]
     return short
 
 
@@ -834,7 +839,12 @@ def _detect(recording, params, *, hash_input: bool):
             order = np.argsort(ru, kind="stable")
             bounds = np.searchsorted(ru[order], np.arange(next_unit + 1))
             times = [rt[order[bounds[k]:bounds[k + 1]]] for k in range(next_unit)]
-            fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns)
+            # Sizes in noise SD from p-p amplitudes (a fit's ``snr`` is a matched filter's, a lone
+            # candidate's its peak: not comparable).
+            ra = rest_dis["amplitude"].to_numpy()[order]
+            p2p_sd = np.array([np.median(ra[bounds[k]:bounds[k + 1]]) / max(noise[k], 1e-12)
+                               if bounds[k + 1] > bounds[k] else 0.0 for k in range(next_unit)])
+            fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns, p2p_sd)
         families = unit_families(bank, min_correlation=p.patterns.family_min_correlation)
         signal_beats = None if gc.common_power is None else \
             common_power_beats(gc.common_power, gc.common_step / fs, p.patterns)
