@@ -415,3 +415,30 @@ def test_a_rare_polyphasic_needle_muap_is_one_discharge_not_two():
             assert np.all(nearest_gap(np.sort(rest["time"].to_numpy()), times) <= 0.0015)
     assert counts[8.0] == times.size
     assert counts[0.0] > times.size      # the late phases counted too
+
+
+def test_a_needle_muaps_varying_late_phase_is_not_a_discharge_of_its_own():
+    # A 400-µV fasciculating MUAP whose late satellite, 8 ms after its spike, varies from 0 to
+    # 9 noise SD discharge by discharge (jiggle): the fit leaves the satellite, and it was reported
+    # as a fasciculation of its own after each discharge (independent simulator, myokymia needle).
+    fs = 30000.0
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 5, int(30 * fs))
+    t = np.arange(-60, 61) / fs
+    spike = -400 * (t / 3e-4) * np.exp(-0.5 * (t / 3e-4) ** 2)
+    satellite = -(t / 2e-4) * np.exp(-0.5 * (t / 2e-4) ** 2)
+    fires = np.array([2.1, 7.4, 11.9, 16.2, 21.7, 26.3])
+    for at, size in zip(fires, [0.0, 60.0, 30.0, 80.0, 70.0, 50.0]):
+        c = int(at * fs)
+        x[c - 60:c + 61] += spike
+        x[c + 240 - 60:c + 240 + 61] += size * satellite
+    rec = Recording.from_array(x[None], fs, electrodes=Electrode("needle_concentric"))
+    params = DetectionParams().replace(preprocess={"mains_hz": None})
+    res = detect(rec, params, hash_input=False)
+    found = res.discharges[res.discharges.state == "rest"].time.to_numpy()
+    near = np.abs(found[:, None] - (fires + t[np.abs(spike).argmax()])[None, :]).min(axis=1) <= 0.001
+    assert near.sum() == fires.size and found.size == fires.size
+    assert (res.events.kind == "fasciculation").sum() == fires.size
+    # The check off: the larger satellites are discharges of their own.
+    off = detect(rec, params.replace(units={"needle_remnant_max_share": 0.0}), hash_input=False)
+    assert (off.discharges.state == "rest").sum() > fires.size
