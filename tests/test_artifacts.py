@@ -225,6 +225,31 @@ def test_a_large_lone_discharge_during_a_heartbeat_is_a_discharge_and_a_small_on
         assert state[big_at] == "artifact" and state[small_at] == "artifact" and state[lone[2]] == "rest"
 
 
+def test_a_large_discharge_in_a_heartbeat_chain_across_units_stays_a_discharge():
+    # A QRS near threshold is found as discharges of many small "units" chained at the heart's
+    # rhythm; at one beat the QRS was missed and a 140-µV fasciculation fired there instead.
+    from emgkit.detect.events import _heartbeats
+
+    rng = np.random.default_rng(7)
+    beats = heartbeat_times(rng, 60.0)
+    t_all = beats.copy()
+    unit = np.arange(beats.size) % 5 + 1
+    amplitude = rng.normal(6.0, 0.6, beats.size)
+    amplitude[12] = 140.0
+    t_all[12] += 0.01
+
+    def run(ratio):
+        rest = np.ones(t_all.size, dtype=bool)
+        state = np.full(t_all.size, "rest", dtype=object)
+        _heartbeats(t_all, unit, rest, state, dataclasses.replace(P, ecg_rare_max_amplitude_ratio=ratio),
+                    across_units=True, amplitude=amplitude)
+        return state
+
+    state, before = run(P.ecg_rare_max_amplitude_ratio), run(np.inf)
+    assert before[12] == "artifact" and state[12] == "rest"
+    assert np.array_equal(np.delete(state, 12), np.delete(before, 12)) and (before == "artifact").mean() >= 0.5
+
+
 def test_beats_with_missed_puts_skipped_beats_back():
     chain = np.array([1.0, 1.8, 3.4, 4.2, 6.6])                     # RR 0.8 s, 1 and 2 beats missed
     np.testing.assert_allclose(beats_with_missed(chain), [1.0, 1.8, 2.6, 3.4, 4.2, 5.0, 5.8, 6.6])

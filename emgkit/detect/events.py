@@ -97,7 +97,12 @@ def _heartbeats(t_all: np.ndarray, unit: np.ndarray, rest: np.ndarray, state: np
             elif p_shared < p_length:
                 chains = [c for c, keep in zip(chains, shared) if keep]
         for chain in chains:
-            chained[nodes[chain]] = True
+            members = nodes[chain]
+            if amplitude is not None:
+                # A MUAP far larger than the chain's QRS waves that fired at a beat is no QRS.
+                size = amplitude[pos[members]]
+                members = members[~(size > pp.ecg_rare_max_amplitude_ratio * np.median(size))]
+            chained[members] = True
         if grid and chains:
             # The chains are pieces of one rhythm (a beat lost to voluntary time or crowding breaks
             # them): beats missed between them are put back as within a unit's heartbeat chain.

@@ -818,6 +818,12 @@ class PatternParams:
     #: bipolar rest discharges 0.862 → 0.885 (fasciculation events 0.86 → 0.87), bipolar pooled
     #: 0.8922 → 0.8927, grid 0.9370 → 0.9371 (cramp bipolar 0.859 → 0.856: a cramp's last
     #: discharge, beyond the stretch found, now at rest); emgkit's simulator: 1 grid discharge more.
+    #: The same holds for a discharge in a heartbeat chain across units (`events._heartbeats`) more
+    #: than this many times the chain's median: a MUAP that fired at a beat whose QRS was missed.
+    #: Independent simulator: surface fasciculation events 0.8192 → 0.8246 (sparse fasciculation
+    #: grid rest discharges 0.952 → 0.977, bipolar 0.885 → 0.896, dense fasciculation grid 0.858 →
+    #: 0.864, artifacts grid 0.907 → 0.918; myokymia grid 0.981 → 0.980), emgkit's simulator
+    #: (surface cases) unchanged.
     ecg_rare_max_amplitude_ratio: float = 2.0
     #: Heartbeats chained across a surface muscle's units (on HD grids over QRS complexes: each QRS
     #: is found as several discharges, its Q, R, S waves on different electrodes, mostly lone
