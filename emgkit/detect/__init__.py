@@ -799,7 +799,8 @@ def _detect(recording, params, *, hash_input: bool):
             # phase the fit left: its satellite potentials vary from discharge to discharge.
             u_dis = dis["unit"].to_numpy()
             remnant = remnant_discharges(dis["time"].to_numpy(), u_dis, dis["snr"].to_numpy(), w / fs,
-                                         p.units.needle_remnant_max_share, sources=u_dis < bank.n_units)
+                                         p.units.needle_remnant_max_share,
+                                         sources=(u_dis >= 0) & (u_dis < bank.n_units))
             dis = dis[~(remnant & (u_dis >= bank.n_units))].reset_index(drop=True)
         if gc.kind != "needle" and p.units.same_unit_pairs and bank.n_units and len(dis) > 1:
             dis = _same_unit_rows(dis, segs, periodic, bank, read_filtered, fs, p)

@@ -892,9 +892,9 @@ class PatternParams:
     fibrillation_max_gap_s: float = 10.0
     #: A fibre whose discharges are at least this many noise SD peak-to-peak (so their largest
     #: phase peaks at twice the candidate threshold `spikes.threshold_sd`, 5.5, or more) is found
-    #: at each of them: it must fire at fibrillation rates
-    #: (a median interval at most 1 / `fibrillation_rate_hz`[0], at least three discharges) to be
-    #: one; else its short spike is a small motor unit's (independent simulator, cramp needle
+    #: at each of them: it must fire at fibrillation rates (a median interval at most
+    #: 1 / `fibrillation_rate_hz`[0], at least three discharges) to be one; else its short spike is
+    #: a small motor unit's (independent simulator, cramp needle
     #: seed 0: a 110–130 µV unit at 66–78 SD firing four times in 46 s, 9–36 s apart, was four
     #: "fibrillations" instead of fasciculations) [ENG]. There, needle, 3 seeds × 60 s: fasciculation
     #: events 0.938 → 0.952 (cramp 0.67 → 1.00, neuromyotonia 0.60 → 1.00; sparse fasciculation and
