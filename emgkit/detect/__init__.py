@@ -848,14 +848,15 @@ def _detect(recording, params, *, hash_input: bool):
             bounds = np.searchsorted(ru[order], np.arange(next_unit + 1))
             times = [rt[order[bounds[k]:bounds[k + 1]]] for k in range(next_unit)]
             # Sizes in noise SD from p-p amplitudes (a fit's ``snr`` is a matched filter's, a lone
-            # candidate's its peak: not comparable).
-            # Per-unit medians from one sort by (unit, amplitude): a needle hour has ~10⁴ lone units.
+            # candidate's its peak: not comparable); per-unit medians from one sort by (unit,
+            # amplitude), as a needle hour has ~10⁴ lone units.
             ra = rest_dis["amplitude"].to_numpy()
             ra = ra[np.lexsort((ra, ru))]
             n = np.diff(bounds)
-            lo, hi = bounds[:-1] + np.maximum(n - 1, 0) // 2, bounds[:-1] + n // 2
-            mid = 0.5 * (ra[np.minimum(lo, ra.size - 1)] + ra[np.minimum(hi, ra.size - 1)]) if ra.size else np.zeros(n.size)
-            p2p_sd = np.where(n > 0, mid, 0.0) / np.maximum(np.asarray(noise, dtype=np.float64), 1e-12)
+            has = n > 0
+            p2p_sd = np.zeros(next_unit)
+            p2p_sd[has] = 0.5 * (ra[bounds[:-1][has] + (n[has] - 1) // 2] + ra[bounds[:-1][has] + n[has] // 2])
+            p2p_sd /= np.maximum(np.asarray(noise, dtype=np.float64), 1e-12)
             fibre = _fibre_units(np.stack(waves), counts, np.asarray(noise), times, fs, p.patterns, p2p_sd)
         families = unit_families(bank, min_correlation=p.patterns.family_min_correlation)
         signal_beats = None if gc.common_power is None else \
