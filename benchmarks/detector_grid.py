@@ -5,12 +5,37 @@ Tolerance ±1.5 ms needle, ±3 ms surface (the detector issue's convention). ``v
 rest discharges of clearly visible units only (true main-channel peak-to-peak at least 10× the
 muscle's noise σ as the detector measured it): losses there are the detector's, not the noise's.
 """
-import sys, time, types, numpy as np, pandas as pd, emgkit, warnings, logging
+import argparse, time, types, numpy as np, pandas as pd, emgkit, warnings
+import emgkit.simulate as simulator
+
 warnings.filterwarnings("ignore")
-cases = [c.split(":") for c in sys.argv[1].split(",")]
-dur = float(sys.argv[2]) if len(sys.argv) > 2 else 30
-for sc, el in cases:
-    rec, truth = emgkit.simulate(sc, electrode=el, duration=dur, seed=int(sys.argv[3]) if len(sys.argv)>3 else 0)
+
+
+def _cases(text: str) -> list:
+    """'scenario:electrode,...' -> [(scenario, electrode)], each name checked against the simulator's."""
+    cases = []
+    for item in (c.strip() for c in text.split(",") if c.strip()):
+        parts = item.split(":")
+        if len(parts) != 2 or parts[0] not in simulator.SCENARIOS or parts[1] not in simulator.ELECTRODES:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not scenario:electrode; scenarios {', '.join(simulator.SCENARIOS)}; "
+                f"electrodes {', '.join(simulator.ELECTRODES)}")
+        cases.append((parts[0], parts[1]))
+    if not cases:
+        raise argparse.ArgumentTypeError("no case given (e.g. isaacs:needle,benign:bipolar)")
+    return cases
+
+
+ap = argparse.ArgumentParser(prog="python -m benchmarks.detector_grid", description=__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("cases", type=_cases, help="comma-separated scenario:electrode pairs")
+ap.add_argument("duration_s", nargs="?", type=float, default=30.0, help="simulated seconds per case (default 30)")
+ap.add_argument("seed", nargs="?", type=int, default=0, help="simulator seed (default 0)")
+args = ap.parse_args()
+if not args.duration_s > 0:
+    ap.error(f"duration_s must be > 0, got {args.duration_s:g}")
+for sc, el in args.cases:
+    rec, truth = emgkit.simulate(sc, electrode=el, duration=args.duration_s, seed=args.seed)
     t0=time.time(); res = emgkit.detect(rec, hash_input=False); dt=time.time()-t0
     tol = 0.0015 if el.startswith("needle") else 0.003
     s = emgkit.evaluate(truth, res, tolerance=tol)

@@ -80,3 +80,14 @@ def test_accuracy_suite_scores_r00108_per_expert_unit(shared_data):
     assert all(0 <= u["sensitivity"] <= 1 and 0 < u["best_unit_share"] <= u["sensitivity"] for u in units.values())
     text = format_accuracy(dict(simulator=[], emglab_R00108=e))
     assert "unit 7" in text and "rate error" in text
+
+
+def test_detector_grid_names_a_bad_case_and_the_valid_ones():
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-m", "benchmarks.detector_grid", "isaacs:needl"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "'isaacs:needl' is not scenario:electrode" in run.stderr and "bipolar" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "benchmarks.detector_grid"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and "usage" in run.stderr
