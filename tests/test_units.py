@@ -202,6 +202,13 @@ def test_peel_edge_cases():
     assert peel_region(short, 0, bank, FS, UnitParams()).samples.size == 0
     x = np.full((1, 500), np.nan)                        # invalid samples count as zero
     assert peel_region(x, 0, bank, FS, UnitParams()).samples.size == 0
+    x = np.zeros((1, 500))
+    x[0, 100:181] += muap() * 60
+    gap = x.copy()
+    gap[0, 300:340] = np.nan                             # a NaN run beside a MUAP reads as zeros
+    a, b = peel_region(x, 0, bank, FS, UnitParams()), peel_region(gap, 0, bank, FS, UnitParams())
+    assert a.samples.tolist() == b.samples.tolist() == [100 + int(bank.peak_offset[0])]
+    np.testing.assert_array_equal(a.residual, b.residual)
     empty = _finalise(np.zeros((0, 1, 81), np.float32), np.zeros(0), np.ones(1, np.float32))
     assert peel_region(np.zeros((1, 500)), 0, empty, FS, UnitParams()).samples.size == 0
     # A template exactly at the region's edges is found at both ends.

@@ -1156,7 +1156,10 @@ def peel_region(region_uv: np.ndarray, start: int, bank: UnitBank, fs: float,
     empty = PeeledDischarges(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     if plan.n_units == 0:
         return empty
-    r = np.nan_to_num(region_uv / bank.sigma[:, None]).astype(np.float64)
+    r = region_uv / bank.sigma[:, None]
+    if not np.isfinite(r).all():   # most regions hold none: a needle hour peels ~3·10³ of them
+        r = np.nan_to_num(r)
+    r = r.astype(np.float64)
     w = plan.T.shape[2]
     if r.shape[1] < w:
         r = np.pad(r, ((0, 0), (0, w - r.shape[1])))
