@@ -312,8 +312,7 @@ def classify_muscle(dis: pd.DataFrame, muscle: str, kind: str, fibre: np.ndarray
         # The mean SNR of its discharges that have one (plain reductions: a needle hour has ~10⁴ events).
         values = snr[members]
         values = values[values == values]
-        confidence = min(max(float(values.mean()) / confidence_snr, 0.0), 1.0) \
-            if values.size and np.isfinite(values).any() else 0.5
+        confidence = min(max(float(values.mean()) / confidence_snr, 0.0), 1.0) if np.isfinite(values).any() else 0.5
         rows.append({"event": next_event, "muscle": muscle, "unit": int(unit_id), "kind": kind_name,
                      "start": float(times[0]), "end": float(times[-1]), "n_discharges": int(n),
                      "rate": float((n - 1) / duration) if n > 1 and duration > 0 else 0.0,
