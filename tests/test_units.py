@@ -2,6 +2,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from emgkit.detect.params import UnitParams
 from emgkit.detect.units import (_finalise, _merge_shifted, compound_templates, peel_plan, peel_region,
@@ -706,3 +707,81 @@ def test_one_muap_sampled_at_any_phase_of_a_1khz_sample_is_one_unit():
     # Compared at the recorded rate the first unit splits (what the parameter mends).
     plain, _ = cluster_candidates(gc, np.array([sigma]), fs, UnitParams(cluster_alignment_rate_hz=0.0))
     assert np.unique(plain[:12]).size > 1
+
+
+def _propagating_grid_candidates(delay: int, broad: bool = False, n: int = 60, sigma: float = 4.0, seed: int = 5):
+    """Candidates of one surface MUAP on a column of 16 electrodes, electrode k seeing it ``delay``·(k − 7)
+    samples later; electrodes 7 and 8 are the largest and near-equal, so noise decides at whose peak a
+    candidate is caught: its windows come in two alignments ``delay`` samples apart. ``broad``: the
+    waveform is as large on every electrode (as the QRS is on a grid). Then 30 candidates of another
+    unit (another shape, other electrodes). Returns (GroupCandidates, n)."""
+    from emgkit.detect.spikes import GroupCandidates
+
+    rng = np.random.default_rng(seed)
+    t, c, before, after = np.arange(-200, 201), 16, 20, 20
+
+    def muap(shift, width):
+        return -np.exp(-0.5 * ((t - shift) / width) ** 2) + 0.6 * np.exp(-0.5 * ((t - shift - 3 * width) / (1.5 * width)) ** 2)
+
+    amp = np.full(c, 40.0) if broad else 40 * np.exp(-0.5 * ((np.arange(c) - 7.5) / 3.0) ** 2)
+    wave = np.stack([amp[k] * muap(delay * (k - 7), 2.5) for k in range(c)])
+    other = np.stack([30 * np.exp(-0.5 * ((k - 2) / 1.5) ** 2) * (muap(0, 4.0) - muap(6, 4.0)) for k in range(c)])
+    at = np.where(rng.random(n) < 0.5, 0, delay)
+    rows = [wave[:, 200 + a - before: 200 + a + after + 1] for a in at] + [other[:, 200 - before: 200 + after + 1]] * 30
+    samples = np.r_[np.arange(n) * 2000 + at, (n + np.arange(30)) * 2000].astype(np.int64)
+    snippets = np.stack(rows) + rng.normal(0, sigma, (len(rows), c, before + after + 1))
+    gc = GroupCandidates(muscle="m", channels=np.arange(c), kind="surface", samples=samples,
+                         main_channel=np.argmax(np.ptp(snippets, axis=2), axis=1),
+                         peak_uv=np.abs(snippets).max(axis=(1, 2)).astype(np.float32),
+                         snippets=snippets.astype(np.float16), before=before, after=after, window=2000,
+                         window_power=np.zeros(1), window_bad=np.zeros(1), window_count=np.zeros(1))
+    return gc, n
+
+
+@pytest.mark.parametrize("delay", [2, 4, 5])
+def test_a_grid_unit_caught_at_either_of_two_electrodes_peaks_is_one_unit(delay):
+    """A propagating MUAP peaks on each electrode at another time; where two electrodes are about as
+    large, a candidate is caught at either one's peak, 1–2.5 ms apart. With
+    ``UnitParams.grid_copies_min_channels`` its members join one unit at their copy's lag (every
+    candidate on one phase in the unit's timing), as on needles; without (the default) half stay
+    unassigned (emgkit's simulator, myokymia grid seed 1: a unit bursting at 40 Hz split into
+    templates firing at voluntary rates, 17 of 30 s called voluntary)."""
+    from emgkit.detect.units import cluster_candidates
+
+    gc, n = _propagating_grid_candidates(delay)
+    sigma = np.full(16, 4.0)
+    on = UnitParams(grid_copies_min_channels=16)
+    labels, bank, lag = cluster_candidates(gc, sigma, 2048.0, on, return_lag=True)
+    assert bank.n_units == 2 and (labels[:n] == labels[0]).all() and (labels[n:] == labels[n]).all()
+    assert labels[0] != labels[n]
+    assert np.unique(gc.samples[:n] - lag[:n] - np.arange(n) * 2000).size == 1
+    labels, _ = cluster_candidates(gc, sigma, 2048.0, UnitParams())   # off (the default)
+    assert 0.3 < (labels[:n] == -1).mean() < 0.7          # the other alignment left out
+
+
+def test_a_waveform_spread_over_the_whole_grid_keeps_its_copies_apart():
+    """The QRS on a grid is as large on every electrode and slow: its copies caught at other phases
+    look alike at a lag, and joined they no longer time the heartbeat (independent simulator,
+    artifacts grid seed 0: 27 QRS then counted as fasciculations). Such a template's copies keep
+    their own alignment."""
+    from emgkit.detect.units import cluster_candidates, spread_over_grid
+
+    gc, n = _propagating_grid_candidates(4, broad=True)
+    labels, bank, lag = cluster_candidates(gc, np.full(16, 4.0), 2048.0, UnitParams(grid_copies_min_channels=16),
+                                           return_lag=True)
+    assert (lag == 0).all()
+    assert spread_over_grid(bank.templates).any() and not spread_over_grid(bank.templates).all()
+
+
+def test_a_candidate_moved_by_its_copys_lag_onto_another_of_its_unit_is_a_discharge_of_its_own():
+    """``_lands_on_another``: a candidate its lag moves nearer to another candidate of its unit than
+    the lag itself (a doublet's second MUAP read as the first one's copy) is flagged; one moved onto
+    another unit's candidate, or not moved, is not."""
+    from emgkit.detect.units import _lands_on_another
+
+    samples = np.array([100, 103, 500, 506, 900, 903])
+    labels = np.array([0, 0, 0, 0, 1, 0])
+    reach = np.array([0, 8, 0, 4, 0, 5])
+    assert _lands_on_another(samples, labels, reach).tolist() == [False, True, False, False, False, False]
+    assert not _lands_on_another(samples[:0], labels[:0], reach[:0]).size
+    assert not _lands_on_another(samples, np.full(6, -1), reach).any()

@@ -69,11 +69,12 @@ def _lone_timing(snippet, before: int) -> tuple[int, int]:
 
 def _broad_units(bank, spike_params) -> np.ndarray:
     """Per template: True when it spreads over most of a grid (half its peak on ≥ half the electrodes)."""
+    from .units import spread_over_grid
+
     c = bank.templates.shape[1] if bank.n_units else 0
     if c < spike_params.grid_min_channels:
         return np.zeros(bank.n_units, dtype=bool)
-    p2p = np.ptp(bank.templates, axis=2)
-    return (p2p >= 0.5 * p2p.max(axis=1, keepdims=True)).mean(axis=1) >= 0.5
+    return spread_over_grid(bank.templates)
 
 
 def _fibre_like(waveforms_uv: np.ndarray, counts: np.ndarray, noise_uv: np.ndarray, fs: float,
@@ -592,8 +593,11 @@ def _detect(recording, params, *, hash_input: bool):
                 context_gap=int(round(p.units.recorded_peak_context_gap * bank.templates.shape[2])),
                 channel_share=p.units.recorded_timing_channel_share if len(gc.channels) > 1 else 0.0,
                 channel_min_t=p.units.recorded_peak_min_t)
+            # Members of a copy merged at a lag were caught at another phase: they time no unit
+            # (their windows are not aligned with the unit's) but are discharges beside others.
+            timing_labels = np.where(member_lag != 0, -1, labels) if member_lag.any() else labels
             bank.peak_offset, bank.timing_channel = recorded_peak_offsets(
-                read_windows, gc.samples, labels, bank, gc.before, return_timing=True, **recorded_peak)
+                read_windows, gc.samples, timing_labels, bank, gc.before, return_timing=True, **recorded_peak)
         off = gc.before
         cand_times = np.where(labels >= 0,
                               gc.samples - member_lag - off + bank.peak_offset[np.maximum(labels, 0)]

@@ -96,6 +96,35 @@ class _LaggedWindows:
         return _shift_windows(np.asarray(self.snippets[idx], dtype=np.float32), self.lag[idx])
 
 
+def spread_over_grid(templates: np.ndarray) -> np.ndarray:
+    """Per template (K, channels, w): True when half its largest peak-to-peak reaches at least half
+    the electrodes (the QRS on a grid; a MUAP stays near its fibres)."""
+    if len(templates) == 0:
+        return np.zeros(0, dtype=bool)
+    p2p = np.ptp(templates, axis=2)
+    return (p2p >= 0.5 * p2p.max(axis=1, keepdims=True)).mean(axis=1) >= 0.5
+
+
+def _lands_on_another(samples: np.ndarray, labels: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Per candidate with ``reach`` > 0: True when another candidate of its label (≥ 0) lies within
+    ``reach`` samples of its ``samples``."""
+    out = np.zeros(samples.size, dtype=bool)
+    moved = np.nonzero((reach > 0) & (labels >= 0))[0]
+    if moved.size == 0:
+        return out
+    order = np.lexsort((samples, labels))
+    s, lab = samples[order], labels[order]
+    rank = np.empty(samples.size, dtype=np.int64)
+    rank[order] = np.arange(samples.size)
+    r = rank[moved]
+    prev_gap = np.where((r > 0) & (lab[np.maximum(r - 1, 0)] == labels[moved]),
+                        s[r] - s[np.maximum(r - 1, 0)], np.iinfo(np.int64).max)
+    nxt = np.minimum(r + 1, samples.size - 1)
+    next_gap = np.where((r + 1 < samples.size) & (lab[nxt] == labels[moved]), s[nxt] - s[r], np.iinfo(np.int64).max)
+    out[moved] = np.minimum(prev_gap, next_gap) < reach[moved]
+    return out
+
+
 def _confirm_merges(snippets, sigma: np.ndarray, labels: np.ndarray, into: np.ndarray, lag: np.ndarray,
                     kept: np.ndarray, w: int, params: UnitParams) -> np.ndarray:
     """Per early template: whether it stays part of the unit ``into`` it was merged into at ``lag``,
@@ -317,7 +346,8 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
     tmpl, counts, into, lag, kept = _merge_shifted(pre_tmpl, pre_counts, masks, wd, params, return_map=True)
     labels = assign(X, _finalise(tmpl, counts, sigma), shifts, params, wd)
     member_lag = np.zeros(n, dtype=np.int64)
-    if params.assign_merged_copies and gc.kind == "needle":
+    grid = gc.kind != "needle" and 0 < params.grid_copies_min_channels <= c
+    if params.assign_merged_copies and (gc.kind == "needle" or grid):
         # Candidates assigned to the templates as clustered take the unit their template was merged
         # into, at its lag: a copy merged at a lag (the unit caught at another phase) keeps its
         # members, which the merged template, searched within ± max_shift_ms, would not match.
@@ -326,8 +356,17 @@ def cluster_candidates(gc: GroupCandidates, sigma_uv: np.ndarray, fs: float,
         pre_labels = assign(X, _finalise(pre_tmpl, pre_counts, sigma), shifts, params, wd)
         confirmed = _confirm_merges(gc.snippets, sigma, pre_labels, into, lag * q, kept, w, params)
         use = (pre_labels >= 0) & confirmed[np.maximum(pre_labels, 0)]
-        labels = np.where(use, into[np.maximum(pre_labels, 0)], labels)
-        member_lag = np.where(use, lag[np.maximum(pre_labels, 0)] * q, 0)
+        if grid:
+            # Not a waveform spread over most of the grid: the QRS's slow phases match each other.
+            use &= ~spread_over_grid(tmpl)[into[np.maximum(pre_labels, 0)]]
+        copy_labels = np.where(use, into[np.maximum(pre_labels, 0)], labels)
+        copy_lag = np.where(use, lag[np.maximum(pre_labels, 0)] * q, 0)
+        if grid:
+            # A candidate its lag moves nearer to another of its unit's than the lag itself is a
+            # discharge of its own (a doublet's second MUAP, 2–10 ms after the first), not a copy.
+            use &= ~_lands_on_another(gc.samples - copy_lag, copy_labels, np.abs(copy_lag))
+        labels = np.where(use, copy_labels, labels)
+        member_lag = np.where(use, copy_lag, 0)
     # Full-resolution templates: medians of their members (robust to overlaps), means of few.
     keep = [k for k in range(len(tmpl)) if (labels == k).any()]
     remap = np.full(len(tmpl), -1, dtype=np.int64)
