@@ -341,9 +341,9 @@ class UnitParams:
     #: lag was applied to the members: voluntary time recall 0.81 → 0.68).
     assign_merged_copies: bool = True
     #: ...and on surface muscles of at least this many electrodes (0, the default: needles only).
-    #: A propagating MUAP peaks on each electrode at another time; where two electrodes are about as large, noise
-    #: decides at whose peak a candidate is caught, so its windows come in two alignments 1–5 ms
-    #: apart and half of them matched no template within ± `max_shift_ms` (they became lone
+    #: A propagating MUAP peaks on each electrode at another time; where two electrodes are about
+    #: as large, noise decides at whose peak a candidate is caught, so its windows come in two
+    #: alignments 1–5 ms apart and half of them matched no template within ± `max_shift_ms` (lone
     #: candidates or templates of their own). emgkit's simulator, myokymia grid seed 1: a 48-µV
     #: unit bursting at 40 Hz split into 8 templates each firing at voluntary rates, 17 of 30 s
     #: called voluntary. Not for templates spread over most of the grid (the QRS: its slow phases

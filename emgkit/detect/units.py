@@ -108,20 +108,13 @@ def spread_over_grid(templates: np.ndarray) -> np.ndarray:
 def _lands_on_another(samples: np.ndarray, labels: np.ndarray, reach: np.ndarray) -> np.ndarray:
     """Per candidate with ``reach`` > 0: True when another candidate of its label (≥ 0) lies within
     ``reach`` samples of its ``samples``."""
-    out = np.zeros(samples.size, dtype=bool)
-    moved = np.nonzero((reach > 0) & (labels >= 0))[0]
-    if moved.size == 0:
-        return out
     order = np.lexsort((samples, labels))
     s, lab = samples[order], labels[order]
-    rank = np.empty(samples.size, dtype=np.int64)
-    rank[order] = np.arange(samples.size)
-    r = rank[moved]
-    prev_gap = np.where((r > 0) & (lab[np.maximum(r - 1, 0)] == labels[moved]),
-                        s[r] - s[np.maximum(r - 1, 0)], np.iinfo(np.int64).max)
-    nxt = np.minimum(r + 1, samples.size - 1)
-    next_gap = np.where((r + 1 < samples.size) & (lab[nxt] == labels[moved]), s[nxt] - s[r], np.iinfo(np.int64).max)
-    out[moved] = np.minimum(prev_gap, next_gap) < reach[moved]
+    far = np.iinfo(np.int64).max
+    gap = np.where(lab[1:] == lab[:-1], np.diff(s), far)        # to the next of the same label
+    nearest = np.minimum(np.r_[far, gap], np.r_[gap, far])
+    out = np.zeros(samples.size, dtype=bool)
+    out[order] = (lab >= 0) & (reach[order] > 0) & (nearest < reach[order])
     return out
 
 
